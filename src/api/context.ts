@@ -1,0 +1,12 @@
+import type { Clock } from '../core/clock.ts';
+import type { IngestBuffer } from '../ingest/index.ts';
+import type { Store } from '../store/index.ts';
+import type { KeyRing } from '../workspaces/index.ts';
+
+/** What every route needs; built once by the server. */
+export interface ApiContext {
+  store: Store;
+  clock: Clock;
+  keys: KeyRing;
+  ingest: IngestBuffer;
+}

@@ -1,0 +1,76 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError, type ErrorBody, formatPath } from '../core/errors.ts';
+import { batchSchema, type EventType } from '../core/events.ts';
+import { MAX_EVENT_BYTES, type NormalizedEvent, normalizeEvent } from '../ingest/index.ts';
+import { workspaceFromWriteKey } from './auth.ts';
+import type { ApiContext } from './context.ts';
+import { parseOrThrow } from './errors.ts';
+
+const MAX_BATCH_BYTES = 500 * 1024;
+
+/**
+ * Validates every event; if any is bad, the whole request is refused with each bad event and field
+ * named, and nothing is stored. A client can then fix and resend the same messageIds safely.
+ */
+function normalizeAll(raws: unknown[], prefix: (i: number) => PropertyKey[], ctx: Parameters<typeof normalizeEvent>[2], bodyBytes: number) {
+  const events: NormalizedEvent[] = [];
+  const errors: ErrorBody[] = [];
+  let tooLarge = false;
+  raws.forEach((raw, i) => {
+    // Only a body larger than one event's limit can hold an over-limit event.
+    if (bodyBytes > MAX_EVENT_BYTES && Buffer.byteLength(JSON.stringify(raw)) > MAX_EVENT_BYTES) {
+      tooLarge = true;
+      errors.push({ code: 'payload_too_large', message: `event is over ${MAX_EVENT_BYTES / 1024} KB`, path: formatPath(prefix(i)) });
+      return;
+    }
+    const r = normalizeEvent(raw, prefix(i), ctx);
+    if (r.ok) events.push(r.event);
+    else errors.push(...r.errors);
+  });
+  if (errors.length > 0) {
+    const first = errors[0]!;
+    const bad = new Set(errors.map((e) => e.path.replace(/^(batch\[\d+\]).*/, '$1'))).size;
+    const message = raws.length > 1 ? `${bad} of ${raws.length} events are invalid (first: ${first.path}: ${first.message}); nothing was stored` : `${first.path || 'event'}: ${first.message}`;
+    throw new AppError(tooLarge ? 'payload_too_large' : 'invalid_request', message, first.path, errors);
+  }
+  return events;
+}
+
+export function registerTrackingRoutes(app: FastifyInstance, ctx: ApiContext) {
+  const single: EventType[] = ['track', 'identify', 'alias', 'page', 'screen', 'group'];
+  for (const type of single) {
+    app.post(`/v1/${type}`, { bodyLimit: MAX_EVENT_BYTES }, async (request) => {
+      const ws = await workspaceFromWriteKey(ctx.keys, request);
+      const body = request.body;
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('invalid_request', 'body must be a JSON object', '');
+      const events = normalizeAll(
+        [{ ...(body as object), type }],
+        () => [],
+        { workspaceId: ws.workspaceId, receivedAt: ctx.clock.now(), source: 'api' },
+        Number(request.headers['content-length'] ?? 0),
+      );
+      const r = await ctx.ingest.submit(events);
+      return { success: true, ...r };
+    });
+  }
+
+  app.post('/v1/batch', { bodyLimit: MAX_BATCH_BYTES }, async (request) => {
+    const ws = await workspaceFromWriteKey(ctx.keys, request);
+    const body = parseOrThrow(batchSchema, request.body);
+    const events = normalizeAll(
+      body.batch,
+      (i) => ['batch', i],
+      {
+        workspaceId: ws.workspaceId,
+        receivedAt: ctx.clock.now(),
+        batchContext: body.context,
+        batchIntegrations: body.integrations,
+        batchSentAt: body.sentAt,
+        source: 'api',
+      },
+      Number(request.headers['content-length'] ?? 0),
+    );
+    const r = await ctx.ingest.submit(events);
+    return { success: true, ...r };
+  });
+}

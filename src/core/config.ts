@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+/**
+ * All configuration, parsed once at startup (CLI flags over environment over defaults) and passed
+ * down as typed options. Library code never reads process.env.
+ */
+export const configSchema = z.object({
+  port: z.coerce.number().int().min(0).max(65535).default(3000).describe('HTTP port'),
+  host: z.string().default('0.0.0.0').describe('Interface to listen on'),
+  dataDir: z.string().default('./data').describe('Folder of the embedded DuckDB store and local files'),
+  store: z
+    .string()
+    .optional()
+    .describe('postgres://user:pass@host/db for PostgreSQL; empty for the embedded DuckDB file in dataDir'),
+  dedupeDays: z.coerce.number().int().min(7).default(8).describe('Days a messageId is remembered for dedupe (at least 7)'),
+  ingestMaxEvents: z.coerce.number().int().positive().default(5000).describe('Write a batch once this many events wait'),
+  ingestMaxDelayMs: z.coerce.number().int().min(0).default(5).describe('…or this long after the first one arrived'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  demo: z.boolean().default(true).describe('Load demo data into an empty store on start'),
+  demoUsers: z.coerce.number().int().positive().default(2000),
+  demoDays: z.coerce.number().int().positive().default(60),
+});
+export type Config = z.infer<typeof configSchema>;
+
+/** Environment variables that may set a config field (flags win). */
+export const configEnv: Partial<Record<keyof Config, string>> = {
+  port: 'SHOPFLOW_PORT',
+  host: 'SHOPFLOW_HOST',
+  dataDir: 'SHOPFLOW_DATA',
+  store: 'SHOPFLOW_STORE',
+  logLevel: 'SHOPFLOW_LOG_LEVEL',
+};
+
+export function parseConfig(flags: Record<string, unknown>, env: Record<string, string | undefined>): Config {
+  const merged: Record<string, unknown> = {};
+  for (const [key, name] of Object.entries(configEnv)) if (env[name] !== undefined && env[name] !== '') merged[key] = env[name];
+  for (const [key, value] of Object.entries(flags)) if (value !== undefined) merged[key] = value;
+  return configSchema.parse(merged);
+}

@@ -1,0 +1,96 @@
+import type { Clock } from '../core/clock.ts';
+import type { Store } from '../store/index.ts';
+import type { NormalizedEvent } from './normalized-event.ts';
+import { writeBatch } from './write-batch.ts';
+
+export interface IngestBufferOptions {
+  /** Write as soon as this many events wait. */
+  maxEvents: number;
+  /** …or this many milliseconds after the first one arrived. */
+  maxDelayMs: number;
+}
+
+/** What one request learns: how many of its events were stored, and how many were duplicates. */
+export interface SubmitResult {
+  stored: number;
+  duplicates: number;
+}
+
+interface Pending {
+  events: NormalizedEvent[];
+  resolve: (r: SubmitResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Collects events from concurrent requests for a few milliseconds and writes them in one
+ * transaction per workspace. Each request's promise settles only after its events are
+ * committed (or the write failed), so a 2xx always means durable. One write runs at a time;
+ * requests arriving meanwhile form the next batch.
+ */
+export class IngestBuffer {
+  private queue: Pending[] = [];
+  private queued = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly options: IngestBufferOptions,
+  ) {}
+
+  /** Resolves once `events` (all of one workspace) are committed. */
+  submit(events: NormalizedEvent[]): Promise<SubmitResult> {
+    if (events.length === 0) return Promise.resolve({ stored: 0, duplicates: 0 });
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, resolve, reject });
+      this.queued += events.length;
+      if (this.queued >= this.options.maxEvents) this.kick();
+      else if (!this.timer) this.timer = setTimeout(() => this.kick(), this.options.maxDelayMs);
+    });
+  }
+
+  /** Writes what is queued now; resolves when everything submitted so far is written. */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.writing) {
+      this.kick();
+      await this.writing;
+    }
+  }
+
+  private kick(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.writing || this.queue.length === 0) return;
+    const taken = this.queue;
+    this.queue = [];
+    this.queued = 0;
+    this.writing = this.write(taken).finally(() => {
+      this.writing = null;
+      if (this.queue.length > 0) this.kick();
+    });
+  }
+
+  private async write(taken: Pending[]): Promise<void> {
+    const byWorkspace = new Map<number, Pending[]>();
+    for (const p of taken) {
+      const ws = p.events[0]!.workspaceId;
+      byWorkspace.set(ws, [...(byWorkspace.get(ws) ?? []), p]);
+    }
+    for (const [ws, pendings] of byWorkspace) {
+      const all = pendings.flatMap((p) => p.events);
+      try {
+        const { storedIds } = await writeBatch(this.store, ws, all, this.clock.now());
+        for (const p of pendings) {
+          const stored = p.events.filter((e) => storedIds.has(e.messageId)).length;
+          p.resolve({ stored, duplicates: p.events.length - stored });
+        }
+      } catch (err) {
+        for (const p of pendings) p.reject(err);
+      }
+    }
+  }
+}

@@ -1,0 +1,213 @@
+import type { ColumnSpec, SqlExecutor, Store } from '../store/index.ts';
+import { columnTypes } from '../store/index.ts';
+import type { NormalizedEvent } from './normalized-event.ts';
+import { type Resolution, resolveIdentities } from './resolve-identities.ts';
+
+export interface WriteResult {
+  /** Message ids written by this batch (the others were duplicates). */
+  storedIds: Set<string>;
+  stored: number;
+  duplicates: number;
+  merges: number;
+  conflicts: number;
+}
+
+const eventColumns: ColumnSpec[] = [
+  { name: 'workspace_id', type: 'int' },
+  { name: 'message_id', type: 'text' },
+  { name: 'user_key', type: 'bigint' },
+  { name: 'type', type: 'text' },
+  { name: 'event', type: 'text' },
+  { name: 'ts', type: 'bigint' },
+  { name: 'received_at', type: 'bigint' },
+  { name: 'sent_at', type: 'bigint' },
+  { name: 'user_id', type: 'text' },
+  { name: 'anonymous_id', type: 'text' },
+  { name: 'order_id', type: 'text' },
+  { name: 'total', type: 'double' },
+  { name: 'currency', type: 'text' },
+  { name: 'product_id', type: 'text' },
+  { name: 'category', type: 'text' },
+  { name: 'source', type: 'text' },
+  { name: 'properties', type: 'json' },
+  { name: 'context', type: 'json' },
+  { name: 'integrations', type: 'json' },
+];
+
+const itemColumns: ColumnSpec[] = [
+  { name: 'workspace_id', type: 'int' },
+  { name: 'message_id', type: 'text' },
+  { name: 'user_key', type: 'bigint' },
+  { name: 'event', type: 'text' },
+  { name: 'ts', type: 'bigint' },
+  { name: 'order_id', type: 'text' },
+  { name: 'product_id', type: 'text' },
+  { name: 'category', type: 'text' },
+  { name: 'price', type: 'double' },
+  { name: 'quantity', type: 'int' },
+];
+
+const userColumns: ColumnSpec[] = [
+  { name: 'workspace_id', type: 'int' },
+  { name: 'user_key', type: 'bigint' },
+  { name: 'created_at', type: 'bigint' },
+  { name: 'updated_at', type: 'bigint' },
+  { name: 'merged_into', type: 'bigint' },
+  { name: 'traits', type: 'json' },
+];
+
+const identityColumns: ColumnSpec[] = [
+  { name: 'workspace_id', type: 'int' },
+  { name: 'type', type: 'text' },
+  { name: 'value', type: 'text' },
+  { name: 'user_key', type: 'bigint' },
+  { name: 'created_at', type: 'bigint' },
+];
+
+/** Drops repeated message ids inside the batch (first wins) and those already stored. */
+async function dropDuplicates(store: Store, tx: SqlExecutor, workspaceId: number, events: readonly NormalizedEvent[]) {
+  const seen = new Set<string>();
+  const unique: NormalizedEvent[] = [];
+  for (const e of events) {
+    if (seen.has(e.messageId)) continue;
+    seen.add(e.messageId);
+    unique.push(e);
+  }
+  const stored = await store.messageIds.findStored(tx, workspaceId, [...seen]);
+  return stored.size === 0 ? unique : unique.filter((e) => !stored.has(e.messageId));
+}
+
+/** Line items that name a product but no category take the catalog's category path. */
+async function fillCategoriesFromCatalog(tx: SqlExecutor, workspaceId: number, events: readonly NormalizedEvent[]) {
+  const missing = new Set<string>();
+  for (const e of events) for (const item of e.items) if (item.category === null) missing.add(item.productId);
+  if (missing.size === 0) return;
+  const rows = await tx.query<{ product_id: string; category_path: string }>(
+    `SELECT product_id, category_path FROM products WHERE workspace_id = $1 AND product_id IN (SELECT unnest($2::text[]))`,
+    [workspaceId, [...missing]],
+  );
+  const byId = new Map(rows.map((r) => [r.product_id, r.category_path]));
+  for (const e of events) {
+    for (const item of e.items) if (item.category === null) item.category = byId.get(item.productId) ?? null;
+    if (e.items.length === 1 && e.category === null) e.category = e.items[0]!.category;
+  }
+}
+
+/** Moves everything of merged-away people to the survivors and records the merges. */
+async function applyMerges(store: Store, tx: SqlExecutor, workspaceId: number, r: Resolution, now: number) {
+  for (const m of r.merges) {
+    const params = [workspaceId, m.from, m.into];
+    await tx.query('UPDATE identities SET user_key = $3 WHERE workspace_id = $1 AND user_key = $2', params);
+    await tx.query('UPDATE events SET user_key = $3 WHERE workspace_id = $1 AND user_key = $2', params);
+    await tx.query('UPDATE event_items SET user_key = $3 WHERE workspace_id = $1 AND user_key = $2', params);
+    // The survivor keeps its own traits; the merged person's traits fill the gaps.
+    const traits = await tx.query<{ user_key: number; traits: Record<string, unknown> }>(
+      'SELECT user_key, traits FROM users WHERE workspace_id = $1 AND user_key IN ($2, $3)',
+      params,
+    );
+    const from = traits.find((t) => t.user_key === m.from)?.traits ?? {};
+    const into = traits.find((t) => t.user_key === m.into)?.traits ?? {};
+    await tx.query(
+      `UPDATE users SET traits = CAST($3 AS ${columnTypes[store.dialect].json}), updated_at = $4 WHERE workspace_id = $1 AND user_key = $2`,
+      [workspaceId, m.into, JSON.stringify({ ...from, ...into }), now],
+    );
+    await tx.query('UPDATE users SET merged_into = $3, updated_at = $4 WHERE workspace_id = $1 AND user_key = $2', [...params, now]);
+    await tx.query(
+      'INSERT INTO identity_merges (workspace_id, from_user_key, into_user_key, via_type, via_value, message_id, merged_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      [...params, m.via.type, m.via.value, m.messageId, now],
+    );
+  }
+  if (r.conflicts.length > 0) {
+    await tx.append(
+      'identity_conflicts',
+      [
+        { name: 'workspace_id', type: 'int' },
+        { name: 'type', type: 'text' },
+        { name: 'value', type: 'text' },
+        { name: 'owner_user_key', type: 'bigint' },
+        { name: 'claimant_user_key', type: 'bigint' },
+        { name: 'resolution', type: 'text' },
+        { name: 'message_id', type: 'text' },
+        { name: 'recorded_at', type: 'bigint' },
+      ],
+      r.conflicts.map((c) => [workspaceId, c.claim.type, c.claim.value, c.owner, c.claimant, 'kept_with_owner', c.messageId, now]),
+    );
+  }
+}
+
+/** Merges identify traits into profiles: later events win, per top-level trait. */
+async function applyTraits(store: Store, tx: SqlExecutor, workspaceId: number, events: readonly NormalizedEvent[], userKeys: number[], newUsers: Set<number>, now: number) {
+  const patches = new Map<number, Record<string, unknown>>();
+  events.forEach((e, i) => {
+    if (!e.traits) return;
+    const key = userKeys[i]!;
+    patches.set(key, { ...(patches.get(key) ?? {}), ...e.traits });
+  });
+  const newUserTraits = new Map<number, Record<string, unknown>>();
+  const existing = [...patches.keys()].filter((k) => !newUsers.has(k));
+  for (const k of patches.keys()) if (newUsers.has(k)) newUserTraits.set(k, patches.get(k)!);
+  if (existing.length > 0) {
+    const current = await tx.query<{ user_key: number; traits: Record<string, unknown> }>(
+      'SELECT user_key, traits FROM users WHERE workspace_id = $1 AND user_key IN (SELECT unnest($2::bigint[]))',
+      [workspaceId, existing],
+    );
+    const merged = current.map((c) => ({ key: c.user_key, traits: JSON.stringify({ ...c.traits, ...patches.get(c.user_key) }) }));
+    await tx.query(
+      `UPDATE users SET traits = CAST(s.t AS ${columnTypes[store.dialect].json}), updated_at = $4
+       FROM (SELECT unnest($2::bigint[]) AS k, unnest($3::text[]) AS t) s
+       WHERE users.workspace_id = $1 AND users.user_key = s.k`,
+      [workspaceId, merged.map((m) => m.key), merged.map((m) => m.traits), now],
+    );
+  }
+  return newUserTraits;
+}
+
+/**
+ * Writes one batch of one workspace in one transaction: dedupe, identity resolution, events,
+ * line items, profile traits. Nothing is acknowledged until this resolves.
+ */
+export async function writeBatch(store: Store, workspaceId: number, batch: readonly NormalizedEvent[], now: number): Promise<WriteResult> {
+  let storedIds: string[] = [];
+  const result = await store.transaction(async (tx) => {
+    // Several PostgreSQL processes may ingest at once; identity resolution must see one order.
+    if (store.dialect === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7001, $1)', [workspaceId]);
+    const events = await dropDuplicates(store, tx, workspaceId, batch);
+    if (events.length === 0) return { storedIds: new Set<string>(), stored: 0, duplicates: batch.length, merges: 0, conflicts: 0 };
+    const r = await resolveIdentities(tx, workspaceId, events);
+    await fillCategoriesFromCatalog(tx, workspaceId, events);
+    const newUsers = new Set(r.newUsers);
+    const newUserTraits = await applyTraits(store, tx, workspaceId, events, r.userKeys, newUsers, now);
+    const mergedAway = new Map(r.merges.map((m) => [m.from, m.into]));
+    await tx.append(
+      'users',
+      userColumns,
+      r.newUsers.map((k) => [workspaceId, k, now, now, mergedAway.get(k) ?? null, newUserTraits.get(k) ?? {}]),
+    );
+    await tx.append(
+      'identities',
+      identityColumns,
+      r.newIdentities.map((i) => [workspaceId, i.claim.type, i.claim.value, i.userKey, now]),
+    );
+    await applyMerges(store, tx, workspaceId, r, now);
+    await tx.append(
+      'events',
+      eventColumns,
+      events.map((e, i) => [
+        workspaceId, e.messageId, r.userKeys[i], e.type, e.event, e.ts, e.receivedAt, e.sentAt, e.userId, e.anonymousId,
+        e.orderId, e.total, e.currency, e.productId, e.category, e.source, e.properties, e.context, e.integrations,
+      ]),
+    );
+    const items: unknown[][] = [];
+    events.forEach((e, i) => {
+      for (const it of e.items) {
+        items.push([workspaceId, e.messageId, r.userKeys[i], e.event ?? e.type, e.ts, e.orderId, it.productId, it.category, it.price, it.quantity]);
+      }
+    });
+    await tx.append('event_items', itemColumns, items);
+    storedIds = events.map((e) => e.messageId);
+    return { storedIds: new Set(storedIds), stored: events.length, duplicates: batch.length - events.length, merges: r.merges.length, conflicts: r.conflicts.length };
+  });
+  // Only after the commit: a failed transaction must not make a retry look like a duplicate.
+  if (storedIds.length > 0) store.messageIds.remember(workspaceId, storedIds, now);
+  return result;
+}

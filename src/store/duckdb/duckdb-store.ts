@@ -1,0 +1,166 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { type DuckDBConnection, DuckDBInstance, type DuckDBResultReader } from '@duckdb/node-api';
+import { AppError } from '../../core/errors.ts';
+import type { ColumnSpec, Row, SqlExecutor, SqlParam, Store } from '../port.ts';
+import { bindParams } from './bind.ts';
+import { MessageIdWindow } from './message-window.ts';
+
+export interface DuckDbOptions {
+  /** Path of the database file, or ':memory:'. */
+  file: string;
+  /** Days of message ids kept for dedupe. */
+  dedupeDays: number;
+  /** Connections in the pool; each runs one statement at a time. */
+  connections?: number;
+}
+
+/** A tiny exclusive-use pool: DuckDB connections must not run two statements at once. */
+class ConnectionPool {
+  private readonly idle: DuckDBConnection[] = [];
+  private readonly waiting: ((c: DuckDBConnection) => void)[] = [];
+
+  constructor(connections: DuckDBConnection[]) {
+    this.idle.push(...connections);
+  }
+
+  async use<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    const conn = this.idle.pop() ?? (await new Promise<DuckDBConnection>((r) => this.waiting.push(r)));
+    try {
+      return await fn(conn);
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(conn);
+      else this.idle.push(conn);
+    }
+  }
+
+  all(): DuckDBConnection[] {
+    return this.idle;
+  }
+}
+
+function readRows<T>(reader: DuckDBResultReader): T[] {
+  const types = reader.columnTypes();
+  const names = reader.columnNames();
+  const jsonColumns = names.filter((_, i) => types[i]?.alias === 'JSON');
+  const rows = reader.getRowObjectsJS() as Record<string, unknown>[];
+  for (const row of rows) {
+    for (const key of names) {
+      const v = row[key];
+      if (typeof v === 'bigint') row[key] = Number(v);
+    }
+    for (const key of jsonColumns) {
+      const v = row[key];
+      if (typeof v === 'string') row[key] = JSON.parse(v);
+    }
+  }
+  return rows as T[];
+}
+
+async function runQuery<T>(conn: DuckDBConnection, sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
+  const { values, types } = bindParams(params);
+  const reader = await conn.runAndReadAll(sql, values.length ? values : undefined, values.length ? types : undefined);
+  return readRows<T>(reader);
+}
+
+async function appendRows(conn: DuckDBConnection, table: string, columns: readonly ColumnSpec[], rows: readonly (readonly unknown[])[]) {
+  const appender = await conn.createAppender(table);
+  try {
+    for (const row of rows) {
+      for (let i = 0; i < columns.length; i++) {
+        const v = row[i];
+        if (v === null || v === undefined) {
+          appender.appendNull();
+          continue;
+        }
+        const type = columns[i]!.type;
+        switch (type) {
+          case 'text':
+            appender.appendVarchar(String(v));
+            break;
+          case 'json':
+            appender.appendVarchar(typeof v === 'string' ? v : JSON.stringify(v));
+            break;
+          case 'bigint':
+            appender.appendBigInt(BigInt(v as number));
+            break;
+          case 'int':
+            appender.appendInteger(v as number);
+            break;
+          case 'double':
+            appender.appendDouble(v as number);
+            break;
+          case 'bool':
+            appender.appendBoolean(v as boolean);
+            break;
+          default: {
+            const never: never = type;
+            throw new Error(`unknown column type ${never}`);
+          }
+        }
+      }
+      appender.endRow();
+    }
+  } finally {
+    appender.closeSync();
+  }
+}
+
+function executorFor(conn: DuckDBConnection): SqlExecutor {
+  return {
+    query: <T extends Row>(sql: string, params?: readonly SqlParam[]) => runQuery<T>(conn, sql, params),
+    append: (table, columns, rows) => appendRows(conn, table, columns, rows),
+  };
+}
+
+/** Opens (creating if needed) the embedded DuckDB store. Refuses if another process holds the file. */
+export async function openDuckDbStore(options: DuckDbOptions): Promise<Store> {
+  const file = options.file === ':memory:' ? ':memory:' : resolve(options.file);
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(file);
+  } catch (err) {
+    const message = String((err as Error).message ?? err);
+    if (/lock/i.test(message)) {
+      const pid = /PID (\d+)/.exec(message)?.[1];
+      throw new AppError(
+        'store_locked',
+        `The DuckDB store ${file} is already open in another process${pid ? ` (PID ${pid})` : ''}. ` +
+          'DuckDB allows one writing process per file: stop that process, or run Shopflow on PostgreSQL ' +
+          '(--store postgres://…) to use several processes.',
+      );
+    }
+    throw err;
+  }
+  const conns: DuckDBConnection[] = [];
+  for (let i = 0; i < (options.connections ?? 4); i++) conns.push(await instance.connect());
+  const pool = new ConnectionPool(conns);
+  const messageIds = new MessageIdWindow(options.dedupeDays);
+
+  const store: Store = {
+    dialect: 'duckdb',
+    location: file,
+    messageIds,
+    query: (sql, params) => pool.use((c) => runQuery(c, sql, params)),
+    append: (table, columns, rows) => pool.use((c) => appendRows(c, table, columns, rows)),
+    transaction: (fn) =>
+      pool.use(async (c) => {
+        await c.run('BEGIN TRANSACTION');
+        try {
+          const result = await fn(executorFor(c));
+          await c.run('COMMIT');
+          return result;
+        } catch (err) {
+          await c.run('ROLLBACK').catch(() => {});
+          throw err;
+        }
+      }),
+    async close() {
+      for (const c of pool.all()) c.closeSync();
+      instance.closeSync();
+    },
+  };
+  return store;
+}

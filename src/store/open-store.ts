@@ -1,0 +1,33 @@
+import { join } from 'node:path';
+import type { Clock } from '../core/clock.ts';
+import { openDuckDbStore } from './duckdb/duckdb-store.ts';
+import { migrate } from './migrations.ts';
+import type { Store } from './port.ts';
+import { openPostgresStore } from './postgres/postgres-store.ts';
+
+export interface StoreConfig {
+  /** `postgres://…` for PostgreSQL; empty for the embedded DuckDB file in `dataDir`. */
+  url?: string;
+  dataDir: string;
+  dedupeDays: number;
+}
+
+/** Opens the configured store and brings its schema up to date. */
+export async function openStore(config: StoreConfig, clock: Clock): Promise<Store> {
+  const url = config.url ?? '';
+  let store: Store;
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    store = await openPostgresStore({ url });
+  } else {
+    const file = url.startsWith('duckdb:') ? url.slice('duckdb:'.length) : join(config.dataDir, 'shopflow.duckdb');
+    store = await openDuckDbStore({ file, dedupeDays: config.dedupeDays });
+  }
+  try {
+    await migrate(store, clock.now());
+    await store.messageIds.warm(store, clock.now());
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}

@@ -1,0 +1,50 @@
+/**
+ * The storage port: the only thing the rest of Shopflow knows about a database. Two adapters
+ * implement it (embedded DuckDB and PostgreSQL). SQL is shared between them wherever the two
+ * dialects agree ($n parameters, ON CONFLICT, unnest of array parameters); the few places where
+ * they differ are named in `dialect.ts`.
+ */
+export type Dialect = 'duckdb' | 'postgres';
+
+/** Values a query may bind. Arrays bind as SQL arrays (use with `unnest($n::text[])`). */
+export type SqlParam = string | number | boolean | null | readonly string[] | readonly number[];
+
+export type ColumnType = 'text' | 'bigint' | 'int' | 'double' | 'bool' | 'json';
+
+export interface ColumnSpec {
+  name: string;
+  type: ColumnType;
+}
+
+export type Row = Record<string, unknown>;
+
+export interface SqlExecutor {
+  /** Runs one statement; BIGINT values come back as JS numbers (epoch ms and keys fit in 2^53). */
+  query<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T[]>;
+  /** Appends many rows in one go (DuckDB appender / one multi-row INSERT on PostgreSQL). */
+  append(table: string, columns: readonly ColumnSpec[], rows: readonly (readonly unknown[])[]): Promise<void>;
+}
+
+/**
+ * Remembers which message ids a workspace has stored, for the ingestion dedupe window.
+ * PostgreSQL answers from a unique index; DuckDB (one writing process per file) keeps an
+ * exact in-memory window rebuilt from the events table when the store opens.
+ */
+export interface MessageIdIndex {
+  /** Which of `ids` are already stored. Called inside the write transaction. */
+  findStored(tx: SqlExecutor, workspaceId: number, ids: readonly string[]): Promise<Set<string>>;
+  /** Called after a commit with the ids it stored. */
+  remember(workspaceId: number, ids: readonly string[], receivedAt: number): void;
+  /** Called once the schema is current, before the first write. */
+  warm(db: SqlExecutor, now: number): Promise<void>;
+}
+
+export interface Store extends SqlExecutor {
+  readonly dialect: Dialect;
+  /** Human-readable location, e.g. the DuckDB file path or the PostgreSQL host/database. */
+  readonly location: string;
+  readonly messageIds: MessageIdIndex;
+  /** Runs `fn` in one transaction; commits if it resolves, rolls back if it throws. */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

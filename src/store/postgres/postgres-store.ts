@@ -1,0 +1,87 @@
+import pg from 'pg';
+import { arrayCast } from '../dialect.ts';
+import type { ColumnSpec, MessageIdIndex, Row, SqlExecutor, SqlParam, Store } from '../port.ts';
+
+// BIGINT (int8) and NUMERIC come back as strings by default; our BIGINTs are epoch ms and keys
+// that fit in a double, so parse them as numbers everywhere.
+pg.types.setTypeParser(20, (v) => Number(v));
+pg.types.setTypeParser(1700, (v) => Number(v));
+
+export interface PostgresOptions {
+  url: string;
+  poolSize?: number;
+}
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+async function runQuery<T>(db: Queryable, sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
+  const result = await db.query(sql, params as unknown[]);
+  return result.rows as T[];
+}
+
+/** One INSERT … SELECT FROM unnest(arrays): a single round trip for the whole batch. */
+async function appendRows(db: Queryable, table: string, columns: readonly ColumnSpec[], rows: readonly (readonly unknown[])[]) {
+  if (rows.length === 0) return;
+  const arrays = columns.map((col, i) =>
+    rows.map((r) => {
+      const v = r[i];
+      if (v === undefined || v === null) return null;
+      return col.type === 'json' && typeof v !== 'string' ? JSON.stringify(v) : v;
+    }),
+  );
+  const names = columns.map((c) => c.name);
+  const unnestArgs = columns.map((c, i) => `$${i + 1}::${arrayCast('postgres', c.type === 'json' ? 'text' : c.type)}`);
+  const selects = columns.map((c) => (c.type === 'json' ? `${c.name}::jsonb` : c.name));
+  const sql = `INSERT INTO ${table} (${names.join(', ')}) SELECT ${selects.join(', ')} FROM unnest(${unnestArgs.join(', ')}) AS u(${names.join(', ')})`;
+  await db.query(sql, arrays);
+}
+
+function executorFor(db: Queryable): SqlExecutor {
+  return {
+    query: <T extends Row>(sql: string, params?: readonly SqlParam[]) => runQuery<T>(db, sql, params),
+    append: (table, columns, rows) => appendRows(db, table, columns, rows),
+  };
+}
+
+/** PostgreSQL answers dedupe from the unique index on events(workspace_id, message_id). */
+const indexedMessageIds: MessageIdIndex = {
+  async findStored(tx, workspaceId, ids) {
+    if (ids.length === 0) return new Set();
+    const rows = await tx.query<{ message_id: string }>(
+      'SELECT message_id FROM events WHERE workspace_id = $1 AND message_id = ANY($2::text[])',
+      [workspaceId, ids],
+    );
+    return new Set(rows.map((r) => r.message_id));
+  },
+  remember() {},
+  async warm() {},
+};
+
+export async function openPostgresStore(options: PostgresOptions): Promise<Store> {
+  const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
+  // Fail fast with the server's own message if the URL is wrong.
+  await pool.query('SELECT 1');
+  const url = new URL(options.url);
+  return {
+    dialect: 'postgres',
+    location: `postgres://${url.host}${url.pathname}`,
+    messageIds: indexedMessageIds,
+    query: (sql, params) => runQuery(pool, sql, params),
+    append: (table, columns, rows) => appendRows(pool, table, columns, rows),
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(executorFor(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}

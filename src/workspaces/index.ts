@@ -1,0 +1,1 @@
+export { type CreatedWorkspace, countWorkspaces, createWorkspace, KeyRing, rotateAdminKey, type Workspace } from './workspaces.ts';

@@ -1,0 +1,88 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { AppError } from '../core/errors.ts';
+import type { Store } from '../store/index.ts';
+
+export interface Workspace {
+  workspaceId: number;
+  name: string;
+  writeKey: string;
+}
+
+export interface CreatedWorkspace {
+  workspace: string;
+  workspaceId: number;
+  writeKey: string;
+  /** Shown once: only its hash is stored. */
+  adminKey: string;
+}
+
+export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
+const newKey = (prefix: string) => `${prefix}_${randomBytes(18).toString('base64url')}`;
+
+export async function createWorkspace(store: Store, name: string, now: number): Promise<CreatedWorkspace> {
+  const writeKey = newKey('wk');
+  const adminKey = newKey('ak');
+  return store.transaction(async (tx) => {
+    const existing = await tx.query('SELECT 1 FROM workspaces WHERE name = $1', [name]);
+    if (existing.length > 0) throw new AppError('conflict', `workspace "${name}" already exists`, 'workspace');
+    const [row] = await tx.query<{ id: number }>(`SELECT nextval('workspace_id_seq') AS id`);
+    const workspaceId = Number(row!.id);
+    await tx.query('INSERT INTO workspaces (workspace_id, name, write_key, admin_key_hash, created_at) VALUES ($1, $2, $3, $4, $5)', [
+      workspaceId,
+      name,
+      writeKey,
+      hashKey(adminKey),
+      now,
+    ]);
+    return { workspace: name, workspaceId, writeKey, adminKey };
+  });
+}
+
+/** Issues a new admin key for an existing workspace (the old one stops working). */
+export async function rotateAdminKey(store: Store, name: string): Promise<CreatedWorkspace> {
+  const adminKey = newKey('ak');
+  const rows = await store.query<{ workspace_id: number; write_key: string }>(
+    'UPDATE workspaces SET admin_key_hash = $2 WHERE name = $1 RETURNING workspace_id, write_key',
+    [name, hashKey(adminKey)],
+  );
+  if (rows.length === 0) throw new AppError('not_found', `no workspace named "${name}"`, 'workspace');
+  return { workspace: name, workspaceId: rows[0]!.workspace_id, writeKey: rows[0]!.write_key, adminKey };
+}
+
+export async function countWorkspaces(store: Store): Promise<number> {
+  const [row] = await store.query<{ n: number }>('SELECT count(*) AS n FROM workspaces');
+  return Number(row!.n);
+}
+
+/** Looks keys up in the store, remembering answers so the hot ingest path does not query. */
+export class KeyRing {
+  private byWriteKey = new Map<string, Workspace>();
+  private byAdminHash = new Map<string, Workspace>();
+
+  constructor(private readonly store: Store) {}
+
+  async byWrite(writeKey: string): Promise<Workspace | null> {
+    const hit = this.byWriteKey.get(writeKey);
+    if (hit) return hit;
+    const rows = await this.store.query<{ workspace_id: number; name: string; write_key: string }>(
+      'SELECT workspace_id, name, write_key FROM workspaces WHERE write_key = $1',
+      [writeKey],
+    );
+    const ws = rows[0] ? { workspaceId: rows[0].workspace_id, name: rows[0].name, writeKey: rows[0].write_key } : null;
+    if (ws) this.byWriteKey.set(writeKey, ws);
+    return ws;
+  }
+
+  async byAdmin(adminKey: string): Promise<Workspace | null> {
+    const hash = hashKey(adminKey);
+    const hit = this.byAdminHash.get(hash);
+    if (hit) return hit;
+    const rows = await this.store.query<{ workspace_id: number; name: string; write_key: string }>(
+      'SELECT workspace_id, name, write_key FROM workspaces WHERE admin_key_hash = $1',
+      [hash],
+    );
+    const ws = rows[0] ? { workspaceId: rows[0].workspace_id, name: rows[0].name, writeKey: rows[0].write_key } : null;
+    if (ws) this.byAdminHash.set(hash, ws);
+    return ws;
+  }
+}

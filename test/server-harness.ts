@@ -1,0 +1,38 @@
+import type { Clock } from '../src/core/clock.ts';
+import { systemClock } from '../src/core/clock.ts';
+import { buildServer, type Server } from '../src/api/server.ts';
+import { createWorkspace, type CreatedWorkspace } from '../src/workspaces/index.ts';
+import type { Store } from '../src/store/index.ts';
+import { type Engine, freshStore } from './engines.ts';
+
+export interface Harness {
+  server: Server;
+  store: Store;
+  keys: CreatedWorkspace;
+  /** Basic auth header for the write key. */
+  writeAuth: string;
+  adminAuth: string;
+  /** Starts real HTTP on a loopback port and returns its base URL. */
+  listen(): Promise<string>;
+  dispose(): Promise<void>;
+}
+
+export async function startHarness(engine: Engine, clock: Clock = systemClock): Promise<Harness> {
+  const fresh = await freshStore(engine, clock);
+  const keys = await createWorkspace(fresh.store, 'test', clock.now());
+  const server = await buildServer({ store: fresh.store, clock, ingest: { maxEvents: 5000, maxDelayMs: 2 }, logLevel: 'silent' });
+  return {
+    server,
+    store: fresh.store,
+    keys,
+    writeAuth: `Basic ${Buffer.from(`${keys.writeKey}:`).toString('base64')}`,
+    adminAuth: `Bearer ${keys.adminKey}`,
+    async listen() {
+      return server.app.listen({ port: 0, host: '127.0.0.1' });
+    },
+    async dispose() {
+      await server.close();
+      await fresh.dispose();
+    },
+  };
+}
