@@ -12,3 +12,4 @@ export const benchmarkNames: string[] = [];
 export async function runBenchmark(_name: string, _options: BenchOptions): Promise<BenchResult[]> {
   throw new Error('not implemented yet');
 }
+export function formatTable(r: unknown[]): string { return JSON.stringify(r); }

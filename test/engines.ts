@@ -11,7 +11,10 @@ export const engines = ['duckdb', 'postgres'] as const;
 export type Engine = (typeof engines)[number];
 
 /** A fresh, empty, migrated store on the given engine: a new DuckDB file or a new PG database. */
-export async function freshStore(engine: Engine, clock: Clock = systemClock): Promise<{ store: Store; url: string; dispose: () => Promise<void> }> {
+export async function freshStore(
+  engine: Engine,
+  clock: Clock = systemClock,
+): Promise<{ store: Store; url: string; dispose: () => Promise<void> }> {
   if (engine === 'duckdb') {
     const dir = mkdtempSync(join(tmpdir(), 'shopflow-duck-'));
     const store = await openStore({ dataDir: dir, dedupeDays: 8 }, clock);

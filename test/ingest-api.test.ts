@@ -12,13 +12,29 @@ describe.each(engines)('tracking API on %s', (engine) => {
   afterAll(async () => h?.dispose());
 
   const post = (url: string, payload: unknown, auth = h.writeAuth) =>
-    h.server.app.inject({ method: 'POST', url, headers: { authorization: auth, 'content-type': 'application/json' }, payload: payload as object });
+    h.server.app.inject({
+      method: 'POST',
+      url,
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      payload: payload as object,
+    });
   const person = async (id: string, by = 'user_id') =>
     h.server.app.inject({ method: 'GET', url: `/api/people/${encodeURIComponent(id)}?by=${by}`, headers: { authorization: h.adminAuth } });
 
   it('stores a track call and shows it on the person, exactly once on retry', async () => {
     const messageId = randomUUID();
-    const body = { userId: 'u-1', event: 'Order Completed', messageId, timestamp: '2026-11-01T10:00:00Z', properties: { order_id: 'o1', total: 99.5, currency: 'usd', products: [{ product_id: 'p1', category: 'Phones', price: 99.5, quantity: 1 }] } };
+    const body = {
+      userId: 'u-1',
+      event: 'Order Completed',
+      messageId,
+      timestamp: '2026-11-01T10:00:00Z',
+      properties: {
+        order_id: 'o1',
+        total: 99.5,
+        currency: 'usd',
+        products: [{ product_id: 'p1', category: 'Phones', price: 99.5, quantity: 1 }],
+      },
+    };
     expect((await post('/v1/track', body)).statusCode).toBe(200);
     const again = await post('/v1/track', body);
     expect(again.statusCode).toBe(200);
@@ -27,7 +43,12 @@ describe.each(engines)('tracking API on %s', (engine) => {
     expect(res.statusCode).toBe(200);
     const p = res.json();
     expect(p.events).toHaveLength(1);
-    expect(p.events[0]).toMatchObject({ messageId, event: 'Order Completed', timestamp: '2026-11-01T10:00:00.000Z', properties: { order_id: 'o1', total: 99.5 } });
+    expect(p.events[0]).toMatchObject({
+      messageId,
+      event: 'Order Completed',
+      timestamp: '2026-11-01T10:00:00.000Z',
+      properties: { order_id: 'o1', total: 99.5 },
+    });
     const [row] = await h.store.query<{ order_id: string; total: number; currency: string; category: string }>(
       'SELECT order_id, total, currency, category FROM events WHERE message_id = $1',
       [messageId],
@@ -54,7 +75,13 @@ describe.each(engines)('tracking API on %s', (engine) => {
 
   it('refuses a batch with a wrongly typed field, names it, and stores nothing', async () => {
     const ok = { type: 'track', userId: 'b-1', event: 'Product Viewed', messageId: randomUUID(), properties: { product_id: 'p9' } };
-    const bad = { type: 'track', userId: 'b-1', event: 'Order Completed', messageId: randomUUID(), properties: { order_id: 'o2', total: 'lots' } };
+    const bad = {
+      type: 'track',
+      userId: 'b-1',
+      event: 'Order Completed',
+      messageId: randomUUID(),
+      properties: { order_id: 'o2', total: 'lots' },
+    };
     const r = await post('/v1/batch', { batch: [ok, bad] });
     expect(r.statusCode).toBe(400);
     expect(r.json()).toMatchObject({ code: 'invalid_request', path: 'batch[1].properties.total' });
@@ -63,7 +90,12 @@ describe.each(engines)('tracking API on %s', (engine) => {
   });
 
   it('gives clear errors for malformed JSON, missing ids, bad keys and oversize events', async () => {
-    const malformed = await h.server.app.inject({ method: 'POST', url: '/v1/track', headers: { authorization: h.writeAuth, 'content-type': 'application/json' }, payload: '{"userId": ' });
+    const malformed = await h.server.app.inject({
+      method: 'POST',
+      url: '/v1/track',
+      headers: { authorization: h.writeAuth, 'content-type': 'application/json' },
+      payload: '{"userId": ',
+    });
     expect(malformed.statusCode).toBe(400);
     expect(malformed.json().code).toBe('invalid_json');
     const noId = await post('/v1/track', { event: 'X' });
@@ -74,7 +106,9 @@ describe.each(engines)('tracking API on %s', (engine) => {
     const big = await post('/v1/batch', { batch: [{ type: 'track', userId: 'a', event: 'X', properties: { blob: 'x'.repeat(40_000) } }] });
     expect(big.statusCode).toBe(413);
     expect(big.json()).toMatchObject({ code: 'payload_too_large', path: 'batch[0]' });
-    const huge = await post('/v1/batch', { batch: Array.from({ length: 30 }, () => ({ type: 'track', userId: 'a', event: 'X', properties: { blob: 'x'.repeat(20_000) } })) });
+    const huge = await post('/v1/batch', {
+      batch: Array.from({ length: 30 }, () => ({ type: 'track', userId: 'a', event: 'X', properties: { blob: 'x'.repeat(20_000) } })),
+    });
     expect(huge.statusCode).toBe(413);
     const badTs = await post('/v1/identify', { userId: 'a', timestamp: 'yesterday' });
     expect(badTs.json()).toMatchObject({ code: 'invalid_request', path: 'timestamp' });
@@ -94,7 +128,12 @@ describe.each(engines)('tracking API on %s', (engine) => {
     await analytics.closeAndFlush({ timeout: 10_000 });
     expect(errors).toEqual([]);
     const p = (await person('ann@example.com', 'email')).json();
-    expect(p.identities).toEqual(expect.arrayContaining([{ type: 'user_id', value: 'seg-1' }, { type: 'email', value: 'ann@example.com' }]));
+    expect(p.identities).toEqual(
+      expect.arrayContaining([
+        { type: 'user_id', value: 'seg-1' },
+        { type: 'email', value: 'ann@example.com' },
+      ]),
+    );
     expect(p.traits).toMatchObject({ email: 'ann@example.com', timezone: 'Asia/Shanghai', country: 'CN' });
     expect(p.events.filter((e: { type: string }) => e.type === 'track')).toHaveLength(20);
     const [count] = await h.store.query<{ n: number }>(`SELECT count(*) AS n FROM events WHERE user_id = 'seg-1'`);

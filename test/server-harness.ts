@@ -1,8 +1,8 @@
+import { buildServer, type Server } from '../src/api/server.ts';
 import type { Clock } from '../src/core/clock.ts';
 import { systemClock } from '../src/core/clock.ts';
-import { buildServer, type Server } from '../src/api/server.ts';
-import { createWorkspace, type CreatedWorkspace } from '../src/workspaces/index.ts';
 import type { Store } from '../src/store/index.ts';
+import { type CreatedWorkspace, createWorkspace } from '../src/workspaces/index.ts';
 import { type Engine, freshStore } from './engines.ts';
 
 export interface Harness {

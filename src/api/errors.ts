@@ -6,7 +6,11 @@ import { AppError, formatPath } from '../core/errors.ts';
 export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, prefix: PropertyKey[] = []): z.infer<T> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const details = r.error.issues.map((i) => ({ code: 'invalid_request' as const, message: i.message, path: formatPath([...prefix, ...i.path]) }));
+  const details = r.error.issues.map((i) => ({
+    code: 'invalid_request' as const,
+    message: i.message,
+    path: formatPath([...prefix, ...i.path]),
+  }));
   throw new AppError('invalid_request', details[0]!.message, details[0]!.path, details);
 }
 
@@ -15,19 +19,35 @@ export function errorHandler(err: FastifyError | AppError | Error, request: Fast
   if (err instanceof AppError) return reply.status(err.status).send(err.toBody());
   const fe = err as FastifyError;
   if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return reply.status(413).send({ code: 'payload_too_large', message: `request body is over the limit for ${request.url}`, path: '' });
+    return reply.status(413).send({
+      code: 'payload_too_large',
+      message: `request body is over the limit for ${request.url}`,
+      path: '',
+    });
   }
   if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return reply.status(415).send({ code: 'unsupported_media_type', message: 'send application/json', path: '' });
+    return reply.status(415).send({
+      code: 'unsupported_media_type',
+      message: 'send application/json',
+      path: '',
+    });
   }
   if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || fe instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-    return reply.status(400).send({ code: 'invalid_json', message: `body is not valid JSON: ${fe.message}`, path: '' });
+    return reply.status(400).send({
+      code: 'invalid_json',
+      message: `body is not valid JSON: ${fe.message}`,
+      path: '',
+    });
   }
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
     return reply.status(fe.statusCode).send({ code: 'invalid_request', message: fe.message, path: '' });
   }
   request.log.error({ err }, 'unhandled error');
-  return reply.status(500).send({ code: 'internal', message: 'internal error; see the server log', path: '' });
+  return reply.status(500).send({
+    code: 'internal',
+    message: 'internal error; see the server log',
+    path: '',
+  });
 }
 
 export const errorBodySchema = z

@@ -11,6 +11,7 @@ import {
   trackSchema,
 } from '../core/events.ts';
 import { errorBodySchema } from './errors.ts';
+import { newWorkspaceSchema } from './workspace-routes.ts';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
 
@@ -33,7 +34,9 @@ const personSchema = z.object({
 });
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (name: string) => ({ content: { 'application/json': { schema: ref(name) } } });
+const json = (name: string) => ({
+  content: { 'application/json': { schema: ref(name) } },
+});
 const errors = {
   '400': { description: 'Invalid input', ...json('Error') },
   '401': { description: 'Missing or unknown key', ...json('Error') },
@@ -43,10 +46,24 @@ const adminAuth = [{ adminKey: [] }];
 const ingestResult = {
   '200': {
     description: 'Committed',
-    content: { 'application/json': { schema: { type: 'object', properties: { success: { type: 'boolean' }, stored: { type: 'integer' }, duplicates: { type: 'integer' } } } } },
+    content: {
+      'application/json': {
+        schema: {
+          type: 'object',
+          properties: {
+            success: { type: 'boolean' },
+            stored: { type: 'integer' },
+            duplicates: { type: 'integer' },
+          },
+        },
+      },
+    },
   },
   ...errors,
-  '413': { description: 'Event over 32 KB or batch over 500 KB', ...json('Error') },
+  '413': {
+    description: 'Event over 32 KB or batch over 500 KB',
+    ...json('Error'),
+  },
 };
 
 /** The OpenAPI 3.1 document served at /api/openapi.json. Components come from the zod schemas. */
@@ -67,11 +84,23 @@ export function openApiDocument() {
   );
   return {
     openapi: '3.1.0',
-    info: { title: 'Shopflow API', version: '0.1.0', description: 'Tracking (Segment spec) and admin API' },
+    info: {
+      title: 'Shopflow API',
+      version: '0.1.0',
+      description: 'Tracking (Segment spec) and admin API',
+    },
     components: {
       securitySchemes: {
-        writeKey: { type: 'http', scheme: 'basic', description: 'Workspace write key as the user name, empty password' },
-        adminKey: { type: 'http', scheme: 'bearer', description: 'Workspace admin key' },
+        writeKey: {
+          type: 'http',
+          scheme: 'basic',
+          description: 'Workspace write key as the user name, empty password',
+        },
+        adminKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'Workspace admin key',
+        },
       },
       schemas: {
         Track: schema(trackSchema),
@@ -85,13 +114,20 @@ export function openApiDocument() {
         Products: schema(productsBodySchema),
         Person: schema(personSchema),
         Error: schema(errorBodySchema),
+        NewWorkspace: schema(newWorkspaceSchema),
         ...Object.fromEntries(Object.entries(commerceEvents).map(([name, s]) => [`Commerce_${name.replace(/ /g, '')}`, schema(s)])),
       },
     },
     paths: {
       ...tracking,
       '/v1/batch': {
-        post: { summary: 'Many events in one request', tags: ['Tracking'], security: writeKeyAuth, requestBody: json('Batch'), responses: ingestResult },
+        post: {
+          summary: 'Many events in one request',
+          tags: ['Tracking'],
+          security: writeKeyAuth,
+          requestBody: json('Batch'),
+          responses: ingestResult,
+        },
       },
       '/api/people/{id}': {
         get: {
@@ -99,11 +135,29 @@ export function openApiDocument() {
           tags: ['People'],
           security: adminAuth,
           parameters: [
-            { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
-            { name: 'by', in: 'query', schema: { type: 'string', default: 'user_id' }, description: 'Identity type of id' },
-            { name: 'events', in: 'query', schema: { type: 'integer', default: 50 } },
+            {
+              name: 'id',
+              in: 'path',
+              required: true,
+              schema: { type: 'string' },
+            },
+            {
+              name: 'by',
+              in: 'query',
+              schema: { type: 'string', default: 'user_id' },
+              description: 'Identity type of id',
+            },
+            {
+              name: 'events',
+              in: 'query',
+              schema: { type: 'integer', default: 50 },
+            },
           ],
-          responses: { '200': { description: 'The person', ...json('Person') }, ...errors, '404': { description: 'Unknown', ...json('Error') } },
+          responses: {
+            '200': { description: 'The person', ...json('Person') },
+            ...errors,
+            '404': { description: 'Unknown', ...json('Error') },
+          },
         },
       },
       '/api/people/{id}/identity-history': {
@@ -111,12 +165,28 @@ export function openApiDocument() {
           summary: 'Merge audit trail and identity conflicts of a person',
           tags: ['People'],
           security: adminAuth,
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': { description: 'Merges and conflicts' }, ...errors },
+          parameters: [
+            {
+              name: 'id',
+              in: 'path',
+              required: true,
+              schema: { type: 'string' },
+            },
+          ],
+          responses: {
+            '200': { description: 'Merges and conflicts' },
+            ...errors,
+          },
         },
       },
       '/api/products': {
-        post: { summary: 'Insert or replace products', tags: ['Catalog'], security: adminAuth, requestBody: json('Products'), responses: { '200': { description: 'Count' }, ...errors } },
+        post: {
+          summary: 'Insert or replace products',
+          tags: ['Catalog'],
+          security: adminAuth,
+          requestBody: json('Products'),
+          responses: { '200': { description: 'Count' }, ...errors },
+        },
         get: {
           summary: 'List products',
           tags: ['Catalog'],
@@ -130,10 +200,52 @@ export function openApiDocument() {
         },
       },
       '/api/products/{id}': {
-        get: { summary: 'One product', tags: ['Catalog'], security: adminAuth, parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'The product', ...json('Product') }, ...errors } },
+        get: {
+          summary: 'One product',
+          tags: ['Catalog'],
+          security: adminAuth,
+          parameters: [
+            {
+              name: 'id',
+              in: 'path',
+              required: true,
+              schema: { type: 'string' },
+            },
+          ],
+          responses: {
+            '200': { description: 'The product', ...json('Product') },
+            ...errors,
+          },
+        },
       },
-      '/api/workspace': { get: { summary: 'The workspace of the admin key, with counts', tags: ['Workspace'], security: adminAuth, responses: { '200': { description: 'Workspace' }, ...errors } } },
-      '/health': { get: { summary: 'Liveness and store check', tags: ['Ops'], responses: { '200': { description: 'OK' } } } },
+      '/api/workspaces': {
+        post: {
+          summary: 'Create a workspace; returns its keys (admin key shown once)',
+          tags: ['Workspace'],
+          security: adminAuth,
+          requestBody: json('NewWorkspace'),
+          responses: {
+            '200': { description: 'Keys' },
+            ...errors,
+            '409': { description: 'Name taken', ...json('Error') },
+          },
+        },
+      },
+      '/api/workspace': {
+        get: {
+          summary: 'The workspace of the admin key, with counts',
+          tags: ['Workspace'],
+          security: adminAuth,
+          responses: { '200': { description: 'Workspace' }, ...errors },
+        },
+      },
+      '/health': {
+        get: {
+          summary: 'Liveness and store check',
+          tags: ['Ops'],
+          responses: { '200': { description: 'OK' } },
+        },
+      },
     },
   };
 }

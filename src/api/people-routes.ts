@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AppError } from '../core/errors.ts';
-import { identityTypes } from '../core/identities.ts';
-import { normalizeIdentity } from '../core/identities.ts';
+import { identityTypes, normalizeIdentity } from '../core/identities.ts';
 import { getPerson, identityHistory } from '../profiles/index.ts';
 import { workspaceFromAdminKey } from './auth.ts';
 import type { ApiContext } from './context.ts';

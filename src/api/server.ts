@@ -3,13 +3,13 @@ import type { Clock } from '../core/clock.ts';
 import { IngestBuffer, type IngestBufferOptions } from '../ingest/index.ts';
 import type { Store } from '../store/index.ts';
 import { KeyRing } from '../workspaces/index.ts';
-import { workspaceFromAdminKey } from './auth.ts';
 import { registerCatalogRoutes } from './catalog-routes.ts';
 import type { ApiContext } from './context.ts';
 import { errorHandler } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
 import { registerPeopleRoutes } from './people-routes.ts';
 import { registerTrackingRoutes } from './tracking-routes.ts';
+import { registerWorkspaceRoutes } from './workspace-routes.ts';
 
 export interface ServerOptions {
   store: Store;
@@ -26,10 +26,18 @@ export interface Server {
 }
 
 export async function buildServer(options: ServerOptions): Promise<Server> {
-    // Per-request logs would dominate at 100k events/s; errors are still logged by the error handler.
-  const app = Fastify({ logger: { level: options.logLevel }, logController: new LogController({ disableRequestLogging: true }) });
+  // Per-request logs would dominate at 100k events/s; errors are still logged by the error handler.
+  const app = Fastify({
+    logger: { level: options.logLevel },
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   const ingest = new IngestBuffer(options.store, options.clock, options.ingest);
-  const ctx: ApiContext = { store: options.store, clock: options.clock, keys: new KeyRing(options.store), ingest };
+  const ctx: ApiContext = {
+    store: options.store,
+    clock: options.clock,
+    keys: new KeyRing(options.store),
+    ingest,
+  };
 
   // Some Segment libraries (browser beacons) send JSON as text/plain.
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (request, body, done) => {
@@ -37,24 +45,19 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send({ code: 'not_found', message: `no route ${request.method} ${request.url}`, path: '' });
+    reply.status(404).send({
+      code: 'not_found',
+      message: `no route ${request.method} ${request.url}`,
+      path: '',
+    });
   });
 
   registerTrackingRoutes(app, ctx);
   registerPeopleRoutes(app, ctx);
   registerCatalogRoutes(app, ctx);
+  registerWorkspaceRoutes(app, ctx);
 
   app.get('/api/openapi.json', async () => openApiDocument());
-  app.get('/api/workspace', async (request) => {
-    const ws = await workspaceFromAdminKey(ctx.keys, request);
-    const [counts] = await ctx.store.query<{ people: number; events: number; products: number }>(
-      `SELECT (SELECT count(*) FROM users WHERE workspace_id = $1 AND merged_into IS NULL) AS people,
-              (SELECT count(*) FROM events WHERE workspace_id = $1) AS events,
-              (SELECT count(*) FROM products WHERE workspace_id = $1) AS products`,
-      [ws.workspaceId],
-    );
-    return { workspace: ws.name, writeKey: ws.writeKey, store: options.store.dialect, counts: { people: Number(counts!.people), events: Number(counts!.events), products: Number(counts!.products) } };
-  });
   app.get('/health', async () => {
     await ctx.store.query('SELECT 1');
     return { ok: true, store: options.store.dialect };

@@ -20,7 +20,11 @@ function normalizeAll(raws: unknown[], prefix: (i: number) => PropertyKey[], ctx
     // Only a body larger than one event's limit can hold an over-limit event.
     if (bodyBytes > MAX_EVENT_BYTES && Buffer.byteLength(JSON.stringify(raw)) > MAX_EVENT_BYTES) {
       tooLarge = true;
-      errors.push({ code: 'payload_too_large', message: `event is over ${MAX_EVENT_BYTES / 1024} KB`, path: formatPath(prefix(i)) });
+      errors.push({
+        code: 'payload_too_large',
+        message: `event is over ${MAX_EVENT_BYTES / 1024} KB`,
+        path: formatPath(prefix(i)),
+      });
       return;
     }
     const r = normalizeEvent(raw, prefix(i), ctx);
@@ -30,7 +34,10 @@ function normalizeAll(raws: unknown[], prefix: (i: number) => PropertyKey[], ctx
   if (errors.length > 0) {
     const first = errors[0]!;
     const bad = new Set(errors.map((e) => e.path.replace(/^(batch\[\d+\]).*/, '$1'))).size;
-    const message = raws.length > 1 ? `${bad} of ${raws.length} events are invalid (first: ${first.path}: ${first.message}); nothing was stored` : `${first.path || 'event'}: ${first.message}`;
+    const message =
+      raws.length > 1
+        ? `${bad} of ${raws.length} events are invalid (first: ${first.path}: ${first.message}); nothing was stored`
+        : `${first.path || 'event'}: ${first.message}`;
     throw new AppError(tooLarge ? 'payload_too_large' : 'invalid_request', message, first.path, errors);
   }
   return events;
@@ -42,11 +49,16 @@ export function registerTrackingRoutes(app: FastifyInstance, ctx: ApiContext) {
     app.post(`/v1/${type}`, { bodyLimit: MAX_EVENT_BYTES }, async (request) => {
       const ws = await workspaceFromWriteKey(ctx.keys, request);
       const body = request.body;
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('invalid_request', 'body must be a JSON object', '');
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        throw new AppError('invalid_request', 'body must be a JSON object', '');
       const events = normalizeAll(
         [{ ...(body as object), type }],
         () => [],
-        { workspaceId: ws.workspaceId, receivedAt: ctx.clock.now(), source: 'api' },
+        {
+          workspaceId: ws.workspaceId,
+          receivedAt: ctx.clock.now(),
+          source: 'api',
+        },
         Number(request.headers['content-length'] ?? 0),
       );
       const r = await ctx.ingest.submit(events);

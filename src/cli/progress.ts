@@ -16,7 +16,11 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
     let bar: SingleBar | null = null;
     return {
       start(label, total) {
-        bar = new SingleBar({ format: `${label.padEnd(24)} [{bar}] {percentage}% | {value}/{total} | {eta_formatted} left`, stream, hideCursor: true });
+        bar = new SingleBar({
+          format: `${label.padEnd(24)} [{bar}] {percentage}% | {value}/{total} | {eta_formatted} left`,
+          stream,
+          hideCursor: true,
+        });
         bar.start(total, 0);
       },
       update: (done) => bar?.update(done),

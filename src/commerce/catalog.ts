@@ -54,10 +54,26 @@ export async function upsertProducts(store: Store, workspaceId: number, products
   const latest = new Map(products.map((p) => [p.product_id, p])); // last one of a repeated id wins
   const rows = [...latest.values()].map((p) => {
     const c = splitCategory(p.category);
-    return [workspaceId, p.product_id, p.name, c.path, c.top, c.mid, c.leaf, p.price ?? null, p.stock ?? null, p.image_url ?? null, p.properties ?? null, now];
+    return [
+      workspaceId,
+      p.product_id,
+      p.name,
+      c.path,
+      c.top,
+      c.mid,
+      c.leaf,
+      p.price ?? null,
+      p.stock ?? null,
+      p.image_url ?? null,
+      p.properties ?? null,
+      now,
+    ];
   });
   await store.transaction(async (tx) => {
-    await tx.query('DELETE FROM products WHERE workspace_id = $1 AND product_id IN (SELECT unnest($2::text[]))', [workspaceId, [...latest.keys()]]);
+    await tx.query('DELETE FROM products WHERE workspace_id = $1 AND product_id IN (SELECT unnest($2::text[]))', [
+      workspaceId,
+      [...latest.keys()],
+    ]);
     await tx.append('products', columns, rows);
   });
   return rows.length;
@@ -99,7 +115,10 @@ const toProduct = (r: ProductRow): CatalogProduct => ({
 });
 
 export async function getProduct(store: Store, workspaceId: number, productId: string): Promise<CatalogProduct | null> {
-  const rows = await store.query<ProductRow>('SELECT * FROM products WHERE workspace_id = $1 AND product_id = $2', [workspaceId, productId]);
+  const rows = await store.query<ProductRow>('SELECT * FROM products WHERE workspace_id = $1 AND product_id = $2', [
+    workspaceId,
+    productId,
+  ]);
   return rows[0] ? toProduct(rows[0]) : null;
 }
 

@@ -1,1 +1,10 @@
-export { type CatalogProduct, getProduct, listProducts, type Product, productSchema, productsBodySchema, splitCategory, upsertProducts } from './catalog.ts';
+export {
+  type CatalogProduct,
+  getProduct,
+  listProducts,
+  type Product,
+  productSchema,
+  productsBodySchema,
+  splitCategory,
+  upsertProducts,
+} from './catalog.ts';

@@ -8,10 +8,7 @@ export const configSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(3000).describe('HTTP port'),
   host: z.string().default('0.0.0.0').describe('Interface to listen on'),
   dataDir: z.string().default('./data').describe('Folder of the embedded DuckDB store and local files'),
-  store: z
-    .string()
-    .optional()
-    .describe('postgres://user:pass@host/db for PostgreSQL; empty for the embedded DuckDB file in dataDir'),
+  store: z.string().optional().describe('postgres://user:pass@host/db for PostgreSQL; empty for the embedded DuckDB file in dataDir'),
   dedupeDays: z.coerce.number().int().min(7).default(8).describe('Days a messageId is remembered for dedupe (at least 7)'),
   ingestMaxEvents: z.coerce.number().int().positive().default(5000).describe('Write a batch once this many events wait'),
   ingestMaxDelayMs: z.coerce.number().int().min(0).default(5).describe('…or this long after the first one arrived'),

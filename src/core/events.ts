@@ -125,7 +125,12 @@ export const commerceEvents = {
   'Order Refunded': orderProperties.partial({ total: true }).describe('Order (partly) refunded; total is the refunded amount'),
   'Order Shipped': orderProperties.partial({ total: true }).describe('Order handed to the carrier'),
   'Coupon Applied': z
-    .object({ coupon_id: idString.optional(), coupon: z.string().optional(), order_id: idString.optional(), discount: z.number().optional() })
+    .object({
+      coupon_id: idString.optional(),
+      coupon: z.string().optional(),
+      order_id: idString.optional(),
+      discount: z.number().optional(),
+    })
     .passthrough()
     .describe('A coupon was applied to a cart or order'),
   'Signed Up': z.object({ method: z.string().optional() }).passthrough().describe('Account created'),

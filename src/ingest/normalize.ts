@@ -2,12 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { type ErrorBody, formatPath } from '../core/errors.ts';
 import { commerceEvents, isCommerceEvent, type ProductLine, type TracedEvent, tracedEventSchema } from '../core/events.ts';
-import {
-  type IdentityClaim,
-  identityTraits,
-  isValidTimeZone,
-  normalizeIdentity,
-} from '../core/identities.ts';
+import { type IdentityClaim, identityTraits, isValidTimeZone, normalizeIdentity } from '../core/identities.ts';
 import type { EventItem, NormalizedEvent } from './normalized-event.ts';
 
 /** Segment's limit, which we keep: one event may be at most 32 KB of JSON. */
@@ -70,7 +65,8 @@ function claimsOf(e: TracedEvent, path: PropertyKey[], errors: ErrorBody[], trai
     for (const type of identityTraits) {
       const raw = traits[type];
       if (raw === undefined || raw === null || raw === '') continue;
-      const value = typeof raw === 'string' || typeof raw === 'number' ? normalizeIdentity(type, String(raw), str(traits.country) ?? undefined) : null;
+      const value =
+        typeof raw === 'string' || typeof raw === 'number' ? normalizeIdentity(type, String(raw), str(traits.country) ?? undefined) : null;
       if (value === null) {
         errors.push({ code: 'invalid_request', message: `not a valid ${type}`, path: formatPath([...path, 'traits', type]) });
         continue;

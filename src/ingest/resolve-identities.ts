@@ -89,7 +89,7 @@ export async function resolveIdentities(tx: SqlExecutor, workspaceId: number, ev
   const merges: MergeRecord[] = [];
   const conflicts: ConflictRecord[] = [];
   let pendingNewUsers = 0;
-  const placeholder = () => -(++pendingNewUsers); // negative until real keys are allocated
+  const placeholder = () => -++pendingNewUsers; // negative until real keys are allocated
 
   const eventOwner: number[] = [];
   for (const e of events) {
@@ -124,8 +124,8 @@ export async function resolveIdentities(tx: SqlExecutor, workspaceId: number, ev
       }
       const other = live(current);
       if (other === person) continue;
-      const mine: string | null = person < 0 ? userIdOf.get(person) ?? null : await heldUserId(person);
-      const theirs: string | null = other < 0 ? userIdOf.get(other) ?? null : await heldUserId(other);
+      const mine: string | null = person < 0 ? (userIdOf.get(person) ?? null) : await heldUserId(person);
+      const theirs: string | null = other < 0 ? (userIdOf.get(other) ?? null) : await heldUserId(other);
       if (mine && theirs && mine !== theirs && e.type !== 'alias') {
         conflicts.push({ claim, owner: other, claimant: person, messageId: e.messageId });
         continue;
@@ -147,7 +147,9 @@ export async function resolveIdentities(tx: SqlExecutor, workspaceId: number, ev
     const keys = await tx.query<{ k: number }>(`SELECT nextval('user_key_seq') AS k FROM (SELECT unnest($1::bigint[]) AS n) t`, [
       newUsers.map((_, i) => i),
     ]);
-    newUsers.forEach((p, i) => realKey.set(p, Number(keys[i]!.k)));
+    newUsers.forEach((p, i) => {
+      realKey.set(p, Number(keys[i]!.k));
+    });
   }
   const real = (k: number) => {
     const l = live(k);
@@ -158,7 +160,11 @@ export async function resolveIdentities(tx: SqlExecutor, workspaceId: number, ev
     userKeys: eventOwner.map(real),
     newUsers: newUsers.map((p) => realKey.get(p)!),
     newIdentities: [...newIdentity.entries()].map(([k, claim]) => ({ claim, userKey: real(owner.get(k)!) })),
-    merges: merges.map((m) => ({ ...m, from: m.from < 0 ? realKey.get(m.from)! : m.from, into: m.into < 0 ? realKey.get(m.into)! : m.into })),
+    merges: merges.map((m) => ({
+      ...m,
+      from: m.from < 0 ? realKey.get(m.from)! : m.from,
+      into: m.into < 0 ? realKey.get(m.into)! : m.into,
+    })),
     conflicts: conflicts.map((c) => ({ ...c, owner: real(c.owner), claimant: real(c.claimant) })),
   };
 }

@@ -136,7 +136,15 @@ async function applyMerges(store: Store, tx: SqlExecutor, workspaceId: number, r
 }
 
 /** Merges identify traits into profiles: later events win, per top-level trait. */
-async function applyTraits(store: Store, tx: SqlExecutor, workspaceId: number, events: readonly NormalizedEvent[], userKeys: number[], newUsers: Set<number>, now: number) {
+async function applyTraits(
+  store: Store,
+  tx: SqlExecutor,
+  workspaceId: number,
+  events: readonly NormalizedEvent[],
+  userKeys: number[],
+  newUsers: Set<number>,
+  now: number,
+) {
   const patches = new Map<number, Record<string, unknown>>();
   events.forEach((e, i) => {
     if (!e.traits) return;
@@ -193,19 +201,53 @@ export async function writeBatch(store: Store, workspaceId: number, batch: reado
       'events',
       eventColumns,
       events.map((e, i) => [
-        workspaceId, e.messageId, r.userKeys[i], e.type, e.event, e.ts, e.receivedAt, e.sentAt, e.userId, e.anonymousId,
-        e.orderId, e.total, e.currency, e.productId, e.category, e.source, e.properties, e.context, e.integrations,
+        workspaceId,
+        e.messageId,
+        r.userKeys[i],
+        e.type,
+        e.event,
+        e.ts,
+        e.receivedAt,
+        e.sentAt,
+        e.userId,
+        e.anonymousId,
+        e.orderId,
+        e.total,
+        e.currency,
+        e.productId,
+        e.category,
+        e.source,
+        e.properties,
+        e.context,
+        e.integrations,
       ]),
     );
     const items: unknown[][] = [];
     events.forEach((e, i) => {
       for (const it of e.items) {
-        items.push([workspaceId, e.messageId, r.userKeys[i], e.event ?? e.type, e.ts, e.orderId, it.productId, it.category, it.price, it.quantity]);
+        items.push([
+          workspaceId,
+          e.messageId,
+          r.userKeys[i],
+          e.event ?? e.type,
+          e.ts,
+          e.orderId,
+          it.productId,
+          it.category,
+          it.price,
+          it.quantity,
+        ]);
       }
     });
     await tx.append('event_items', itemColumns, items);
     storedIds = events.map((e) => e.messageId);
-    return { storedIds: new Set(storedIds), stored: events.length, duplicates: batch.length - events.length, merges: r.merges.length, conflicts: r.conflicts.length };
+    return {
+      storedIds: new Set(storedIds),
+      stored: events.length,
+      duplicates: batch.length - events.length,
+      merges: r.merges.length,
+      conflicts: r.conflicts.length,
+    };
   });
   // Only after the commit: a failed transaction must not make a retry look like a duplicate.
   if (storedIds.length > 0) store.messageIds.remember(workspaceId, storedIds, now);

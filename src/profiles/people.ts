@@ -99,10 +99,10 @@ export async function identityHistory(store: Store, workspaceId: number, userKey
     via_value: string;
     message_id: string;
     merged_at: number;
-  }>(
-    `SELECT * FROM identity_merges WHERE workspace_id = $1 AND (from_user_key = $2 OR into_user_key = $2) ORDER BY merged_at`,
-    [workspaceId, userKey],
-  );
+  }>(`SELECT * FROM identity_merges WHERE workspace_id = $1 AND (from_user_key = $2 OR into_user_key = $2) ORDER BY merged_at`, [
+    workspaceId,
+    userKey,
+  ]);
   const conflicts = await store.query<{
     type: string;
     value: string;
@@ -111,10 +111,10 @@ export async function identityHistory(store: Store, workspaceId: number, userKey
     resolution: string;
     message_id: string;
     recorded_at: number;
-  }>(
-    `SELECT * FROM identity_conflicts WHERE workspace_id = $1 AND (owner_user_key = $2 OR claimant_user_key = $2) ORDER BY recorded_at`,
-    [workspaceId, userKey],
-  );
+  }>(`SELECT * FROM identity_conflicts WHERE workspace_id = $1 AND (owner_user_key = $2 OR claimant_user_key = $2) ORDER BY recorded_at`, [
+    workspaceId,
+    userKey,
+  ]);
   return {
     merges: merges.map<MergeAuditEntry>((m) => ({
       fromUserKey: m.from_user_key,

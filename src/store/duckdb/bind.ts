@@ -1,13 +1,4 @@
-import {
-  BIGINT,
-  BOOLEAN,
-  DOUBLE,
-  type DuckDBType,
-  type DuckDBValue,
-  LIST,
-  listValue,
-  VARCHAR,
-} from '@duckdb/node-api';
+import { BIGINT, BOOLEAN, DOUBLE, type DuckDBType, type DuckDBValue, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import type { SqlParam } from '../port.ts';
 
 /** DuckDB needs an explicit type for arrays and nulls; infer one from the JS value. */

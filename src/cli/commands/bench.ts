@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import { benchmarkNames, formatTable, runBenchmark } from '../../../bench/index.ts';
+
+interface BenchFlags {
+  users?: string;
+  events?: string;
+  engine?: 'duckdb' | 'postgres';
+  json?: boolean;
+}
+
+export function registerBench(program: Command) {
+  program
+    .command('bench')
+    .description(`Run one benchmark on both engines (${benchmarkNames.join(', ')})`)
+    .argument('<name>', 'benchmark name')
+    .option('--users <n>', 'distinct users')
+    .option('--events <n>', 'events')
+    .option('--engine <engine>', 'duckdb or postgres (default: both)')
+    .option('--json', 'print the figures as JSON')
+    .action(async (name: string, flags: BenchFlags) => {
+      const results = await runBenchmark(name, {
+        users: flags.users ? Number(flags.users) : undefined,
+        events: flags.events ? Number(flags.events) : undefined,
+        engines: flags.engine ? [flags.engine] : ['duckdb', 'postgres'],
+      });
+      console.log(flags.json ? JSON.stringify(results, null, 2) : formatTable(results));
+    });
+}

@@ -1,0 +1,99 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { buildServer } from '../../api/server.ts';
+import { systemClock } from '../../core/clock.ts';
+import type { Config } from '../../core/config.ts';
+import { runDemo } from '../../sim/index.ts';
+import type { Store } from '../../store/index.ts';
+import { countWorkspaces, createWorkspace } from '../../workspaces/index.ts';
+import { configFrom, defaultCdnowFile, openConfiguredStore, workspaceIdOf } from '../open.ts';
+import { terminalProgress } from '../progress.ts';
+
+interface ServeFlags {
+  port?: string;
+  host?: string;
+  data?: string;
+  store?: string;
+  demo: boolean;
+  logLevel?: string;
+}
+
+/** First start: a default workspace, its keys printed once and kept in the data folder. */
+async function ensureDefaultWorkspace(store: Store, config: Config) {
+  if ((await countWorkspaces(store)) > 0) return;
+  const keys = await createWorkspace(store, 'default', systemClock.now());
+  const file = join(config.dataDir, 'default-workspace.json');
+  writeFileSync(file, `${JSON.stringify({ workspace: keys.workspace, writeKey: keys.writeKey, adminKey: keys.adminKey }, null, 2)}\n`, {
+    mode: 0o600,
+  });
+  console.log(`\nCreated workspace "default" (keys also saved in ${file}):`);
+  console.log(`  write key: ${keys.writeKey}   (HTTP Basic user for /v1/*)`);
+  console.log(`  admin key: ${keys.adminKey}   (Authorization: Bearer … for /api/*)\n`);
+}
+
+async function loadDemoIfEmpty(store: Store, config: Config) {
+  const [row] = await store.query<{ n: number }>('SELECT count(*) AS n FROM events');
+  if (Number(row!.n) > 0 || !config.demo) return;
+  console.log(`Empty store: loading demo data (${config.demoUsers} simulated members, ${config.demoDays} days)…`);
+  const summary = await runDemo(
+    store,
+    systemClock,
+    await workspaceIdOf(store, 'default'),
+    {
+      dataset: 'shop',
+      users: config.demoUsers,
+      days: config.demoDays,
+      seed: 1,
+      endAt: systemClock.now(),
+      cdnowFile: defaultCdnowFile,
+    },
+    terminalProgress(),
+  );
+  console.log(
+    `Demo data: ${summary.users} people, ${summary.events} events, ${summary.products} products in ${summary.seconds.toFixed(1)} s`,
+  );
+}
+
+export function registerServe(program: Command) {
+  program
+    .command('serve')
+    .description('Run the HTTP API (tracking + admin) on the configured store')
+    .option('--port <n>', 'HTTP port (default 3000, env SHOPFLOW_PORT)')
+    .option('--host <addr>', 'interface (default 0.0.0.0)')
+    .option('--data <dir>', 'data folder of the embedded store (default ./data, env SHOPFLOW_DATA)')
+    .option('--store <url>', 'postgres://… to use PostgreSQL (env SHOPFLOW_STORE)')
+    .option('--no-demo', 'do not load demo data into an empty store')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug')
+    .action(async (flags: ServeFlags) => {
+      const config = configFrom(flags, {
+        port: flags.port,
+        host: flags.host,
+        demo: flags.demo,
+        logLevel: flags.logLevel,
+      });
+      const store = await openConfiguredStore(config);
+      await ensureDefaultWorkspace(store, config);
+      await loadDemoIfEmpty(store, config);
+      const server = await buildServer({
+        store,
+        clock: systemClock,
+        ingest: {
+          maxEvents: config.ingestMaxEvents,
+          maxDelayMs: config.ingestMaxDelayMs,
+        },
+        logLevel: config.logLevel,
+      });
+      await server.app.listen({ port: config.port, host: config.host });
+      console.log(`Shopflow is serving on http://localhost:${config.port} (store: ${store.dialect} ${store.location})`);
+      console.log(`  API description: http://localhost:${config.port}/api/openapi.json`);
+      const shutdown = async (signal: string) => {
+        console.log(`${signal}: finishing buffered writes and closing…`);
+        await server.close();
+        await store.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void shutdown('SIGINT'));
+      process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    });
+}

@@ -1,0 +1,52 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { systemClock } from '../core/clock.ts';
+import { type Config, parseConfig } from '../core/config.ts';
+import { AppError } from '../core/errors.ts';
+import { openStore, type Store } from '../store/index.ts';
+
+/** The repository root (for default paths such as ../shared/datasets). */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The CDNOW file shipped beside the repository, overridable per command. */
+export const defaultCdnowFile = join(repoRoot, '..', 'shared', 'datasets', 'cdnow', 'CDNOW_master.txt');
+
+/** Flags shared by every command that opens the store. */
+export interface StoreFlags {
+  data?: string;
+  store?: string;
+}
+
+/** The one place the CLI turns flags and environment into a validated Config. */
+export function configFrom(flags: StoreFlags, extra: Partial<Record<keyof Config, unknown>> = {}): Config {
+  return parseConfig({ ...extra, dataDir: flags.data, store: flags.store }, process.env);
+}
+
+export function openConfiguredStore(config: Config): Promise<Store> {
+  return openStore(
+    {
+      url: config.store,
+      dataDir: config.dataDir,
+      dedupeDays: config.dedupeDays,
+    },
+    systemClock,
+  );
+}
+
+/** The id of a workspace by name. */
+export async function workspaceIdOf(store: Store, name: string): Promise<number> {
+  const rows = await store.query<{ workspace_id: number }>('SELECT workspace_id FROM workspaces WHERE name = $1', [name]);
+  if (!rows[0])
+    throw new AppError(
+      'not_found',
+      `no workspace named "${name}" (create one with: shopflow keys create --workspace ${name})`,
+      'workspace',
+    );
+  return rows[0].workspace_id;
+}
+
+export function fileMustExist(path: string, what: string): string {
+  if (!existsSync(path)) throw new AppError('not_found', `${what} not found: ${path}`, 'file');
+  return path;
+}
