@@ -50,9 +50,9 @@ const categories = [
   'Toys > Building > Bricks',
 ];
 const agents = [
-  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148',
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36',
-  'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148',
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36',
+  'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/124.0 Mobile Safari/537.36',
 ];
 const locales = ['en-US', 'zh-CN', 'de-DE', 'fr-FR'];
 const firstNames = ['Ana', 'Wei', 'Lukas', 'Chloé', 'Sam', 'Mei', 'Omar', 'Julia'];
@@ -93,7 +93,6 @@ export class EventGenerator {
     const p = this.int(PRODUCTS);
     return {
       product_id: `p${p}`,
-      sku: `SKU-${(p * 7919) % 100000}`,
       name: `Product ${p}`,
       category: categories[p % categories.length],
       price: 5 + (p % 200) + 0.99,
@@ -106,16 +105,16 @@ export class EventGenerator {
       ip: `10.${this.int(256)}.${this.int(256)}.${this.int(256)}`,
       userAgent: this.pick(agents),
       locale: this.pick(locales),
-      page: { path, url: `https://shop.example.com${path}`, referrer: 'https://www.google.com/' },
+      page: { path, referrer: 'https://www.google.com/' },
       device: { id: device },
     };
   }
 
   /** Traits of member k: email and phone are identities, the rest profile fields. */
-  private traits(k: number, prefix: string): Record<string, unknown> {
+  private traits(k: number, prefix: string, mobile: string): Record<string, unknown> {
     return {
       email: `${prefix}${k}@example.com`,
-      phone: `+86 138${String(k % 1e8).padStart(8, '0')}`,
+      phone: `+86 ${mobile}${String(k % 1e8).padStart(8, '0')}`,
       first_name: firstNames[k % firstNames.length],
       last_name: `Tester${k}`,
       country: 'CN',
@@ -135,7 +134,7 @@ export class EventGenerator {
       const who = { userId: `u${k}`, anonymousId: `a-u${k}` };
       const personKey = k;
       const r = this.rand();
-      if (r < 0.08) return { personKey, raw: { type: 'identify', ...base, ...who, traits: this.traits(k, 'u'), context: this.context(`d-u${k}`) } };
+      if (r < 0.08) return { personKey, raw: { type: 'identify', ...base, ...who, traits: this.traits(k, 'u', '138'), context: this.context(`d-u${k}`) } };
       return { personKey, raw: this.track(r, base, who, `d-u${k}`) };
     }
     const slot = this.int(ANON_SLOTS);
@@ -147,9 +146,9 @@ export class EventGenerator {
     const r = this.rand();
     if (r < this.signupShare) {
       const s = this.nextSignup++;
-      return { personKey, raw: { type: 'identify', ...base, ...who, userId: `s${this.options.seed}-${s}`, traits: this.traits(s, `s${this.options.seed}-`), context: this.context(`d-${visitor}`) } };
+      return { personKey, raw: { type: 'identify', ...base, ...who, userId: `s${this.options.seed}-${s}`, traits: this.traits(s, `s${this.options.seed}-`, '139'), context: this.context(`d-${this.options.seed}-${visitor}`) } };
     }
-    return { personKey, raw: this.track(r, base, who, `d-${visitor}`) };
+    return { personKey, raw: this.track(r, base, who, `d-${this.options.seed}-${visitor}`) };
   }
 
   private track(r: number, base: object, who: object, device: string): Record<string, unknown> {

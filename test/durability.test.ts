@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../src/core/clock.ts';
+import { normalizeEvent, writeBatch } from '../src/ingest/index.ts';
+import { openStore } from '../src/store/index.ts';
+import { createWorkspace } from '../src/workspaces/index.ts';
+import { freePort } from './pg-server.ts';
+import { shopflow, startServe } from './cli-process.ts';
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'shopflow-dur-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('DuckDB durability and single-writer lock', () => {
+  it('remembers message ids across a restart (dedupe window is rebuilt)', async () => {
+    const dir = tempDir();
+    const config = { dataDir: dir, dedupeDays: 8 };
+    let store = await openStore(config, systemClock);
+    const ws = await createWorkspace(store, 'w', systemClock.now());
+    const raw = { type: 'track', userId: 'u', event: 'Product Viewed', messageId: 'm-restart', properties: { product_id: 'p' } };
+    const ctx = { workspaceId: ws.workspaceId, receivedAt: systemClock.now(), source: 'api' as const };
+    const ev = () => {
+      const r = normalizeEvent(raw, [], ctx);
+      if (!r.ok) throw new Error('invalid');
+      return r.event;
+    };
+    expect((await writeBatch(store, ws.workspaceId, [ev()], systemClock.now())).stored).toBe(1);
+    await store.close();
+    store = await openStore(config, systemClock);
+    expect((await writeBatch(store, ws.workspaceId, [ev()], systemClock.now())).duplicates).toBe(1);
+    await store.close();
+  });
+
+  it('keeps every acknowledged event when the server is killed, and a second process refuses the file', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const server = await startServe(['--data', dir, '--port', String(port), '--no-demo', '--log-level', 'warn']);
+    const keys = JSON.parse(readFileSync(join(dir, 'default-workspace.json'), 'utf8'));
+    const auth = `Basic ${Buffer.from(`${keys.writeKey}:`).toString('base64')}`;
+
+    const second = shopflow(['keys', 'create', '--data', dir, '--workspace', 'other']);
+    expect(second.status).toBe(2);
+    expect(second.stderr).toMatch(/already open in another process \(PID \d+\)/);
+
+    // Through the running server instead:
+    const viaServer = shopflow(['keys', 'create', '--server', `http://127.0.0.1:${port}`, '--admin-key', keys.adminKey, '--workspace', 'other', '--json']);
+    expect(viaServer.status, viaServer.stderr).toBe(0);
+    expect(Object.keys(JSON.parse(viaServer.stdout))).toEqual(['workspace', 'writeKey', 'adminKey']);
+
+    const acked: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const batch = Array.from({ length: 50 }, () => ({ type: 'track', userId: `u${i}`, event: 'Product Viewed', messageId: randomUUID(), properties: { product_id: 'p' } }));
+      const r = await fetch(`http://127.0.0.1:${port}/v1/batch`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify({ batch }) });
+      expect(r.status).toBe(200);
+      acked.push(...batch.map((b) => b.messageId));
+    }
+    server.child.kill('SIGKILL');
+    await new Promise((r) => server.child.once('exit', r));
+
+    const store = await openStore({ dataDir: dir, dedupeDays: 8 }, systemClock);
+    const rows = await store.query<{ message_id: string }>('SELECT message_id FROM events');
+    await store.close();
+    expect(new Set(rows.map((r) => r.message_id))).toEqual(new Set(acked));
+  });
+});
+
+describe('CLI keys', () => {
+  it('prints {"workspace","writeKey","adminKey"} with --json', () => {
+    const dir = tempDir();
+    const r = shopflow(['keys', 'create', '--data', dir, '--workspace', 'shop-a', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const keys = JSON.parse(r.stdout);
+    expect(keys).toEqual({ workspace: 'shop-a', writeKey: expect.stringMatching(/^wk_/), adminKey: expect.stringMatching(/^ak_/) });
+    const again = shopflow(['keys', 'create', '--data', dir, '--workspace', 'shop-a', '--json']);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toContain('already exists');
+  });
+});
