@@ -1,5 +1,5 @@
 import type { IdentityClaim } from '../core/identities.ts';
-import type { SqlExecutor } from '../store/index.ts';
+import type { IdentityCache, SqlExecutor } from '../store/index.ts';
 import type { NormalizedEvent } from './normalized-event.ts';
 
 /**
@@ -8,15 +8,17 @@ import type { NormalizedEvent } from './normalized-event.ts';
  * Policy (README "Identities"):
  * - Every identity (type, value) belongs to exactly one person (a unique key guarantees it).
  * - An event's identities are joined into the person the event is about (its userId, else its
- *   anonymousId). An identity that already belongs to someone else causes a merge: the person
- *   without a user_id is merged into the one with it (anonymous browsing joins the member).
+ *   anonymousId). An identity new to the store simply joins that person; an anonymous person
+ *   who signs up becomes the member (their history stays theirs, nothing is moved).
+ * - When two people already stored turn out to be one, they are merged: the one without a
+ *   user_id is merged into the one with it (an alias keeps the new userId's person). Events and
+ *   identities move to the survivor, its traits win, and `identity_merges` records it.
  * - A person has at most one user_id. When a merge would join two people holding different
  *   user_ids, nothing is merged: the identity stays with its current owner and the attempt is
  *   recorded in `identity_conflicts`. Only an explicit `alias` may join two user_ids.
- * - Every merge is recorded in `identity_merges`; events of the merged person move to the survivor.
  */
 
-const keyOf = (c: IdentityClaim) => `${c.type}\u0000${c.value}`;
+export const claimKey = (c: IdentityClaim) => `${c.type}\u0000${c.value}`;
 
 export interface MergeRecord {
   from: number;
@@ -37,46 +39,67 @@ export interface Resolution {
   userKeys: number[];
   newUsers: number[];
   newIdentities: { claim: IdentityClaim; userKey: number }[];
+  /** Merges of people who were already stored. */
   merges: MergeRecord[];
   conflicts: ConflictRecord[];
+  /** Every identity the batch named, with its person after the batch (for the cache). */
+  owners: Map<string, number>;
 }
 
-export async function resolveIdentities(tx: SqlExecutor, workspaceId: number, events: readonly NormalizedEvent[]): Promise<Resolution> {
-  // 1. Look up every identity the batch names, in one query.
+/** Looks up every identity of the batch: from the cache where possible, the rest in one query. */
+async function lookUp(tx: SqlExecutor, workspaceId: number, claims: IdentityClaim[], cache: IdentityCache | null) {
+  const owner = new Map<string, number>();
+  const misses: IdentityClaim[] = [];
+  for (const c of claims) {
+    const k = claimKey(c);
+    const hit = cache?.get(workspaceId, k);
+    if (hit === undefined) misses.push(c);
+    else owner.set(k, hit);
+  }
+  if (misses.length > 0) {
+    const rows = await tx.query<{ type: string; value: string; user_key: number }>(
+      `SELECT i.type, i.value, i.user_key FROM identities i
+       JOIN (SELECT unnest($2::text[]) AS type, unnest($3::text[]) AS value) k ON i.type = k.type AND i.value = k.value
+       WHERE i.workspace_id = $1`,
+      [workspaceId, misses.map((c) => c.type), misses.map((c) => c.value)],
+    );
+    for (const r of rows) owner.set(`${r.type}\u0000${r.value}`, r.user_key);
+  }
+  return owner;
+}
+
+export async function resolveIdentities(
+  tx: SqlExecutor,
+  workspaceId: number,
+  events: readonly NormalizedEvent[],
+  cache: IdentityCache | null,
+): Promise<Resolution> {
   const wanted = new Map<string, IdentityClaim>();
   for (const e of events) {
-    for (const c of e.claims) wanted.set(keyOf(c), c);
+    for (const c of e.claims) wanted.set(claimKey(c), c);
     // alias.previousId may be an old user_id rather than an anonymous id
     if (e.type === 'alias') {
-      const prev = e.claims[e.claims.length - 1]!;
-      wanted.set(keyOf({ type: 'user_id', value: prev.value }), { type: 'user_id', value: prev.value });
+      const prev = { type: 'user_id' as const, value: e.claims[e.claims.length - 1]!.value };
+      wanted.set(claimKey(prev), prev);
     }
   }
-  const claims = [...wanted.values()];
-  const rows = await tx.query<{ type: string; value: string; user_key: number }>(
-    `SELECT i.type, i.value, i.user_key FROM identities i
-     JOIN (SELECT unnest($2::text[]) AS type, unnest($3::text[]) AS value) k ON i.type = k.type AND i.value = k.value
-     WHERE i.workspace_id = $1`,
-    [workspaceId, claims.map((c) => c.type), claims.map((c) => c.value)],
-  );
-  const owner = new Map<string, number>();
-  for (const r of rows) owner.set(`${r.type}\u0000${r.value}`, r.user_key);
+  const owner = await lookUp(tx, workspaceId, [...wanted.values()], cache);
 
-  // user_id held by each person we touch: known from the batch lookup, loaded lazily otherwise.
+  // The user_id each person holds, loaded only when a merge needs to know.
   const userIdOf = new Map<number, string | null>();
-  for (const r of rows) if (r.type === 'user_id') userIdOf.set(r.user_key, r.value);
-  const userIdLoaded = new Set<number>(rows.filter((r) => r.type === 'user_id').map((r) => r.user_key));
-  async function heldUserId(userKey: number): Promise<string | null> {
-    if (userIdLoaded.has(userKey) || userIdOf.has(userKey)) return userIdOf.get(userKey) ?? null;
+  const heldUserId = async (person: number): Promise<string | null> => {
+    if (userIdOf.has(person)) return userIdOf.get(person) ?? null;
     const r = await tx.query<{ value: string }>(
       `SELECT value FROM identities WHERE workspace_id = $1 AND user_key = $2 AND type = 'user_id' LIMIT 1`,
-      [workspaceId, userKey],
+      [workspaceId, person],
     );
-    userIdLoaded.add(userKey);
-    userIdOf.set(userKey, r[0]?.value ?? null);
+    userIdOf.set(person, r[0]?.value ?? null);
     return r[0]?.value ?? null;
-  }
+  };
 
+  // People first seen in this batch get negative placeholder keys until real keys are allocated.
+  let placeholders = 0;
+  const isNew = (k: number) => k < 0;
   const mergedInto = new Map<number, number>();
   const live = (k: number): number => {
     let cur = k;
@@ -84,87 +107,81 @@ export async function resolveIdentities(tx: SqlExecutor, workspaceId: number, ev
     return cur;
   };
 
-  const newUsers: number[] = [];
   const newIdentity = new Map<string, IdentityClaim>();
   const merges: MergeRecord[] = [];
   const conflicts: ConflictRecord[] = [];
-  let pendingNewUsers = 0;
-  const placeholder = () => -++pendingNewUsers; // negative until real keys are allocated
-
   const eventOwner: number[] = [];
+
   for (const e of events) {
-    let claimsOfEvent = e.claims;
+    let claims = e.claims;
     if (e.type === 'alias') {
-      const prev = claimsOfEvent[claimsOfEvent.length - 1]!;
-      const asUserId = { type: 'user_id' as const, value: prev.value };
-      if (owner.has(keyOf(asUserId))) claimsOfEvent = [...claimsOfEvent.slice(0, -1), asUserId];
+      const asUserId = { type: 'user_id' as const, value: claims[claims.length - 1]!.value };
+      if (owner.has(claimKey(asUserId))) claims = [...claims.slice(0, -1), asUserId];
     }
-    const primary = claimsOfEvent[0]!;
-    const known = owner.get(keyOf(primary));
-    let person: number;
-    if (known === undefined) {
-      person = placeholder();
-      newUsers.push(person);
-      owner.set(keyOf(primary), person);
-      newIdentity.set(keyOf(primary), primary);
+    const primary = claims[0]!;
+    let person = owner.get(claimKey(primary));
+    if (person === undefined) {
+      person = -++placeholders;
+      owner.set(claimKey(primary), person);
+      newIdentity.set(claimKey(primary), primary);
       userIdOf.set(person, primary.type === 'user_id' ? primary.value : null);
-      userIdLoaded.add(person);
-    } else {
-      person = known;
     }
     person = live(person);
-    for (const claim of claimsOfEvent.slice(1)) {
-      const k = keyOf(claim);
+    for (const claim of claims.slice(1)) {
+      const k = claimKey(claim);
       const current = owner.get(k);
       if (current === undefined) {
         owner.set(k, person);
         newIdentity.set(k, claim);
-        if (claim.type === 'user_id' && userIdOf.get(person) == null) userIdOf.set(person, claim.value);
+        if (claim.type === 'user_id' && !userIdOf.get(person)) userIdOf.set(person, claim.value);
         continue;
       }
       const other = live(current);
       if (other === person) continue;
-      const mine: string | null = person < 0 ? (userIdOf.get(person) ?? null) : await heldUserId(person);
-      const theirs: string | null = other < 0 ? (userIdOf.get(other) ?? null) : await heldUserId(other);
+      const mine = await heldUserId(person);
+      const theirs = await heldUserId(other);
       if (mine && theirs && mine !== theirs && e.type !== 'alias') {
         conflicts.push({ claim, owner: other, claimant: person, messageId: e.messageId });
         continue;
       }
-      // The person holding a user_id survives; an alias keeps the new userId's person.
-      const survivor: number = e.type === 'alias' || mine || !theirs ? person : other;
+      // A person new in this batch is absorbed by a stored one (nothing to move, no merge to
+      // record); between two stored people, the user_id holder survives (alias: the new userId).
+      let survivor: number;
+      if (isNew(person) !== isNew(other)) survivor = isNew(person) ? other : person;
+      else survivor = e.type === 'alias' || mine || !theirs ? person : other;
       const loser = survivor === person ? other : person;
       mergedInto.set(loser, survivor);
-      userIdOf.set(survivor, userIdOf.get(survivor) ?? (survivor === person ? theirs : mine));
-      merges.push({ from: loser, into: survivor, via: claim, messageId: e.messageId });
+      userIdOf.set(survivor, mine ?? theirs);
+      if (!isNew(loser)) merges.push({ from: loser, into: survivor, via: claim, messageId: e.messageId });
       person = survivor;
     }
     eventOwner.push(person);
   }
 
-  // 2. Allocate real keys for new people in one statement.
+  // Allocate real keys for the new people that were not absorbed, in one statement.
+  const newPeople = Array.from({ length: placeholders }, (_, i) => -(i + 1)).filter((p) => live(p) === p);
   const realKey = new Map<number, number>();
-  if (newUsers.length > 0) {
+  if (newPeople.length > 0) {
     const keys = await tx.query<{ k: number }>(`SELECT nextval('user_key_seq') AS k FROM (SELECT unnest($1::bigint[]) AS n) t`, [
-      newUsers.map((_, i) => i),
+      newPeople,
     ]);
-    newUsers.forEach((p, i) => {
+    newPeople.forEach((p, i) => {
       realKey.set(p, Number(keys[i]!.k));
     });
   }
   const real = (k: number) => {
     const l = live(k);
-    return l < 0 ? realKey.get(l)! : l;
+    return isNew(l) ? realKey.get(l)! : l;
   };
+  const owners = new Map<string, number>();
+  for (const [k, v] of owner) owners.set(k, real(v));
 
   return {
     userKeys: eventOwner.map(real),
-    newUsers: newUsers.map((p) => realKey.get(p)!),
-    newIdentities: [...newIdentity.entries()].map(([k, claim]) => ({ claim, userKey: real(owner.get(k)!) })),
-    merges: merges.map((m) => ({
-      ...m,
-      from: m.from < 0 ? realKey.get(m.from)! : m.from,
-      into: m.into < 0 ? realKey.get(m.into)! : m.into,
-    })),
+    newUsers: newPeople.map((p) => realKey.get(p)!),
+    newIdentities: [...newIdentity.entries()].map(([k, claim]) => ({ claim, userKey: owners.get(k)! })),
+    merges: merges.map((m) => ({ ...m, into: real(m.into) })),
     conflicts: conflicts.map((c) => ({ ...c, owner: real(c.owner), claimant: real(c.claimant) })),
+    owners,
   };
 }

@@ -176,12 +176,14 @@ async function applyTraits(
  */
 export async function writeBatch(store: Store, workspaceId: number, batch: readonly NormalizedEvent[], now: number): Promise<WriteResult> {
   let storedIds: string[] = [];
+  let resolution: Resolution | null = null;
   const result = await store.transaction(async (tx) => {
     // Several PostgreSQL processes may ingest at once; identity resolution must see one order.
     if (store.dialect === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7001, $1)', [workspaceId]);
     const events = await dropDuplicates(store, tx, workspaceId, batch);
     if (events.length === 0) return { storedIds: new Set<string>(), stored: 0, duplicates: batch.length, merges: 0, conflicts: 0 };
-    const r = await resolveIdentities(tx, workspaceId, events);
+    const r = await resolveIdentities(tx, workspaceId, events, store.identityCache);
+    resolution = r;
     await fillCategoriesFromCatalog(tx, workspaceId, events);
     const newUsers = new Set(r.newUsers);
     const newUserTraits = await applyTraits(store, tx, workspaceId, events, r.userKeys, newUsers, now);
@@ -249,7 +251,14 @@ export async function writeBatch(store: Store, workspaceId: number, batch: reado
       conflicts: r.conflicts.length,
     };
   });
-  // Only after the commit: a failed transaction must not make a retry look like a duplicate.
+  // Only after the commit: a failed transaction must not make a retry look like a duplicate,
+  // nor leave the cache pointing at people who were never stored.
   if (storedIds.length > 0) store.messageIds.remember(workspaceId, storedIds, now);
+  const cache = store.identityCache;
+  if (cache && resolution) {
+    const r: Resolution = resolution;
+    for (const m of r.merges) cache.redirect(m.from, m.into);
+    for (const [identity, userKey] of r.owners) cache.set(workspaceId, identity, userKey);
+  }
   return result;
 }

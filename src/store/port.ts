@@ -4,6 +4,8 @@
  * dialects agree ($n parameters, ON CONFLICT, unnest of array parameters); the few places where
  * they differ are named in `dialect.ts`.
  */
+import type { IdentityCache } from './identity-cache.ts';
+
 export type Dialect = 'duckdb' | 'postgres';
 
 /** Values a query may bind. Arrays bind as SQL arrays (use with `unnest($n::text[])`). */
@@ -41,6 +43,8 @@ export interface MessageIdIndex {
 
 export interface Store extends SqlExecutor {
   readonly dialect: Dialect;
+  /** identity → person cache; only where one process writes (DuckDB), else null. */
+  readonly identityCache: IdentityCache | null;
   /** Human-readable location, e.g. the DuckDB file path or the PostgreSQL host/database. */
   readonly location: string;
   readonly messageIds: MessageIdIndex;

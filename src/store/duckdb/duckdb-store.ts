@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBResultReader } from '@duckdb/node-api';
 import { AppError } from '../../core/errors.ts';
 import type { ColumnSpec, Row, SqlExecutor, SqlParam, Store } from '../port.ts';
+import { IdentityCache } from '../identity-cache.ts';
 import { bindParams } from './bind.ts';
 import { MessageIdWindow } from './message-window.ts';
 
@@ -11,6 +12,8 @@ export interface DuckDbOptions {
   file: string;
   /** Days of message ids kept for dedupe. */
   dedupeDays: number;
+  /** identity → person entries kept in memory (about 100 bytes each). */
+  identityCacheEntries?: number;
   /** Connections in the pool; each runs one statement at a time. */
   connections?: number;
 }
@@ -143,6 +146,7 @@ export async function openDuckDbStore(options: DuckDbOptions): Promise<Store> {
     dialect: 'duckdb',
     location: file,
     messageIds,
+    identityCache: new IdentityCache(options.identityCacheEntries ?? 2_000_000),
     query: (sql, params) => pool.use((c) => runQuery(c, sql, params)),
     append: (table, columns, rows) => pool.use((c) => appendRows(c, table, columns, rows)),
     transaction: (fn) =>

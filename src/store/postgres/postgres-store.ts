@@ -66,6 +66,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     dialect: 'postgres',
     location: `postgres://${url.host}${url.pathname}`,
     messageIds: indexedMessageIds,
+    identityCache: null,
     query: (sql, params) => runQuery(pool, sql, params),
     append: (table, columns, rows) => appendRows(pool, table, columns, rows),
     async transaction(fn) {

@@ -1,0 +1,44 @@
+/**
+ * identity → person key, remembered in memory by a store that has a single writing process
+ * (DuckDB), so ingestion skips the identities lookup for people it has seen. DuckDB is a column
+ * store: looking 5,000 identities up means scanning the identities table, which was the largest
+ * cost of a batch. PostgreSQL has no cache: other processes may merge people at any time.
+ *
+ * Entries are written only after the transaction that created them commits. A merge adds a
+ * redirect (merged person → survivor) instead of rewriting entries.
+ */
+export class IdentityCache {
+  private readonly keys = new Map<string, number>();
+  private readonly redirects = new Map<number, number>();
+
+  constructor(private readonly maxEntries: number) {}
+
+  get(workspaceId: number, identity: string): number | undefined {
+    let key = this.keys.get(`${workspaceId}\u0000${identity}`);
+    if (key === undefined) return undefined;
+    for (let next = this.redirects.get(key); next !== undefined; next = this.redirects.get(key)) key = next;
+    return key;
+  }
+
+  set(workspaceId: number, identity: string, userKey: number): void {
+    if (this.keys.size >= this.maxEntries) this.evictOldest();
+    this.keys.set(`${workspaceId}\u0000${identity}`, userKey);
+  }
+
+  redirect(from: number, into: number): void {
+    this.redirects.set(from, into);
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  /** Drops the oldest tenth (Map keeps insertion order), so a hot working set stays cached. */
+  private evictOldest(): void {
+    let n = Math.ceil(this.maxEntries / 10);
+    for (const k of this.keys.keys()) {
+      if (n-- <= 0) break;
+      this.keys.delete(k);
+    }
+  }
+}
