@@ -26,7 +26,14 @@ describe.each(engines)('catalog on %s', (engine) => {
 
   it('imports products, lists by category, replaces on re-import and links events to them', async () => {
     const products = [
-      { product_id: 'ph-1', name: 'Phone X', category: 'Electronics > Phones > Smartphones', price: 699, stock: 5, image_url: 'https://img.example/ph-1.png' },
+      {
+        product_id: 'ph-1',
+        name: 'Phone X',
+        category: 'Electronics > Phones > Smartphones',
+        price: 699,
+        stock: 5,
+        image_url: 'https://img.example/ph-1.png',
+      },
       { product_id: 'ea-1', name: 'Earbuds', category: 'Electronics > Accessories > Earphones', price: 59 },
       { product_id: 'ts-1', name: 'T-shirt', category: 'Apparel > Tops > T-shirts', price: 15 },
     ];
@@ -42,7 +49,12 @@ describe.each(engines)('catalog on %s', (engine) => {
       method: 'POST',
       url: '/v1/track',
       headers: { authorization: h.writeAuth },
-      payload: { userId: 'c1', event: 'Order Completed', messageId: 'cat-1', properties: { order_id: 'o1', total: 649, products: [{ product_id: 'ph-1', price: 649 }] } },
+      payload: {
+        userId: 'c1',
+        event: 'Order Completed',
+        messageId: 'cat-1',
+        properties: { order_id: 'o1', total: 649, products: [{ product_id: 'ph-1', price: 649 }] },
+      },
     });
     expect(r.statusCode).toBe(200);
     const items = await h.store.query<{ category: string }>(`SELECT category FROM event_items WHERE message_id = 'cat-1'`);

@@ -6,7 +6,12 @@ const main = join(root, 'src', 'cli', 'main.ts');
 
 /** Runs `shopflow …` to completion. */
 export function shopflow(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', main, ...args], { encoding: 'utf8', cwd: root, env: { ...process.env, ...env }, timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', main, ...args], {
+    encoding: 'utf8',
+    cwd: root,
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -3,12 +3,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../src/core/clock.ts';
+import { DAY, HOUR, systemClock, VirtualClock } from '../src/core/clock.ts';
 import { normalizeEvent, writeBatch } from '../src/ingest/index.ts';
 import { openStore } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
-import { freePort } from './pg-server.ts';
 import { shopflow, startServe } from './cli-process.ts';
+import { engines, freshStore } from './engines.ts';
+import { freePort } from './pg-server.ts';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -18,6 +19,29 @@ const tempDir = () => {
 };
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe.each(engines)('dedupe window on %s', (engine) => {
+  it('still recognises a retry 7 days and 23 hours later', async () => {
+    const clock = new VirtualClock(Date.UTC(2026, 10, 1));
+    const fresh = await freshStore(engine, clock);
+    try {
+      const ws = await createWorkspace(fresh.store, 'w', clock.now());
+      const send = async () => {
+        const ctx = { workspaceId: ws.workspaceId, receivedAt: clock.now(), source: 'api' as const };
+        const r = normalizeEvent({ type: 'track', userId: 'u', event: 'X', messageId: 'm-7d' }, [], ctx);
+        if (!r.ok) throw new Error('invalid');
+        return writeBatch(fresh.store, ws.workspaceId, [r.event], clock.now());
+      };
+      expect((await send()).stored).toBe(1);
+      for (let day = 1; day <= 8; day++) {
+        clock.advance(day === 8 ? 23 * HOUR : DAY);
+        expect((await send()).duplicates).toBe(1);
+      }
+    } finally {
+      await fresh.dispose();
+    }
+  });
 });
 
 describe('DuckDB durability and single-writer lock', () => {
@@ -52,14 +76,34 @@ describe('DuckDB durability and single-writer lock', () => {
     expect(second.stderr).toMatch(/already open in another process \(PID \d+\)/);
 
     // Through the running server instead:
-    const viaServer = shopflow(['keys', 'create', '--server', `http://127.0.0.1:${port}`, '--admin-key', keys.adminKey, '--workspace', 'other', '--json']);
+    const viaServer = shopflow([
+      'keys',
+      'create',
+      '--server',
+      `http://127.0.0.1:${port}`,
+      '--admin-key',
+      keys.adminKey,
+      '--workspace',
+      'other',
+      '--json',
+    ]);
     expect(viaServer.status, viaServer.stderr).toBe(0);
     expect(Object.keys(JSON.parse(viaServer.stdout))).toEqual(['workspace', 'writeKey', 'adminKey']);
 
     const acked: string[] = [];
     for (let i = 0; i < 20; i++) {
-      const batch = Array.from({ length: 50 }, () => ({ type: 'track', userId: `u${i}`, event: 'Product Viewed', messageId: randomUUID(), properties: { product_id: 'p' } }));
-      const r = await fetch(`http://127.0.0.1:${port}/v1/batch`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify({ batch }) });
+      const batch = Array.from({ length: 50 }, () => ({
+        type: 'track',
+        userId: `u${i}`,
+        event: 'Product Viewed',
+        messageId: randomUUID(),
+        properties: { product_id: 'p' },
+      }));
+      const r = await fetch(`http://127.0.0.1:${port}/v1/batch`, {
+        method: 'POST',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ batch }),
+      });
       expect(r.status).toBe(200);
       acked.push(...batch.map((b) => b.messageId));
     }

@@ -55,7 +55,13 @@ describe.each(engines)('identity resolution on %s', (engine) => {
     expect(bob.traits.name).toBe('Bob'); // the rest of the call still applies
     const history = await get('/api/people/bob/identity-history');
     expect(history.conflicts).toEqual([
-      expect.objectContaining({ type: 'phone', value: '+12025550101', ownerUserKey: alice.userKey, claimantUserKey: bob.userKey, resolution: 'kept_with_owner' }),
+      expect.objectContaining({
+        type: 'phone',
+        value: '+12025550101',
+        ownerUserKey: alice.userKey,
+        claimantUserKey: bob.userKey,
+        resolution: 'kept_with_owner',
+      }),
     ]);
   });
 

@@ -17,7 +17,9 @@ describe('two API servers on one PostgreSQL database', () => {
     second = await openStore({ url: fresh.url, dataDir: '.', dedupeDays: 8 }, systemClock);
     keys = await createWorkspace(fresh.store, 'w', systemClock.now());
     servers = await Promise.all(
-      [fresh.store, second].map((store) => buildServer({ store, clock: systemClock, ingest: { maxEvents: 1000, maxDelayMs: 1 }, logLevel: 'silent' })),
+      [fresh.store, second].map((store) =>
+        buildServer({ store, clock: systemClock, ingest: { maxEvents: 1000, maxDelayMs: 1 }, logLevel: 'silent' }),
+      ),
     );
   });
   afterAll(async () => {
@@ -41,7 +43,9 @@ describe('two API servers on one PostgreSQL database', () => {
     }));
     // Every batch goes to both servers at once: a client retrying against another node.
     const responses = await Promise.all(
-      batches.flatMap((payload) => servers.map((s) => s.app.inject({ method: 'POST', url: '/v1/batch', headers: { authorization: auth }, payload }))),
+      batches.flatMap((payload) =>
+        servers.map((s) => s.app.inject({ method: 'POST', url: '/v1/batch', headers: { authorization: auth }, payload })),
+      ),
     );
     expect(responses.every((r) => r.statusCode === 200)).toBe(true);
     const [events] = await fresh.store.query<{ n: number; d: number }>('SELECT count(*) AS n, count(DISTINCT message_id) AS d FROM events');
