@@ -140,6 +140,31 @@ describe.each(engines)('tracking API on %s', (engine) => {
     expect(Number(count!.n)).toBe(21);
   });
 
+  it('accepts page, screen, group and text/plain bodies, and rejects unknown types in a batch', async () => {
+    expect((await post('/v1/page', { anonymousId: 'pg-1', name: 'Home', properties: { url: 'https://shop.example/' } })).statusCode).toBe(200);
+    expect((await post('/v1/screen', { anonymousId: 'pg-1', name: 'Cart' })).statusCode).toBe(200);
+    expect((await post('/v1/group', { anonymousId: 'pg-1', groupId: 'org-1', traits: { plan: 'vip' } })).statusCode).toBe(200);
+    const plain = await h.server.app.inject({
+      method: 'POST',
+      url: '/v1/track',
+      headers: { authorization: h.writeAuth, 'content-type': 'text/plain' },
+      payload: JSON.stringify({ anonymousId: 'pg-1', event: 'Beacon' }),
+    });
+    expect(plain.statusCode).toBe(200);
+    const rows = await h.store.query<{ type: string; event: string | null }>(
+      `SELECT type, event FROM events WHERE anonymous_id = 'pg-1' ORDER BY type`,
+    );
+    expect(rows).toEqual([
+      { type: 'group', event: null },
+      { type: 'page', event: 'Home' },
+      { type: 'screen', event: 'Cart' },
+      { type: 'track', event: 'Beacon' },
+    ]);
+    const r = await post('/v1/batch', { batch: [{ type: 'purchase', userId: 'x' }] });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().path).toBe('batch[0].type');
+  });
+
   it('404s an unknown person and serves the OpenAPI document', async () => {
     expect((await person('nobody')).statusCode).toBe(404);
     const doc = await h.server.app.inject({ method: 'GET', url: '/api/openapi.json' });

@@ -8,21 +8,29 @@
  * redirect (merged person → survivor) instead of rewriting entries.
  */
 export class IdentityCache {
-  private readonly keys = new Map<string, number>();
+  private readonly byWorkspace = new Map<number, Map<string, number>>();
   private readonly redirects = new Map<number, number>();
+  private entries = 0;
 
   constructor(private readonly maxEntries: number) {}
 
   get(workspaceId: number, identity: string): number | undefined {
-    let key = this.keys.get(`${workspaceId}\u0000${identity}`);
+    let key = this.byWorkspace.get(workspaceId)?.get(identity);
     if (key === undefined) return undefined;
     for (let next = this.redirects.get(key); next !== undefined; next = this.redirects.get(key)) key = next;
     return key;
   }
 
   set(workspaceId: number, identity: string, userKey: number): void {
-    if (this.keys.size >= this.maxEntries) this.evictOldest();
-    this.keys.set(`${workspaceId}\u0000${identity}`, userKey);
+    let keys = this.byWorkspace.get(workspaceId);
+    if (!keys) {
+      keys = new Map();
+      this.byWorkspace.set(workspaceId, keys);
+    }
+    if (keys.get(identity) === userKey) return;
+    if (this.entries >= this.maxEntries) this.evictOldest();
+    if (!keys.has(identity)) this.entries++;
+    keys.set(identity, userKey);
   }
 
   redirect(from: number, into: number): void {
@@ -30,15 +38,18 @@ export class IdentityCache {
   }
 
   get size(): number {
-    return this.keys.size;
+    return this.entries;
   }
 
-  /** Drops the oldest tenth (Map keeps insertion order), so a hot working set stays cached. */
+  /** Drops the oldest tenth (a Map keeps insertion order), so a hot working set stays cached. */
   private evictOldest(): void {
     let n = Math.ceil(this.maxEntries / 10);
-    for (const k of this.keys.keys()) {
-      if (n-- <= 0) break;
-      this.keys.delete(k);
+    for (const keys of this.byWorkspace.values()) {
+      for (const k of keys.keys()) {
+        if (n-- <= 0) return;
+        keys.delete(k);
+        this.entries--;
+      }
     }
   }
 }

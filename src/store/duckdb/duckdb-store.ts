@@ -123,7 +123,9 @@ export async function openDuckDbStore(options: DuckDbOptions): Promise<Store> {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(file);
+    // A larger WAL before checkpointing: ingestion commits every few milliseconds, and each
+    // checkpoint rewrites changed row groups (measured ~25 % of write time at the 16 MB default).
+    instance = await DuckDBInstance.create(file, { checkpoint_threshold: '256MB' });
   } catch (err) {
     const message = String((err as Error).message ?? err);
     if (/lock/i.test(message)) {
