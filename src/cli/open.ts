@@ -1,10 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../core/clock.ts';
 import { type Config, parseConfig } from '../core/config.ts';
 import { AppError } from '../core/errors.ts';
 import { openStore, type Store } from '../store/index.ts';
+import { countWorkspaces, createWorkspace } from '../workspaces/index.ts';
 
 /** The repository root (for default paths such as ../shared/datasets). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -49,4 +50,17 @@ export async function workspaceIdOf(store: Store, name: string): Promise<number>
 export function fileMustExist(path: string, what: string): string {
   if (!existsSync(path)) throw new AppError('not_found', `${what} not found: ${path}`, 'file');
   return path;
+}
+
+/** First start: a workspace named "default", its keys printed once and kept in the data folder. */
+export async function ensureDefaultWorkspace(store: Store, dataDir: string): Promise<void> {
+  if ((await countWorkspaces(store)) > 0) return;
+  const keys = await createWorkspace(store, 'default', systemClock.now());
+  const file = join(dataDir, 'default-workspace.json');
+  writeFileSync(file, `${JSON.stringify({ workspace: keys.workspace, writeKey: keys.writeKey, adminKey: keys.adminKey }, null, 2)}\n`, {
+    mode: 0o600,
+  });
+  console.log(`\nCreated workspace "default" (keys also saved in ${file}):`);
+  console.log(`  write key: ${keys.writeKey}   (HTTP Basic user for /v1/*)`);
+  console.log(`  admin key: ${keys.adminKey}   (Authorization: Bearer … for /api/*)\n`);
 }

@@ -1,5 +1,5 @@
 import type { Product } from '../commerce/index.ts';
-import { type LeafCategory, leafCategories, topCategories, type TopCategory } from './categories.ts';
+import { type LeafCategory, leafCategories, type TopCategory, topCategories } from './categories.ts';
 import { hashString, Rng, WeightedTable } from './rng.ts';
 
 /** A catalog product plus what the simulator needs to sell it (pre-serialised line item). */
@@ -59,10 +59,23 @@ export function buildCatalog(seed: number): SimCatalog {
       list.push({ product, leaf, price, index: products.length + list.length });
     }
     products.push(...list);
-    byLeaf.set(leaf.code, new WeightedTable(list, list.map((_, i) => 1 / (i + 1) ** 0.9)));
-    leafProducts.set(leaf.code, [...list].sort((a, b) => a.price - b.price));
+    byLeaf.set(
+      leaf.code,
+      new WeightedTable(
+        list,
+        list.map((_, i) => 1 / (i + 1) ** 0.9),
+      ),
+    );
+    leafProducts.set(
+      leaf.code,
+      [...list].sort((a, b) => a.price - b.price),
+    );
   }
   const leavesOfTop = new Map<TopCategory, LeafCategory[]>();
-  for (const top of topCategories) leavesOfTop.set(top, leafCategories.filter((l) => l.top === top));
+  for (const top of topCategories)
+    leavesOfTop.set(
+      top,
+      leafCategories.filter((l) => l.top === top),
+    );
   return { products, byLeaf, leafProducts, leavesOfTop };
 }

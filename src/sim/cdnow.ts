@@ -80,7 +80,14 @@ export function customerEvents(customer: number, rows: readonly CdnowRow[]): Raw
         order_id: orderId,
         total: r.value,
         currency: 'USD',
-        products: [{ product_id: cdnowProduct.product_id, category: cdnowProduct.category, price: Math.round((r.value / r.cds) * 100) / 100, quantity: r.cds }],
+        products: [
+          {
+            product_id: cdnowProduct.product_id,
+            category: cdnowProduct.category,
+            price: Math.round((r.value / r.cds) * 100) / 100,
+            quantity: r.cds,
+          },
+        ],
       },
       timestamp: new Date(noonUtc(r.date)).toISOString(),
       context,

@@ -1,12 +1,14 @@
 import { DAY, HOUR } from '../core/clock.ts';
 
 /**
- * UTC offsets of IANA time zones, cached per UTC hour. Intl is exact (DST included) but costs
+ * UTC offsets of IANA time zones, cached per UTC hour (filled a day at a time). Intl is exact (DST included) but costs
  * microseconds per call; the simulator asks millions of times for a handful of zones, so each
  * (zone, hour) is computed once.
  */
 const formatters = new Map<string, Intl.DateTimeFormat>();
-const cache = new Map<string, Map<number, number>>();
+/** Per zone: chunks of 1024 hours (hour >> 10) → offset in ms, UNSET until computed. */
+const cache = new Map<string, Map<number, Int32Array>>();
+const UNSET = 0x7fffffff;
 
 function computeOffset(timeZone: string, t: number): number {
   let f = formatters.get(timeZone);
@@ -29,20 +31,41 @@ function computeOffset(timeZone: string, t: number): number {
   return local - truncated;
 }
 
+function chunkOf(chunks: Map<number, Int32Array>, hour: number): Int32Array {
+  let chunk = chunks.get(hour >> 10);
+  if (!chunk) {
+    chunk = new Int32Array(1024).fill(UNSET);
+    chunks.set(hour >> 10, chunk);
+  }
+  return chunk;
+}
+
+/** Fills the cache for one UTC day: one Intl call per end of the day unless a DST switch is inside. */
+function fillDay(timeZone: string, day: number, chunks: Map<number, Int32Array>): void {
+  const first = day * 24;
+  const a = computeOffset(timeZone, first * HOUR);
+  const b = computeOffset(timeZone, (first + 23) * HOUR);
+  for (let h = first; h < first + 24; h++) chunkOf(chunks, h)[h & 1023] = a === b ? a : computeOffset(timeZone, h * HOUR);
+}
+
+let lastZone = '';
+let lastChunks = new Map<number, Int32Array>();
+
 /** Milliseconds to add to a UTC instant to get the wall-clock time in `timeZone`. */
 export function offsetMs(timeZone: string, t: number): number {
-  let byHour = cache.get(timeZone);
-  if (!byHour) {
-    byHour = new Map();
-    cache.set(timeZone, byHour);
+  if (timeZone !== lastZone) {
+    let chunks = cache.get(timeZone);
+    if (!chunks) {
+      chunks = new Map();
+      cache.set(timeZone, chunks);
+    }
+    lastZone = timeZone;
+    lastChunks = chunks;
   }
   const hour = Math.floor(t / HOUR);
-  let off = byHour.get(hour);
-  if (off === undefined) {
-    off = computeOffset(timeZone, hour * HOUR);
-    byHour.set(hour, off);
-  }
-  return off;
+  const chunk = chunkOf(lastChunks, hour);
+  if (chunk[hour & 1023] === UNSET) fillDay(timeZone, Math.floor(hour / 24), lastChunks);
+  return chunk[hour & 1023]!;
 }
 
 /** Local hour of day (0–23) of instant `t` in `timeZone`. */

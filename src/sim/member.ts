@@ -71,7 +71,10 @@ export function parseSimUserId(userId: string): { seed: number; index: number } 
 
 /** UUID-shaped and unique per (seed, index): the index is spelled out in the last group. */
 function anonymousIdFor(seed: number, index: number): string {
-  const h = (n: number) => mix32(seed, index * 4 + n).toString(16).padStart(8, '0');
+  const h = (n: number) =>
+    mix32(seed, index * 4 + n)
+      .toString(16)
+      .padStart(8, '0');
   const a = h(0);
   const b = h(1);
   return `${a}-${b.slice(0, 4)}-4${b.slice(5, 8)}-a${h(2).slice(0, 3)}-${index.toString(16).padStart(12, '0')}`;
@@ -88,7 +91,10 @@ function pickWeighted<K extends string>(rng: Rng, weights: Partial<Record<K, num
   const entries = Object.entries(weights) as [K, number][];
   const total = entries.reduce((s, [, w]) => s + w, 0);
   let x = rng.next() * total;
-  for (const [k, w] of entries) if ((x -= w) < 0) return k;
+  for (const [k, w] of entries) {
+    x -= w;
+    if (x < 0) return k;
+  }
   return entries[entries.length - 1]![0];
 }
 
@@ -119,9 +125,9 @@ export function buildMember(seed: number, index: number, start: number, end: num
   const rng = Rng.of(seed, index, 1);
   const country = countryTable.pick(rng);
   const timezone = rng.pick(country.timeZones);
-  const firstName = rng.pick(country.firstNames);
-  const lastName = rng.pick(country.lastNames);
   const gender = rng.chance(0.55) ? 'female' : 'male';
+  const firstName = rng.pick(country.firstNames[gender]);
+  const lastName = rng.pick(country.lastNames);
   const birthYear = Math.round(1990 + 8 * rng.normal());
   const age = new Date(end).getUTCFullYear() - birthYear;
   const hasKids = rng.chance(age >= 25 && age <= 40 ? 0.35 : 0.08);
@@ -138,7 +144,9 @@ export function buildMember(seed: number, index: number, start: number, end: num
     wechat: wechatOpenid !== null && rng.chance(0.85),
   };
   // People prefer a channel they can actually be reached on; country habits set the odds.
-  const reachable = Object.fromEntries(Object.entries(country.channels).filter(([ch]) => consent[ch as Channel])) as Partial<Record<Channel, number>>;
+  const reachable = Object.fromEntries(Object.entries(country.channels).filter(([ch]) => consent[ch as Channel])) as Partial<
+    Record<Channel, number>
+  >;
   const preferredChannel = pickWeighted<Channel>(rng, Object.keys(reachable).length > 0 ? reachable : country.channels);
   const topWeights = topPreferences(rng, gender, hasKids);
   const window = end - start;
@@ -167,26 +175,42 @@ export function buildMember(seed: number, index: number, start: number, end: num
     wechatOpenid,
     consent,
     preferredChannel,
-    signupMethod: wechatOpenid && rng.chance(0.6) ? 'wechat' : phone && rng.chance(0.5) ? 'phone' : email ? (rng.chance(0.15) ? 'apple' : 'email') : 'phone',
+    signupMethod:
+      wechatOpenid && rng.chance(0.6)
+        ? 'wechat'
+        : phone && rng.chance(0.5)
+          ? 'phone'
+          : email
+            ? rng.chance(0.15)
+              ? 'apple'
+              : 'email'
+            : 'phone',
     discountSensitivity: sensitivity(rng, hasKids),
     priceBand: rng.next(),
     topWeights,
-    topTable: new WeightedTable(topCategories, topCategories.map((t) => topWeights[t])),
-    sessionsPerWeek: Math.min(25, Math.max(0.1, rng.logNormal(1.2, 0.8))),
-    buyPropensity: windowShopper ? 0.15 : Math.min(3, Math.max(0.2, rng.logNormal(1, 0.5))),
+    topTable: new WeightedTable(
+      topCategories,
+      topCategories.map((t) => topWeights[t]),
+    ),
+    sessionsPerWeek: Math.min(14, Math.max(0.1, rng.logNormal(1.2, 0.8))),
+    buyPropensity: windowShopper ? 0.15 : Math.min(2.5, Math.max(0.2, rng.logNormal(1, 0.5))),
     loyalty: 0.3 + 0.6 * rng.next(),
     activeHour: hourTable.pick(rng),
     signupAt,
     anonymousSessions: rng.chance(0.6) ? rng.int(1, 3) : 0,
     memberJoinAt: memberJoinAt !== null && memberJoinAt < end ? memberJoinAt : null,
-    memberNo: memberJoinAt !== null && memberJoinAt < end ? `M${String(seed % 1000).padStart(3, '0')}${String(index).padStart(8, '0')}` : null,
+    memberNo:
+      memberJoinAt !== null && memberJoinAt < end ? `M${String(seed % 1000).padStart(3, '0')}${String(index).padStart(8, '0')}` : null,
     memberTier: memberJoinAt !== null && memberJoinAt < end ? pickWeighted(rng, { silver: 0.7, gold: 0.25, platinum: 0.05 }) : null,
     dormantAt: dormantAt !== null && dormantAt < end ? dormantAt : null,
   };
 }
 
 /** The member as the response model sees them at `now` (recent history supplied by the caller). */
-export function responderOf(m: SimMember, history: { lastOrderAt: number | null; messagesLast7Days: number; averageOrderValue?: number }): Responder {
+export function responderOf(
+  m: SimMember,
+  history: { lastOrderAt: number | null; messagesLast7Days: number; averageOrderValue?: number },
+): Responder {
   return {
     timezone: m.timezone,
     consent: m.consent,

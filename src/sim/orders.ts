@@ -1,6 +1,7 @@
 import { DAY, HOUR, MINUTE } from '../core/clock.ts';
 import type { SimProduct } from './catalog.ts';
 import type { SimMember } from './member.ts';
+import { shareable } from './ndjson.ts';
 import type { EventLog } from './raw-events.ts';
 import type { Rng } from './rng.ts';
 import type { DayProfile } from './seasonality.ts';
@@ -72,13 +73,16 @@ export function checkout(
 ): OrderOutcome {
   const who = { userId: m.userId };
   const orderId = `o-${m.seed}-${m.index}-${orderNo}`;
-  const products = lines.map((l) => ({
-    product_id: l.product.product.product_id,
-    name: l.product.product.name,
-    category: l.product.leaf.path,
-    price: l.product.price,
-    quantity: l.quantity,
-  }));
+  // Shared by every event of this order, so it is serialised once (see ndjson.ts).
+  const products = shareable(
+    lines.map((l) => ({
+      product_id: l.product.product.product_id,
+      name: l.product.product.name,
+      category: l.product.leaf.path,
+      price: l.product.price,
+      quantity: l.quantity,
+    })),
+  );
   const subtotal = round2(lines.reduce((s, l) => s + l.product.price * l.quantity, 0));
   let at = t + rng.int(20, 240) * 1000;
   log.track(at, who, 'Checkout Started', { order_id: orderId, total: subtotal, currency: ctx.currency, products });
@@ -120,7 +124,12 @@ export function checkout(
   log.track(paidAt, who, 'Order Completed', { ...order, payment_method: rng.pick(methods) });
   if (rng.chance(orderModel.shipped)) {
     const shippedAt = paidAt + Math.floor((0.5 + rng.next() * 2.5) * DAY);
-    log.track(shippedAt, who, 'Order Shipped', { order_id: orderId, total, currency: ctx.currency, carrier: m.country.code === 'CN' ? rng.pick(['SF Express', 'JD Logistics', 'ZTO']) : rng.pick(['DHL', 'UPS', 'FedEx']) });
+    log.track(shippedAt, who, 'Order Shipped', {
+      order_id: orderId,
+      total,
+      currency: ctx.currency,
+      carrier: m.country.code === 'CN' ? rng.pick(['SF Express', 'JD Logistics', 'ZTO']) : rng.pick(['DHL', 'UPS', 'FedEx']),
+    });
     if (rng.chance(orderModel.refunded)) {
       // Usually one line comes back (wrong size, broken), sometimes the whole order.
       const line = rng.pick(products);

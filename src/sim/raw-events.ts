@@ -44,20 +44,15 @@ export function isoTime(t: number): string {
   return `${prefix}${two(hour)}:${two(min)}:${two(sec)}.${ms < 10 ? `00${ms}` : ms < 100 ? `0${ms}` : ms}Z`;
 }
 
-/** An event plus its instant, for sorting one member's events into time order. */
-export interface TimedEvent {
-  ts: number;
-  seq: number;
-  raw: RawEvent;
-}
-
 /**
  * Collects one person's events. Message ids are `<prefix>-<n>`, derived from the seed and the
  * person's index, never random: the same seed yields the same ids, so re-running a demo into
  * the same workspace is deduplicated instead of doubling the data.
  */
 export class EventLog {
-  readonly events: TimedEvent[] = [];
+  /** Kept in time order as events arrive (ties: arrival order), so no sort at the end. */
+  private readonly raws: RawEvent[] = [];
+  private readonly times: number[] = [];
   private seq = 0;
   constructor(
     private readonly idPrefix: string,
@@ -71,9 +66,9 @@ export class EventLog {
     if (ts >= this.end) return;
     // One fixed object shape for every event keeps property access monomorphic (fast); absent
     // ids are `undefined`, which JSON.stringify omits.
-    const raw: RawEvent = {
+    this.insert(ts, {
       type: 'track',
-      messageId: `${this.idPrefix}-${this.seq}`,
+      messageId: `${this.idPrefix}-${this.seq++}`,
       userId: who.userId,
       anonymousId: who.anonymousId,
       event,
@@ -81,16 +76,15 @@ export class EventLog {
       traits: undefined,
       timestamp: isoTime(ts),
       context: this.context,
-    };
-    this.events.push({ ts, seq: this.seq++, raw });
+    });
   }
 
   identify(at: number, who: Who, traits: Record<string, unknown>): void {
     const ts = Math.floor(at);
     if (ts >= this.end) return;
-    const raw: RawEvent = {
+    this.insert(ts, {
       type: 'identify',
-      messageId: `${this.idPrefix}-${this.seq}`,
+      messageId: `${this.idPrefix}-${this.seq++}`,
       userId: who.userId,
       anonymousId: who.anonymousId,
       event: undefined,
@@ -98,13 +92,30 @@ export class EventLog {
       traits,
       timestamp: isoTime(ts),
       context: this.context,
-    };
-    this.events.push({ ts, seq: this.seq++, raw });
+    });
+  }
+
+  /** Most events come in time order; the late ones (shipping, refunds) go after their equals. */
+  private insert(ts: number, raw: RawEvent): void {
+    const n = this.times.length;
+    if (n === 0 || this.times[n - 1]! <= ts) {
+      this.times.push(ts);
+      this.raws.push(raw);
+      return;
+    }
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.times[mid]! <= ts) lo = mid + 1;
+      else hi = mid;
+    }
+    this.times.splice(lo, 0, ts);
+    this.raws.splice(lo, 0, raw);
   }
 
   /** The events in time order (ties keep the order they were produced in). */
   sorted(): RawEvent[] {
-    this.events.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
-    return this.events.map((e) => e.raw);
+    return this.raws;
   }
 }

@@ -63,7 +63,7 @@ export interface MessageResponse {
 
 export const responseModel = {
   deliverability: { email: 0.97, sms: 0.98, push: 0.9, wechat: 0.99 } as Record<Channel, number>,
-  baseOpen: { email: 0.2, sms: 0.45, push: 0.07, wechat: 0.3 } as Record<Channel, number>,
+  baseOpen: { email: 0.2, sms: 0.3, push: 0.07, wechat: 0.3 } as Record<Channel, number>,
   baseClick: { email: 0.18, sms: 0.1, push: 0.3, wechat: 0.22 } as Record<Channel, number>,
   baseConvert: 0.08,
   preferredChannel: 1.8,
@@ -73,14 +73,13 @@ export const responseModel = {
   /** Sent within ±1 h of the person's usual active hour. */
   activeHourBoost: 1.3,
   /** Open multiplier exp(-fatigue × messages in the last 7 days). */
-  fatigue: 0.12,
+  fatigue: 0.15,
   personalisedClick: 1.5,
   personalisedConvert: 1.3,
   /** Coupon attractiveness v = 1 − exp(−couponScale × value / averageOrderValue). */
   couponScale: 4,
   couponClick: 1,
   couponConvert: 4,
-  maxProbability: 0.95,
   baseUnsubscribe: 0.001,
   unsubscribePerRecentMessage: 0.5,
 } as const;
@@ -95,7 +94,12 @@ function recency(lastOrderAt: number | null, now: number): { open: number; conve
   return { open: 0.6, convert: 0.5 };
 }
 
-const clamp = (p: number) => Math.min(responseModel.maxProbability, Math.max(0, p));
+/**
+ * Multipliers act on the odds p/(1−p), not on p: small probabilities scale almost linearly,
+ * large ones saturate smoothly below 1, so every factor keeps an effect (a plain product
+ * capped at a maximum would hide time-of-day and fatigue for the most responsive people).
+ */
+const withOdds = (p: number, multiplier: number) => (p * multiplier) / (1 - p + p * multiplier);
 
 /** What a coupon is worth to this person, 0..1 (0 without a coupon). */
 export function couponAttractiveness(couponValue: number | undefined, averageOrderValue = 60): number {
@@ -109,20 +113,21 @@ export function responseProbabilities(user: Responder, message: SimMessage): Res
   const ch = message.channel;
   const deliver = user.consent[ch] ? m.deliverability[ch] : 0;
   const hour = localHour(user.timezone, message.sentAt);
-  const nearActive = user.activeHour !== undefined && Math.min(Math.abs(hour - user.activeHour), 24 - Math.abs(hour - user.activeHour)) <= 1;
+  const nearActive =
+    user.activeHour !== undefined && Math.min(Math.abs(hour - user.activeHour), 24 - Math.abs(hour - user.activeHour)) <= 1;
   const r = recency(user.lastOrderAt, message.sentAt);
   const v = couponAttractiveness(message.couponValue, user.averageOrderValue);
   const s = Math.min(1, Math.max(0, user.discountSensitivity));
-  const open = clamp(
-    m.baseOpen[ch] *
-      (ch === user.preferredChannel ? m.preferredChannel : m.otherChannel) *
+  const open = withOdds(
+    m.baseOpen[ch],
+    (ch === user.preferredChannel ? m.preferredChannel : m.otherChannel) *
       m.hourFactor[hour]! *
       (nearActive ? m.activeHourBoost : 1) *
       Math.exp(-m.fatigue * user.messagesLast7Days) *
       r.open,
   );
-  const click = clamp(m.baseClick[ch] * (message.personalised ? m.personalisedClick : 1) * (1 + m.couponClick * s * v));
-  const convert = clamp(m.baseConvert * r.convert * (1 + m.couponConvert * s * v) * (message.personalised ? m.personalisedConvert : 1));
+  const click = withOdds(m.baseClick[ch], (message.personalised ? m.personalisedClick : 1) * (1 + m.couponClick * s * v));
+  const convert = withOdds(m.baseConvert, r.convert * (1 + m.couponConvert * s * v) * (message.personalised ? m.personalisedConvert : 1));
   const unsubscribe = deliver > 0 && ch !== 'push' ? m.baseUnsubscribe * (1 + m.unsubscribePerRecentMessage * user.messagesLast7Days) : 0;
   return { deliver, open, click, convert, unsubscribe, expectedConversion: deliver * open * click * convert };
 }

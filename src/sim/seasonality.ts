@@ -22,6 +22,8 @@ export interface DayProfile {
   /** Multiplier of the chance that a cart becomes an order (deals make people buy). */
   buying: number;
   promotion: Promotion | null;
+  /** Calendar month 1–12 (seasonal goods). */
+  month: number;
 }
 
 /** Upper bound of `sessions` over all days, for thinning a Poisson process. */
@@ -69,13 +71,8 @@ export function dayProfile(country: string, day: number): DayProfile {
   if (!p) {
     const d = new Date(day * DAY);
     const [h, promotion] = holiday(country, d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate());
-    p = { sessions: weekdayFactor[d.getUTCDay()]! * h, buying: h ** 0.4, promotion };
+    p = { sessions: weekdayFactor[d.getUTCDay()]! * h, buying: h ** 0.4, promotion, month: d.getUTCMonth() + 1 };
     byDay.set(day, p);
   }
   return p;
-}
-
-/** Month (1–12) of local day `day`. */
-export function monthOf(day: number): number {
-  return new Date(day * DAY).getUTCMonth() + 1;
 }

@@ -15,7 +15,10 @@ const hourTotal = hourWeights.reduce((a, b) => a + b, 0);
 
 function globalHour(rng: Rng): number {
   let x = rng.next() * hourTotal;
-  for (let h = 0; h < 24; h++) if ((x -= hourWeights[h]!) < 0) return h;
+  for (let h = 0; h < 24; h++) {
+    x -= hourWeights[h]!;
+    if (x < 0) return h;
+  }
   return 23;
 }
 

@@ -1,10 +1,10 @@
-import { type LeafCategory, leafByCode, type TopCategory, topCategories, topPopularity } from './categories.ts';
 import { buildCatalog, type SimCatalog, type SimProduct } from './catalog.ts';
+import { type LeafCategory, leafByCode, type TopCategory, topCategories, topPopularity } from './categories.ts';
 import { localDay } from './local-time.ts';
 import type { SimMember } from './member.ts';
 import { shareable } from './ndjson.ts';
 import { type Rng, WeightedTable } from './rng.ts';
-import { monthOf } from './seasonality.ts';
+import { dayProfile } from './seasonality.ts';
 
 /**
  * Everything shared by all members of one run: the catalog, pre-built property objects and
@@ -19,7 +19,7 @@ export interface ShopContext {
   catalog: SimCatalog;
   /** `Product Viewed` / wishlist properties per product (shared objects, never mutated). */
   viewProps: ReadonlyMap<SimProduct, Record<string, unknown>>;
-  leafTables: Map<string, WeightedTable<LeafCategory>>;
+  leafTables: Map<number, WeightedTable<LeafCategory>>;
   topTable: WeightedTable<TopCategory>;
 }
 
@@ -27,7 +27,10 @@ export function buildShopContext(seed: number, start: number, end: number): Shop
   const catalog = buildCatalog(seed);
   const viewProps = new Map<SimProduct, Record<string, unknown>>();
   for (const p of catalog.products) {
-    viewProps.set(p, shareable({ product_id: p.product.product_id, name: p.product.name, category: p.leaf.path, price: p.price, currency: 'USD' }));
+    viewProps.set(
+      p,
+      shareable({ product_id: p.product.product_id, name: p.product.name, category: p.leaf.path, price: p.price, currency: 'USD' }),
+    );
   }
   return {
     seed,
@@ -37,17 +40,23 @@ export function buildShopContext(seed: number, start: number, end: number): Shop
     catalog,
     viewProps,
     leafTables: new Map(),
-    topTable: new WeightedTable(topCategories, topCategories.map((t) => topPopularity[t])),
+    topTable: new WeightedTable(
+      topCategories,
+      topCategories.map((t) => topPopularity[t]),
+    ),
   };
 }
 
 /** Leaves of a top category weighted by popularity and the season of `month`. */
 function leafTable(ctx: ShopContext, top: TopCategory, month: number): WeightedTable<LeafCategory> {
-  const key = `${top}|${month}`;
+  const key = topCategories.indexOf(top) * 13 + month;
   let table = ctx.leafTables.get(key);
   if (!table) {
     const leaves = ctx.catalog.leavesOfTop.get(top) ?? [];
-    table = new WeightedTable(leaves, leaves.map((l) => l.weight * (l.season?.[month] ?? 1)));
+    table = new WeightedTable(
+      leaves,
+      leaves.map((l) => l.weight * (l.season?.[month] ?? 1)),
+    );
     ctx.leafTables.set(key, table);
   }
   return table;
@@ -56,7 +65,7 @@ function leafTable(ctx: ShopContext, top: TopCategory, month: number): WeightedT
 /** A leaf to browse: usually from the member's favourite categories, sometimes exploring. */
 export function pickLeaf(ctx: ShopContext, m: SimMember, rng: Rng, t: number): LeafCategory {
   const top = rng.chance(0.12) ? ctx.topTable.pick(rng) : m.topTable.pick(rng);
-  return leafTable(ctx, top, monthOf(localDay(m.timezone, t))).pick(rng);
+  return leafTable(ctx, top, dayProfile(m.country.code, localDay(m.timezone, t)).month).pick(rng);
 }
 
 /** A product of a leaf: best-sellers most of the time, otherwise one in the member's price band. */

@@ -1,6 +1,6 @@
 import { DAY, HOUR, MINUTE } from '../core/clock.ts';
-import type { LeafCategory } from './categories.ts';
 import type { SimProduct } from './catalog.ts';
+import type { LeafCategory } from './categories.ts';
 import { localDay } from './local-time.ts';
 import type { SimMember } from './member.ts';
 import { shareable } from './ndjson.ts';
@@ -22,12 +22,12 @@ export const sessionModel = {
   switchLeaf: 0.15,
   wishlist: 0.08,
   /** Add-to-cart chance per visit, times the member's buy propensity and the day's deal factor. */
-  cart: { browse: 0.2, repurchase: 0.7, crosssell: 0.3, cart_return: 0.5 },
+  cart: { browse: 0.13, repurchase: 0.6, crosssell: 0.25, cart_return: 0.5 },
   cartCap: 0.9,
   anonymousCart: 0.15,
   secondItem: 0.3,
   /** Cart → checkout opened. */
-  checkout: { browse: 0.55, repurchase: 0.8, crosssell: 0.55, cart_return: 0.65 },
+  checkout: { browse: 0.5, repurchase: 0.75, crosssell: 0.5, cart_return: 0.6 },
   /** Paid order → a replenishment visit near the repurchase cycle (× loyalty). */
   repurchaseShort: 0.85,
   repurchaseLong: 0.4,
@@ -122,7 +122,13 @@ export function simulateMember(ctx: ShopContext, m: SimMember): RawEvent[] {
     if (!rng.chance(pCart)) return;
     const cart = addToCart(user, viewed, at);
     if (!rng.chance(Math.min(0.95, sessionModel.checkout[kind] * Math.sqrt(m.buyPropensity)))) {
-      if (rng.chance(sessionModel.cartReturn)) plan({ at: at + Math.floor(rng.exp(1.5 * DAY)) + HOUR, kind: 'cart_return', leaf: viewed[viewed.length - 1]!.leaf, product: viewed[viewed.length - 1]! });
+      if (rng.chance(sessionModel.cartReturn))
+        plan({
+          at: at + Math.floor(rng.exp(1.5 * DAY)) + HOUR,
+          kind: 'cart_return',
+          leaf: viewed[viewed.length - 1]!.leaf,
+          product: viewed[viewed.length - 1]!,
+        });
       return;
     }
     orders += 1;
@@ -154,7 +160,11 @@ export function simulateMember(ctx: ShopContext, m: SimMember): RawEvent[] {
   log.track(m.signupAt + 1000, user, 'Signed Up', { method: m.signupMethod });
   if (m.memberJoinAt !== null) {
     if (!joinsAtSignup) log.identify(m.memberJoinAt, user, { member_no: m.memberNo, member_tier: m.memberTier });
-    log.track(m.memberJoinAt + 1000, user, 'Member Joined', { member_no: m.memberNo, tier: m.memberTier, store_id: rng.chance(0.3) ? `store-${rng.int(1, 40)}` : 'online' });
+    log.track(m.memberJoinAt + 1000, user, 'Member Joined', {
+      member_no: m.memberNo,
+      tier: m.memberTier,
+      store_id: rng.chance(0.3) ? `store-${rng.int(1, 40)}` : 'online',
+    });
   }
 
   const times = sessionTimes(m, rng, ctx.end);

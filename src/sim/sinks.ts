@@ -1,6 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Clock } from '../core/clock.ts';
-import { normalizeEvent, type NormalizedEvent, writeBatch } from '../ingest/index.ts';
+import { type NormalizedEvent, normalizeEvent, writeBatch } from '../ingest/index.ts';
 import type { Store } from '../store/index.ts';
 import { eventLine } from './ndjson.ts';
 import type { RawEvent } from './raw-events.ts';
@@ -18,7 +18,8 @@ export const STORE_BATCH = 5000;
 /**
  * Validates every event with the API's normaliser and writes batches with the API's writer:
  * identity resolution (anonymous → member merges), dedupe and line items behave exactly as
- * for real traffic. Events are marked `source: 'import'`: they are history, not live traffic.
+ * for real traffic, including `source: 'api'`, so a re-run with the same seed is deduplicated
+ * by the same window as a client's retries.
  */
 export class StoreSink implements EventSink {
   private buffer: NormalizedEvent[] = [];
@@ -35,7 +36,7 @@ export class StoreSink implements EventSink {
   async write(events: readonly RawEvent[]): Promise<void> {
     const receivedAt = this.clock.now();
     for (const raw of events) {
-      const r = normalizeEvent(raw, [this.validated++], { workspaceId: this.workspaceId, receivedAt, source: 'import' });
+      const r = normalizeEvent(raw, [this.validated++], { workspaceId: this.workspaceId, receivedAt, source: 'api' });
       // The simulator builds its events; one that does not validate is a bug here, not data.
       if (!r.ok) throw new Error(`simulator produced an invalid event ${raw.event ?? raw.type}: ${JSON.stringify(r.errors)}`);
       this.buffer.push(r.event);
@@ -57,51 +58,101 @@ export class StoreSink implements EventSink {
   }
 }
 
-/** Streams NDJSON (one Segment-spec event per line), respecting back-pressure. */
+const CHUNK_BYTES = 4 << 20;
+/** Bytes queued on a file stream before we wait: generation continues while the disk writes. */
+export const STREAM_BUFFER = 32 << 20;
+
+/**
+ * NDJSON lines encoded straight into large buffers: joining millions of small strings and
+ * encoding the result cost more than generating the events.
+ */
+export class LineBuffer {
+  private buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  private used = 0;
+  private full: Buffer[] = [];
+  bytes = 0;
+
+  add(events: readonly RawEvent[]): void {
+    for (const e of events) {
+      const line = eventLine(e);
+      // UTF-8 needs at most 3 bytes per UTF-16 unit; a longer line gets a buffer of its own.
+      const worst = line.length * 3 + 1;
+      if (this.used + worst > this.buffer.length) {
+        this.seal();
+        if (worst > this.buffer.length) this.buffer = Buffer.allocUnsafe(worst);
+      }
+      this.used += this.buffer.write(line, this.used);
+      this.buffer[this.used++] = 10;
+    }
+  }
+
+  private seal(): void {
+    if (this.used === 0) return;
+    this.full.push(this.buffer.subarray(0, this.used));
+    this.bytes += this.used;
+    // The consumer keeps the sealed bytes: continue in a fresh buffer.
+    this.buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.used = 0;
+  }
+
+  /** The filled buffers so far (and `all`: the partly filled one too). */
+  take(all: boolean): Buffer[] {
+    if (all) this.seal();
+    const out = this.full;
+    this.full = [];
+    return out;
+  }
+}
+
+/** Writes buffers to a stream, waiting when the stream asks for back-pressure. */
+export async function writeAll(stream: WriteStream, buffers: readonly Buffer[]): Promise<void> {
+  for (const b of buffers) {
+    if (stream.write(b)) continue;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      stream.once('error', onError);
+      stream.once('drain', () => {
+        stream.off('error', onError);
+        resolve();
+      });
+    });
+  }
+}
+
+export async function endStream(stream: WriteStream): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    stream.once('error', reject);
+    stream.end(() => resolve());
+  });
+}
+
+/** Streams NDJSON (one Segment-spec event per line) to a file. */
 export class NdjsonSink implements EventSink {
   private readonly stream: WriteStream;
-  private chunk: string[] = [];
-  private chunkBytes = 0;
+  private readonly lines = new LineBuffer();
   private written = 0;
   private failed: Error | null = null;
 
   constructor(file: string) {
-    this.stream = createWriteStream(file);
+    this.stream = createWriteStream(file, { highWaterMark: STREAM_BUFFER });
+    // Without a listener an open/write error would crash the process instead of failing the run.
     this.stream.on('error', (err) => {
       this.failed = err;
     });
   }
 
   async write(events: readonly RawEvent[]): Promise<void> {
-    for (const e of events) {
-      const line = eventLine(e);
-      this.chunk.push(line);
-      this.chunkBytes += line.length + 1;
-    }
-    this.written += events.length;
-    if (this.chunkBytes >= 1 << 20) await this.flush();
-  }
-
-  private async flush(): Promise<void> {
     if (this.failed) throw this.failed;
-    if (this.chunk.length === 0) return;
-    const text = `${this.chunk.join('\n')}\n`;
-    this.chunk = [];
-    this.chunkBytes = 0;
-    if (this.stream.write(text)) return;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.stream.once('error', onError);
-      this.stream.once('drain', () => {
-        this.stream.off('error', onError);
-        resolve();
-      });
-    });
+    this.lines.add(events);
+    this.written += events.length;
+    const ready = this.lines.take(false);
+    if (ready.length > 0) await writeAll(this.stream, ready);
   }
 
   async close(): Promise<number> {
-    await this.flush();
-    await new Promise<void>((resolve, reject) => this.stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (this.failed) throw this.failed;
+    await writeAll(this.stream, this.lines.take(true));
+    await endStream(this.stream);
     if (this.failed) throw this.failed;
     return this.written;
   }

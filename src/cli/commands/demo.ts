@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { systemClock } from '../../core/clock.ts';
 import { runDemo } from '../../sim/index.ts';
-import { configFrom, defaultCdnowFile, openConfiguredStore, type StoreFlags, workspaceIdOf } from '../open.ts';
+import { configFrom, defaultCdnowFile, ensureDefaultWorkspace, openConfiguredStore, type StoreFlags, workspaceIdOf } from '../open.ts';
 import { terminalProgress } from '../progress.ts';
 
 interface DemoFlags extends StoreFlags {
@@ -30,6 +30,7 @@ export function registerDemo(program: Command) {
     .action(async (flags: DemoFlags) => {
       const store = await openConfiguredStore(configFrom(flags));
       try {
+        if (!flags.out && flags.workspace === 'default') await ensureDefaultWorkspace(store, configFrom(flags).dataDir);
         const workspaceId = flags.out ? 0 : await workspaceIdOf(store, flags.workspace);
         const summary = await runDemo(
           store,

@@ -1,13 +1,10 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { buildServer } from '../../api/server.ts';
 import { systemClock } from '../../core/clock.ts';
 import type { Config } from '../../core/config.ts';
 import { runDemo } from '../../sim/index.ts';
 import type { Store } from '../../store/index.ts';
-import { countWorkspaces, createWorkspace } from '../../workspaces/index.ts';
-import { configFrom, defaultCdnowFile, openConfiguredStore, workspaceIdOf } from '../open.ts';
+import { configFrom, defaultCdnowFile, ensureDefaultWorkspace, openConfiguredStore, workspaceIdOf } from '../open.ts';
 import { terminalProgress } from '../progress.ts';
 
 interface ServeFlags {
@@ -17,19 +14,6 @@ interface ServeFlags {
   store?: string;
   demo: boolean;
   logLevel?: string;
-}
-
-/** First start: a default workspace, its keys printed once and kept in the data folder. */
-async function ensureDefaultWorkspace(store: Store, config: Config) {
-  if ((await countWorkspaces(store)) > 0) return;
-  const keys = await createWorkspace(store, 'default', systemClock.now());
-  const file = join(config.dataDir, 'default-workspace.json');
-  writeFileSync(file, `${JSON.stringify({ workspace: keys.workspace, writeKey: keys.writeKey, adminKey: keys.adminKey }, null, 2)}\n`, {
-    mode: 0o600,
-  });
-  console.log(`\nCreated workspace "default" (keys also saved in ${file}):`);
-  console.log(`  write key: ${keys.writeKey}   (HTTP Basic user for /v1/*)`);
-  console.log(`  admin key: ${keys.adminKey}   (Authorization: Bearer … for /api/*)\n`);
 }
 
 async function loadDemoIfEmpty(store: Store, config: Config) {
@@ -73,7 +57,7 @@ export function registerServe(program: Command) {
         logLevel: flags.logLevel,
       });
       const store = await openConfiguredStore(config);
-      await ensureDefaultWorkspace(store, config);
+      await ensureDefaultWorkspace(store, config.dataDir);
       await loadDemoIfEmpty(store, config);
       const server = await buildServer({
         store,
