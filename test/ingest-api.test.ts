@@ -114,6 +114,16 @@ describe.each(engines)('tracking API on %s', (engine) => {
     expect(badTs.json()).toMatchObject({ code: 'invalid_request', path: 'timestamp' });
     const badPhone = await post('/v1/identify', { userId: 'a', traits: { phone: '12' } });
     expect(badPhone.json()).toMatchObject({ code: 'invalid_request', path: 'traits.phone' });
+    const badLine = await post('/v1/track', {
+      userId: 'a',
+      event: 'Bundle Viewed',
+      properties: { products: [null, { product_id: 'p', quantity: 1.5 }] },
+    });
+    expect(badLine.statusCode).toBe(400);
+    expect(badLine.json().errors.map((e: { path: string }) => e.path)).toEqual([
+      'properties.products[0]',
+      'properties.products[1].quantity',
+    ]);
     const badTz = await post('/v1/identify', { userId: 'a', traits: { timezone: 'Mars/Olympus' } });
     expect(badTz.json()).toMatchObject({ code: 'invalid_request', path: 'traits.timezone' });
   });
@@ -141,7 +151,9 @@ describe.each(engines)('tracking API on %s', (engine) => {
   });
 
   it('accepts page, screen, group and text/plain bodies, and rejects unknown types in a batch', async () => {
-    expect((await post('/v1/page', { anonymousId: 'pg-1', name: 'Home', properties: { url: 'https://shop.example/' } })).statusCode).toBe(200);
+    expect((await post('/v1/page', { anonymousId: 'pg-1', name: 'Home', properties: { url: 'https://shop.example/' } })).statusCode).toBe(
+      200,
+    );
     expect((await post('/v1/screen', { anonymousId: 'pg-1', name: 'Cart' })).statusCode).toBe(200);
     expect((await post('/v1/group', { anonymousId: 'pg-1', groupId: 'org-1', traits: { plan: 'vip' } })).statusCode).toBe(200);
     const plain = await h.server.app.inject({

@@ -81,6 +81,28 @@ function claimsOf(e: TracedEvent, path: PropertyKey[], errors: ErrorBody[], trai
   return claims;
 }
 
+/**
+ * Other events' properties are free-form, but every product they name becomes an `event_items`
+ * row, so a `products[]` line must be an object with a product_id, and a numeric quantity a whole
+ * number. Other line fields stay lenient (a non-numeric price is stored as unknown).
+ */
+function checkFreeFormLines(properties: Record<string, unknown> | undefined, path: PropertyKey[], errors: ErrorBody[]) {
+  const lines = properties?.products;
+  if (!Array.isArray(lines)) return;
+  lines.forEach((line, i) => {
+    const at = [...path, 'products', i];
+    const id = (line as { product_id?: unknown } | null)?.product_id;
+    if (typeof line !== 'object' || line === null || Array.isArray(line) || !(typeof id === 'string' || Number.isSafeInteger(id))) {
+      errors.push({ code: 'invalid_request', message: 'a product line must be an object with a product_id', path: formatPath(at) });
+      return;
+    }
+    const quantity = (line as { quantity?: unknown }).quantity;
+    if (typeof quantity === 'number' && !Number.isInteger(quantity)) {
+      errors.push({ code: 'invalid_request', message: 'quantity must be a whole number', path: formatPath([...at, 'quantity']) });
+    }
+  });
+}
+
 function checkProfileTraits(traits: Record<string, unknown>, path: PropertyKey[], errors: ErrorBody[]) {
   const at = (k: string) => formatPath([...path, 'traits', k]);
   if (traits.timezone !== undefined && (typeof traits.timezone !== 'string' || !isValidTimeZone(traits.timezone))) {
@@ -114,6 +136,8 @@ export function normalizeEvent(raw: unknown, path: PropertyKey[], ctx: Normalize
   if (e.type === 'track' && isCommerceEvent(e.event)) {
     const props = commerceEvents[e.event].safeParse(e.properties ?? {});
     if (!props.success) errors.push(...issuesToErrors(props.error.issues, [...path, 'properties']));
+  } else if (e.type === 'track') {
+    checkFreeFormLines(e.properties, [...path, 'properties'], errors);
   }
   const traits = e.type === 'identify' ? { ...(e.traits ?? {}) } : null;
   if (traits) checkProfileTraits(traits, path, errors);
@@ -154,6 +178,7 @@ export function normalizeEvent(raw: unknown, path: PropertyKey[], ctx: Normalize
       userId: str(e.userId),
       anonymousId: str(e.anonymousId),
       claims,
+      previousId: e.type === 'alias' ? String(e.previousId).trim() : null,
       traits,
       properties,
       context,

@@ -24,6 +24,8 @@ export interface NormalizedEvent {
   anonymousId: string | null;
   /** Identities this event says belong to one person; the first is the person the event is about. */
   claims: IdentityClaim[];
+  /** alias only: the old id (an anonymous id or an old user id); also among `claims` as an anonymous_id. */
+  previousId: string | null;
   /** Normalised traits to merge into the profile (identify only). */
   traits: Record<string, unknown> | null;
   properties: Record<string, unknown> | null;

@@ -78,8 +78,8 @@ export async function resolveIdentities(
   for (const e of events) {
     for (const c of e.claims) wanted.set(claimKey(c), c);
     // alias.previousId may be an old user_id rather than an anonymous id
-    if (e.type === 'alias') {
-      const prev = { type: 'user_id' as const, value: e.claims[e.claims.length - 1]!.value };
+    if (e.previousId !== null) {
+      const prev = { type: 'user_id' as const, value: e.previousId };
       wanted.set(claimKey(prev), prev);
     }
   }
@@ -114,9 +114,10 @@ export async function resolveIdentities(
 
   for (const e of events) {
     let claims = e.claims;
-    if (e.type === 'alias') {
-      const asUserId = { type: 'user_id' as const, value: claims[claims.length - 1]!.value };
-      if (owner.has(claimKey(asUserId))) claims = [...claims.slice(0, -1), asUserId];
+    if (e.previousId !== null) {
+      const asUserId = { type: 'user_id' as const, value: e.previousId };
+      const previous = (c: IdentityClaim) => c.type === 'anonymous_id' && c.value === e.previousId;
+      if (owner.has(claimKey(asUserId))) claims = claims.map((c) => (previous(c) ? asUserId : c));
     }
     const primary = claims[0]!;
     let person = owner.get(claimKey(primary));

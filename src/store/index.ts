@@ -1,5 +1,5 @@
 export { columnTypes, jsonText } from './dialect.ts';
-export { latestVersion } from './migrations.ts';
 export { IdentityCache } from './identity-cache.ts';
+export { latestVersion } from './migrations.ts';
 export { openStore, type StoreConfig } from './open-store.ts';
 export type { ColumnSpec, ColumnType, Dialect, Row, SqlExecutor, SqlParam, Store } from './port.ts';

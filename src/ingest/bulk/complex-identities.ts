@@ -7,7 +7,7 @@ import { lookupOrd } from './staging.ts';
 
 const cols = (spec: Record<string, ColumnSpec['type']>): ColumnSpec[] => Object.entries(spec).map(([name, type]) => ({ name, type }));
 
-/** resolveIdentities reads only type, messageId and claims; the rest is filler. */
+/** resolveIdentities reads only type, messageId, claims and previousId; the rest is filler. */
 function eventFor(type: EventType, messageId: string, claims: IdentityClaim[]): NormalizedEvent {
   return {
     workspaceId: 0,
@@ -20,6 +20,7 @@ function eventFor(type: EventType, messageId: string, claims: IdentityClaim[]): 
     userId: null,
     anonymousId: null,
     claims,
+    previousId: null,
     traits: null,
     properties: null,
     context: null,
@@ -46,10 +47,10 @@ export interface ComplexOutcome {
 }
 
 export async function resolveComplex(tx: SqlExecutor, workspaceId: number, now: number): Promise<ComplexOutcome> {
-  const rows = await tx.query<{ n: number; message_id: string; type: EventType; ctype: IdentityType; value: string }>(
-    `SELECT e.n, e.message_id, e.type, c.type AS ctype, c.value
+  const rows = await tx.query<{ n: number; message_id: string; type: EventType; ord: number; ctype: IdentityType; value: string }>(
+    `SELECT e.n, e.message_id, e.type, c.ord, c.type AS ctype, c.value
      FROM imp_evc v JOIN imp_comp k ON k.comp = v.comp JOIN imp_ev e ON e.n = v.n JOIN imp_claim c ON c.n = v.n
-     WHERE NOT k.simple AND c.ord < ${lookupOrd} ORDER BY e.n, c.ord`,
+     WHERE NOT k.simple AND c.ord <= ${lookupOrd} ORDER BY e.n, c.ord`,
   );
   await tx.query('CREATE TEMP TABLE imp_xident (type TEXT, value TEXT, user_key BIGINT)');
   await tx.query('CREATE TEMP TABLE imp_remap (from_key BIGINT, to_key BIGINT, into_key BIGINT)');
@@ -64,7 +65,10 @@ export async function resolveComplex(tx: SqlExecutor, workspaceId: number, now: 
       lines.push(n);
       events.push(eventFor(r.type, r.message_id, []));
     }
-    events[events.length - 1]!.claims.push({ type: r.ctype, value: r.value });
+    const event = events[events.length - 1]!;
+    // The pseudo-claim at lookupOrd carries an alias's previousId (see staging.ts).
+    if (Number(r.ord) === lookupOrd) event.previousId = r.value;
+    else event.claims.push({ type: r.ctype, value: r.value });
   }
   // No identity cache: this transaction's own view of the identities table is the truth here.
   const res = await resolveIdentities(tx, workspaceId, events, null);

@@ -127,8 +127,7 @@ export class JsStager {
       e.traits,
     ]);
     for (const [i, c] of e.claims.entries()) this.claims.push([n, i, c.type, c.value]);
-    const last = e.claims[e.claims.length - 1];
-    if (e.type === 'alias' && last) this.claims.push([n, lookupOrd, 'user_id', last.value]);
+    if (e.previousId !== null) this.claims.push([n, lookupOrd, 'user_id', e.previousId]);
     for (const [i, it] of e.items.entries()) this.items.push([n, i, it.productId, it.category, it.price, it.quantity]);
     this.staged++;
     if (this.ev.length >= this.batchSize) await this.send();

@@ -2,8 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBResultReader } from '@duckdb/node-api';
 import { AppError } from '../../core/errors.ts';
-import type { ColumnSpec, Row, SqlExecutor, SqlParam, Store } from '../port.ts';
 import { IdentityCache } from '../identity-cache.ts';
+import type { ColumnSpec, Row, SqlExecutor, SqlParam, Store } from '../port.ts';
 import { bindParams } from './bind.ts';
 import { MessageIdWindow } from './message-window.ts';
 
