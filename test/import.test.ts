@@ -7,7 +7,7 @@ import { getProduct } from '../src/commerce/index.ts';
 import { VirtualClock } from '../src/core/clock.ts';
 import { type ImportOptions, importFile } from '../src/ingest/bulk/index.ts';
 import { getPerson } from '../src/profiles/index.ts';
-import type { Store } from '../src/store/index.ts';
+import type { SqlExecutor, Store } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { engines, freshStore } from './engines.ts';
 
@@ -185,16 +185,13 @@ describe.each(engines)('shopflow import on %s', (engine) => {
   it('leaves nothing behind when the import fails half-way, and a re-run completes it', async () => {
     const ws = await workspace();
     // A store whose event_items insert fails: everything before it must roll back.
+    const failOnItems = (tx: SqlExecutor): SqlExecutor => ({
+      query: (sql, params) => (sql.startsWith('INSERT INTO event_items') ? Promise.reject(new Error('disk full')) : tx.query(sql, params)),
+      append: (t, c, r) => tx.append(t, c, r),
+    });
     const failing: Store = {
       ...store,
-      transaction: (fn) =>
-        store.transaction((tx) =>
-          fn({
-            query: (sql, params) =>
-              sql.startsWith('INSERT INTO event_items') ? Promise.reject(new Error('disk full')) : tx.query(sql, params),
-            append: (t, c, r) => tx.append(t, c, r),
-          }),
-        ),
+      session: (fn) => store.session((s) => fn({ ...s, transaction: (inner) => s.transaction((tx) => inner(failOnItems(tx))) })),
     };
     await expect(
       importFile(

@@ -2,4 +2,4 @@ export { columnTypes, jsonText } from './dialect.ts';
 export { IdentityCache } from './identity-cache.ts';
 export { latestVersion } from './migrations.ts';
 export { openStore, type StoreConfig } from './open-store.ts';
-export type { ColumnSpec, ColumnType, Dialect, Row, SqlExecutor, SqlParam, Store } from './port.ts';
+export type { ColumnSpec, ColumnType, Dialect, Row, Session, SqlExecutor, SqlParam, Store } from './port.ts';

@@ -41,6 +41,12 @@ export interface MessageIdIndex {
   warm(db: SqlExecutor, now: number): Promise<void>;
 }
 
+/** One connection held for a while: temporary tables live as long as it, statements autocommit. */
+export interface Session extends SqlExecutor {
+  /** Runs `fn` in one transaction on this session's connection. */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+}
+
 export interface Store extends SqlExecutor {
   readonly dialect: Dialect;
   /** identity → person cache; only where one process writes (DuckDB), else null. */
@@ -50,5 +56,7 @@ export interface Store extends SqlExecutor {
   readonly messageIds: MessageIdIndex;
   /** Runs `fn` in one transaction; commits if it resolves, rolls back if it throws. */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Runs `fn` with a connection of its own (e.g. to stage a bulk load in temporary tables). */
+  session<T>(fn: (session: Session) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -117,6 +117,18 @@ function executorFor(conn: DuckDBConnection): SqlExecutor {
   };
 }
 
+async function inTransaction<T>(conn: DuckDBConnection, fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  await conn.run('BEGIN TRANSACTION');
+  try {
+    const result = await fn(executorFor(conn));
+    await conn.run('COMMIT');
+    return result;
+  } catch (err) {
+    await conn.run('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
 /** Opens (creating if needed) the embedded DuckDB store. Refuses if another process holds the file. */
 export async function openDuckDbStore(options: DuckDbOptions): Promise<Store> {
   const file = options.file === ':memory:' ? ':memory:' : resolve(options.file);
@@ -151,18 +163,8 @@ export async function openDuckDbStore(options: DuckDbOptions): Promise<Store> {
     identityCache: new IdentityCache(options.identityCacheEntries ?? 2_000_000),
     query: (sql, params) => pool.use((c) => runQuery(c, sql, params)),
     append: (table, columns, rows) => pool.use((c) => appendRows(c, table, columns, rows)),
-    transaction: (fn) =>
-      pool.use(async (c) => {
-        await c.run('BEGIN TRANSACTION');
-        try {
-          const result = await fn(executorFor(c));
-          await c.run('COMMIT');
-          return result;
-        } catch (err) {
-          await c.run('ROLLBACK').catch(() => {});
-          throw err;
-        }
-      }),
+    transaction: (fn) => pool.use((c) => inTransaction(c, fn)),
+    session: (fn) => pool.use((c) => fn({ ...executorFor(c), transaction: (inner) => inTransaction(c, inner) })),
     async close() {
       for (const c of pool.all()) c.closeSync();
       instance.closeSync();

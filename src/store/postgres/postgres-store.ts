@@ -43,6 +43,27 @@ function executorFor(db: Queryable): SqlExecutor {
   };
 }
 
+async function inTransaction<T>(client: pg.PoolClient, fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const result = await fn(executorFor(client));
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
+async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    return await fn(client);
+  } finally {
+    client.release();
+  }
+}
+
 /** PostgreSQL answers dedupe from the unique index on events(workspace_id, message_id). */
 const indexedMessageIds: MessageIdIndex = {
   async findStored(tx, workspaceId, ids) {
@@ -69,20 +90,8 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     identityCache: null,
     query: (sql, params) => runQuery(pool, sql, params),
     append: (table, columns, rows) => appendRows(pool, table, columns, rows),
-    async transaction(fn) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const result = await fn(executorFor(client));
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
-    },
+    transaction: (fn) => withClient(pool, (client) => inTransaction(client, fn)),
+    session: (fn) => withClient(pool, (client) => fn({ ...executorFor(client), transaction: (inner) => inTransaction(client, inner) })),
     close: () => pool.end(),
   };
 }
