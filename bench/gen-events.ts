@@ -7,7 +7,9 @@
  * `users` (skewed: some people are far more active), each with their own device anonymousId;
  * the rest come from anonymous visitors, each browsing a few events before leaving. A small
  * share of anonymous events are sign-ups (identify with a new userId and the visitor's
- * anonymousId), which makes Shopflow merge the anonymous person into the new member.
+ * anonymousId: the anonymous person becomes the member), and a small share are log-ins of
+ * known members after browsing anonymously (Shopflow merges the stored anonymous person into
+ * the member, moving their events).
  */
 
 export interface GenOptions {
@@ -17,8 +19,10 @@ export interface GenOptions {
   /** Timestamp of the first event (epoch ms); events are 5 ms apart. */
   startAt: number;
   returningShare?: number;
-  /** Share of anonymous-visitor events that are sign-ups (each causes one identity merge). */
+  /** Share of anonymous-visitor events that are sign-ups (a new userId for the visitor). */
   signupShare?: number;
+  /** Share of anonymous-visitor events that are log-ins of a known member (identity merges). */
+  loginShare?: number;
 }
 
 export interface GeneratedEvent {
@@ -63,6 +67,7 @@ export class EventGenerator {
   private readonly rand: () => number;
   private readonly returningShare: number;
   private readonly signupShare: number;
+  private readonly loginShare: number;
   private readonly anonSlots: number[] = [];
   private nextAnon = 0;
   private nextSignup = 0;
@@ -73,6 +78,7 @@ export class EventGenerator {
     this.rand = prng(options.seed);
     this.returningShare = options.returningShare ?? 0.7;
     this.signupShare = options.signupShare ?? 0.01;
+    this.loginShare = options.loginShare ?? 0.005;
     for (let s = 0; s < ANON_SLOTS; s++) this.anonSlots.push(this.nextAnon++);
   }
 
@@ -85,11 +91,15 @@ export class EventGenerator {
   }
 
   private uuid(): string {
-    const h = (n: number) => Math.floor(this.rand() * 2 ** 32).toString(16).padStart(8, '0').slice(0, n);
+    const h = (n: number) =>
+      Math.floor(this.rand() * 2 ** 32)
+        .toString(16)
+        .padStart(8, '0')
+        .slice(0, n);
     return `${h(8)}-${h(4)}-4${h(3)}-a${h(3)}-${h(8)}${h(4)}`;
   }
 
-  private product(): Record<string, unknown> {
+  private product(): { product_id: string; name: string; category: string | undefined; price: number } {
     const p = this.int(PRODUCTS);
     return {
       product_id: `p${p}`,
@@ -134,7 +144,11 @@ export class EventGenerator {
       const who = { userId: `u${k}`, anonymousId: `a-u${k}` };
       const personKey = k;
       const r = this.rand();
-      if (r < 0.08) return { personKey, raw: { type: 'identify', ...base, ...who, traits: this.traits(k, 'u', '138'), context: this.context(`d-u${k}`) } };
+      if (r < 0.08)
+        return {
+          personKey,
+          raw: { type: 'identify', ...base, ...who, traits: this.traits(k, 'u', '138'), context: this.context(`d-u${k}`) },
+        };
       return { personKey, raw: this.track(r, base, who, `d-u${k}`) };
     }
     const slot = this.int(ANON_SLOTS);
@@ -146,7 +160,31 @@ export class EventGenerator {
     const r = this.rand();
     if (r < this.signupShare) {
       const s = this.nextSignup++;
-      return { personKey, raw: { type: 'identify', ...base, ...who, userId: `s${this.options.seed}-${s}`, traits: this.traits(s, `s${this.options.seed}-`, '139'), context: this.context(`d-${this.options.seed}-${visitor}`) } };
+      return {
+        personKey,
+        raw: {
+          type: 'identify',
+          ...base,
+          ...who,
+          userId: `s${this.options.seed}-${s}`,
+          traits: this.traits(s, `s${this.options.seed}-`, '139'),
+          context: this.context(`d-${this.options.seed}-${visitor}`),
+        },
+      };
+    }
+    if (r < this.signupShare + this.loginShare) {
+      const k = Math.floor(this.options.users * this.rand() ** 2);
+      return {
+        personKey: k,
+        raw: {
+          type: 'identify',
+          ...base,
+          ...who,
+          userId: `u${k}`,
+          traits: this.traits(k, 'u', '138'),
+          context: this.context(`d-${this.options.seed}-${visitor}`),
+        },
+      };
     }
     return { personKey, raw: this.track(r, base, who, `d-${this.options.seed}-${visitor}`) };
   }
@@ -154,16 +192,31 @@ export class EventGenerator {
   private track(r: number, base: object, who: object, device: string): Record<string, unknown> {
     const context = this.context(device);
     if (r < 0.12) return { type: 'page', ...base, ...who, name: 'Home', properties: { path: '/', title: 'Shop' }, context };
-    if (r < 0.7) return { type: 'track', ...base, ...who, event: 'Product Viewed', properties: { ...this.product(), currency: 'USD' }, context };
-    if (r < 0.9) return { type: 'track', ...base, ...who, event: 'Product Added', properties: { ...this.product(), quantity: 1 + this.int(2), currency: 'USD' }, context };
+    if (r < 0.7)
+      return { type: 'track', ...base, ...who, event: 'Product Viewed', properties: { ...this.product(), currency: 'USD' }, context };
+    if (r < 0.9)
+      return {
+        type: 'track',
+        ...base,
+        ...who,
+        event: 'Product Added',
+        properties: { ...this.product(), quantity: 1 + this.int(2), currency: 'USD' },
+        context,
+      };
     const products = Array.from({ length: 1 + this.int(3) }, () => ({ ...this.product(), quantity: 1 + this.int(2) }));
-    const total = Math.round(products.reduce((s, p) => s + (p.price as number) * p.quantity, 0) * 100) / 100;
+    const total = Math.round(products.reduce((s, p) => s + p.price * p.quantity, 0) * 100) / 100;
     return {
       type: 'track',
       ...base,
       ...who,
       event: 'Order Completed',
-      properties: { order_id: `o${this.options.seed}-${this.nextOrder++}`, total, currency: 'USD', coupon: r < 0.93 ? 'WELCOME10' : undefined, products },
+      properties: {
+        order_id: `o${this.options.seed}-${this.nextOrder++}`,
+        total,
+        currency: 'USD',
+        coupon: r < 0.93 ? 'WELCOME10' : undefined,
+        products,
+      },
       context,
     };
   }

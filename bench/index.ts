@@ -1,15 +1,111 @@
-// PLACEHOLDER: the benchmark helper replaces this file.
+/**
+ * The benchmark suite: named benchmarks run on fresh stores of either engine, each compared with
+ * a plain hand-written SQL baseline in the same run (DESIGN.md "Benchmarks"). See
+ * docs/benchmarks.md.
+ */
+import { type Progress, silentProgress } from '../src/cli/progress.ts';
+import { benchStore, type Engine } from './bench-store.ts';
+import { importBench } from './import-bench.ts';
+import { ingestHttp } from './ingest-http.ts';
+
+export type { Engine } from './bench-store.ts';
+export { formatTable } from './format-table.ts';
+
 export interface BenchOptions {
+  /** Pool of returning users (default 100,000). */
   users?: number;
+  /** Events per run; the default depends on the benchmark and engine (see `defaultEvents`). */
   events?: number;
-  engines: ('duckdb' | 'postgres')[];
+  engines: Engine[];
+  /** ingest-http: events per `/v1/batch` request (default 500). */
+  batchSize?: number;
+  /** ingest-http: concurrent keep-alive clients (default 16). */
+  concurrency?: number;
+  seed?: number;
+  /** Progress of long phases (generation, sending); silent by default. */
+  progress?: Progress;
+  /** Write a CPU profile of each measured phase into this folder; a summary goes to stderr. */
+  cpuProfileDir?: string;
+  /** Time every statement of the measured phase; a breakdown goes to stderr. */
+  traceSql?: boolean;
 }
 
-export type BenchResult = Record<string, unknown>;
-
-export const benchmarkNames: string[] = [];
-
-export async function runBenchmark(_name: string, _options: BenchOptions): Promise<BenchResult[]> {
-  throw new Error('not implemented yet');
+/**
+ * One flat row per benchmark and engine. Absent figures are null; `error` is set (and the
+ * figures null) when the run failed, e.g. a count mismatch.
+ */
+export interface BenchResult {
+  benchmark: string;
+  engine: Engine;
+  events: number;
+  seconds: number | null;
+  eventsPerSecond: number | null;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  baselineSeconds: number | null;
+  /** baselineSeconds / seconds: the share of the plain-SQL speed Shopflow reaches (1 = as fast). */
+  ratio: number | null;
+  peakRssMb: number | null;
+  error?: string;
+  [extra: string]: unknown;
 }
-export function formatTable(r: unknown[]): string { return JSON.stringify(r); }
+
+export const benchmarkNames: string[] = ['ingest-http', 'import'];
+
+/** Events per run when --events is not given: PostgreSQL runs are smaller to stay in minutes. */
+export const defaultEvents: Record<string, Record<Engine, number>> = {
+  'ingest-http': { duckdb: 1_000_000, postgres: 200_000 },
+  import: { duckdb: 2_000_000, postgres: 200_000 },
+};
+
+async function runOne(name: string, engine: Engine, options: BenchOptions, events: number): Promise<Record<string, unknown>> {
+  const bs = await benchStore(engine);
+  const progress = options.progress ?? silentProgress;
+  const users = options.users ?? 100_000;
+  const seed = options.seed ?? 42;
+  const cpuProfileDir = options.cpuProfileDir;
+  try {
+    if (name === 'ingest-http') {
+      return await ingestHttp(bs, {
+        events,
+        users,
+        seed,
+        progress,
+        cpuProfileDir,
+        traceSql: options.traceSql,
+        batchSize: options.batchSize ?? 500,
+        concurrency: options.concurrency ?? 16,
+      });
+    }
+    return await importBench(bs, { events, users, seed, progress, cpuProfileDir, traceSql: options.traceSql });
+  } finally {
+    await bs.dispose();
+  }
+}
+
+/** Runs one named benchmark on each engine in turn; a failure becomes a row with `error`. */
+export async function runBenchmark(name: string, options: BenchOptions): Promise<BenchResult[]> {
+  if (!benchmarkNames.includes(name)) throw new Error(`unknown benchmark "${name}" (known: ${benchmarkNames.join(', ')})`);
+  const results: BenchResult[] = [];
+  for (const engine of options.engines) {
+    const events = options.events ?? defaultEvents[name]?.[engine] ?? 100_000;
+    const empty = {
+      seconds: null,
+      eventsPerSecond: null,
+      p50Ms: null,
+      p95Ms: null,
+      p99Ms: null,
+      baselineSeconds: null,
+      ratio: null,
+      peakRssMb: null,
+    };
+    try {
+      const figures = await runOne(name, engine, options, events);
+      results.push({ benchmark: name, engine, ...empty, ...figures, events });
+    } catch (err) {
+      results.push({ benchmark: name, engine, events, ...empty, error: (err as Error).message ?? String(err) });
+    }
+  }
+  return results;
+}

@@ -1,4 +1,5 @@
 /** Small measuring helpers shared by the benchmarks. */
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 /** The q-quantile (0..1) of an ascending array, nearest-rank; null when empty. */
 export function quantile(sorted: ArrayLike<number>, q: number): number | null {
@@ -7,7 +8,7 @@ export function quantile(sorted: ArrayLike<number>, q: number): number | null {
   return sorted[i] ?? null;
 }
 
-/** Rounds for display and JSON: 3 significant decimals below 10, fewer above. */
+/** Rounds to `digits` decimals for display and JSON; null stays null. */
 export function round(n: number | null, digits = 2): number | null {
   if (n === null || !Number.isFinite(n)) return null;
   const f = 10 ** digits;
@@ -23,21 +24,34 @@ export class ProcessSampler {
   private readonly timer: NodeJS.Timeout;
   private readonly cpuStart = process.cpuUsage();
   private readonly wallStart = performance.now();
+  private readonly eluStart = performance.eventLoopUtilization();
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
   constructor(intervalMs = 100) {
     this.timer = setInterval(() => {
       this.peakRss = Math.max(this.peakRss, process.memoryUsage.rss());
     }, intervalMs);
     this.timer.unref();
+    this.loopDelay.enable();
   }
 
-  /** Stops sampling; peak RSS in MB and CPU use in % of one core over the phase. */
-  stop(): { peakRssMb: number; cpuPct: number } {
+  /**
+   * Stops sampling. cpuPct: CPU of the whole process (JS thread + DuckDB's threads) in % of one
+   * core; eventLoopUtilization: share of the time the JS thread was busy (1 = saturated);
+   * loopDelayP99Ms: how late timers ran, i.e. how long the JS thread was blocked at a time.
+   */
+  stop(): { peakRssMb: number; cpuPct: number; eventLoopUtilization: number; loopDelayP99Ms: number } {
     clearInterval(this.timer);
+    this.loopDelay.disable();
     this.peakRss = Math.max(this.peakRss, process.memoryUsage.rss());
     const cpu = process.cpuUsage(this.cpuStart);
     const wallUs = (performance.now() - this.wallStart) * 1000;
-    return { peakRssMb: Math.round(this.peakRss / 2 ** 20), cpuPct: Math.round(((cpu.user + cpu.system) / wallUs) * 100) };
+    return {
+      peakRssMb: Math.round(this.peakRss / 2 ** 20),
+      cpuPct: Math.round(((cpu.user + cpu.system) / wallUs) * 100),
+      eventLoopUtilization: Math.round(performance.eventLoopUtilization(this.eluStart).utilization * 100) / 100,
+      loopDelayP99Ms: Math.round(this.loopDelay.percentile(99) / 1e5) / 10,
+    };
   }
 }
 

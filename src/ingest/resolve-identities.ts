@@ -44,6 +44,8 @@ export interface Resolution {
   conflicts: ConflictRecord[];
   /** Every identity the batch named, with its person after the batch (for the cache). */
   owners: Map<string, number>;
+  /** The user_id (or null) of every person whose holding the batch learned (for the cache). */
+  userIds: Map<number, string | null>;
 }
 
 /** Looks up every identity of the batch: from the cache where possible, the rest in one query. */
@@ -85,10 +87,17 @@ export async function resolveIdentities(
   }
   const owner = await lookUp(tx, workspaceId, [...wanted.values()], cache);
 
-  // The user_id each person holds, loaded only when a merge needs to know.
+  // The user_id each person holds: from the batch's own user_id identities, else the cache, else
+  // one query, only when a merge needs to know.
   const userIdOf = new Map<number, string | null>();
+  for (const [k, person] of owner) if (k.startsWith('user_id\u0000')) userIdOf.set(person, k.slice('user_id\u0000'.length));
   const heldUserId = async (person: number): Promise<string | null> => {
     if (userIdOf.has(person)) return userIdOf.get(person) ?? null;
+    const cached = cache?.userIdOf(person);
+    if (cached !== undefined) {
+      userIdOf.set(person, cached);
+      return cached;
+    }
     const r = await tx.query<{ value: string }>(
       `SELECT value FROM identities WHERE workspace_id = $1 AND user_key = $2 AND type = 'user_id' LIMIT 1`,
       [workspaceId, person],
@@ -176,6 +185,8 @@ export async function resolveIdentities(
   };
   const owners = new Map<string, number>();
   for (const [k, v] of owner) owners.set(k, real(v));
+  const userIds = new Map<number, string | null>();
+  for (const [person, userId] of userIdOf) if (live(person) === person) userIds.set(real(person), userId);
 
   return {
     userKeys: eventOwner.map(real),
@@ -184,5 +195,6 @@ export async function resolveIdentities(
     merges: merges.map((m) => ({ ...m, into: real(m.into) })),
     conflicts: conflicts.map((c) => ({ ...c, owner: real(c.owner), claimant: real(c.claimant) })),
     owners,
+    userIds,
   };
 }

@@ -93,28 +93,52 @@ async function fillCategoriesFromCatalog(tx: SqlExecutor, workspaceId: number, e
   }
 }
 
-/** Moves everything of merged-away people to the survivors and records the merges. */
+/**
+ * Moves everything of merged-away people to their survivors, set-at-a-time: one UPDATE per
+ * table for all merges of the batch (each is a scan of the table on DuckDB, so never one per
+ * merge), then records the merges and conflicts.
+ */
 async function applyMerges(store: Store, tx: SqlExecutor, workspaceId: number, r: Resolution, now: number) {
-  for (const m of r.merges) {
-    const params = [workspaceId, m.from, m.into];
-    await tx.query('UPDATE identities SET user_key = $3 WHERE workspace_id = $1 AND user_key = $2', params);
-    await tx.query('UPDATE events SET user_key = $3 WHERE workspace_id = $1 AND user_key = $2', params);
-    await tx.query('UPDATE event_items SET user_key = $3 WHERE workspace_id = $1 AND user_key = $2', params);
-    // The survivor keeps its own traits; the merged person's traits fill the gaps.
-    const traits = await tx.query<{ user_key: number; traits: Record<string, unknown> }>(
-      'SELECT user_key, traits FROM users WHERE workspace_id = $1 AND user_key IN ($2, $3)',
-      params,
+  if (r.merges.length > 0) {
+    const from = r.merges.map((m) => m.from);
+    const into = r.merges.map((m) => m.into);
+    const mapping = 'FROM (SELECT unnest($2::bigint[]) AS from_key, unnest($3::bigint[]) AS into_key) m';
+    for (const table of ['identities', 'events', 'event_items']) {
+      await tx.query(
+        `UPDATE ${table} SET user_key = m.into_key ${mapping} WHERE ${table}.workspace_id = $1 AND ${table}.user_key = m.from_key`,
+        [workspaceId, from, into],
+      );
+    }
+    // The survivor keeps its own traits; a merged person's traits fill the gaps.
+    const rows = await tx.query<{ user_key: number; traits: Record<string, unknown> }>(
+      'SELECT user_key, traits FROM users WHERE workspace_id = $1 AND user_key IN (SELECT unnest($2::bigint[]))',
+      [workspaceId, [...from, ...into]],
     );
-    const from = traits.find((t) => t.user_key === m.from)?.traits ?? {};
-    const into = traits.find((t) => t.user_key === m.into)?.traits ?? {};
+    const traits = new Map(rows.map((row) => [row.user_key, row.traits]));
+    for (const m of r.merges) traits.set(m.into, { ...(traits.get(m.from) ?? {}), ...(traits.get(m.into) ?? {}) });
+    const survivors = [...new Set(into)];
     await tx.query(
-      `UPDATE users SET traits = CAST($3 AS ${columnTypes[store.dialect].json}), updated_at = $4 WHERE workspace_id = $1 AND user_key = $2`,
-      [workspaceId, m.into, JSON.stringify({ ...from, ...into }), now],
+      `UPDATE users SET traits = CAST(s.t AS ${columnTypes[store.dialect].json}), updated_at = $4
+       FROM (SELECT unnest($2::bigint[]) AS k, unnest($3::text[]) AS t) s
+       WHERE users.workspace_id = $1 AND users.user_key = s.k`,
+      [workspaceId, survivors, survivors.map((k) => JSON.stringify(traits.get(k) ?? {})), now],
     );
-    await tx.query('UPDATE users SET merged_into = $3, updated_at = $4 WHERE workspace_id = $1 AND user_key = $2', [...params, now]);
     await tx.query(
-      'INSERT INTO identity_merges (workspace_id, from_user_key, into_user_key, via_type, via_value, message_id, merged_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [...params, m.via.type, m.via.value, m.messageId, now],
+      `UPDATE users SET merged_into = m.into_key, updated_at = $4 ${mapping} WHERE users.workspace_id = $1 AND users.user_key = m.from_key`,
+      [workspaceId, from, into, now],
+    );
+    await tx.append(
+      'identity_merges',
+      [
+        { name: 'workspace_id', type: 'int' },
+        { name: 'from_user_key', type: 'bigint' },
+        { name: 'into_user_key', type: 'bigint' },
+        { name: 'via_type', type: 'text' },
+        { name: 'via_value', type: 'text' },
+        { name: 'message_id', type: 'text' },
+        { name: 'merged_at', type: 'bigint' },
+      ],
+      r.merges.map((m) => [workspaceId, m.from, m.into, m.via.type, m.via.value, m.messageId, now]),
     );
   }
   if (r.conflicts.length > 0) {
@@ -259,6 +283,7 @@ export async function writeBatch(store: Store, workspaceId: number, batch: reado
     const r: Resolution = resolution;
     for (const m of r.merges) cache.redirect(m.from, m.into);
     for (const [identity, userKey] of r.owners) cache.set(workspaceId, identity, userKey);
+    for (const [userKey, userId] of r.userIds) cache.setUserId(userKey, userId);
   }
   return result;
 }

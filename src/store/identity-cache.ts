@@ -10,6 +10,8 @@
 export class IdentityCache {
   private readonly byWorkspace = new Map<number, Map<string, number>>();
   private readonly redirects = new Map<number, number>();
+  /** The user_id each person holds (null: none), so merge decisions need no query. */
+  private readonly userIds = new Map<number, string | null>();
   private entries = 0;
 
   constructor(private readonly maxEntries: number) {}
@@ -35,6 +37,16 @@ export class IdentityCache {
 
   redirect(from: number, into: number): void {
     this.redirects.set(from, into);
+    this.userIds.delete(from);
+  }
+
+  userIdOf(userKey: number): string | null | undefined {
+    return this.userIds.get(userKey);
+  }
+
+  setUserId(userKey: number, userId: string | null): void {
+    if (this.userIds.size >= this.maxEntries) this.userIds.clear();
+    this.userIds.set(userKey, userId);
   }
 
   get size(): number {

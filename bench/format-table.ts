@@ -1,0 +1,34 @@
+import type { BenchResult } from './index.ts';
+
+const columns: { key: string; title: string }[] = [
+  { key: 'benchmark', title: 'benchmark' },
+  { key: 'engine', title: 'engine' },
+  { key: 'events', title: 'events' },
+  { key: 'seconds', title: 'seconds' },
+  { key: 'eventsPerSecond', title: 'events/s' },
+  { key: 'p50Ms', title: 'p50 ms' },
+  { key: 'p95Ms', title: 'p95 ms' },
+  { key: 'p99Ms', title: 'p99 ms' },
+  { key: 'baselineSeconds', title: 'baseline s' },
+  { key: 'ratio', title: 'ratio' },
+  { key: 'peakRssMb', title: 'peak RSS MB' },
+];
+
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return '-';
+  if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) >= 1000 ? v.toLocaleString('en-US') : String(v);
+  return String(v);
+}
+
+/**
+ * A plain-text table of results, one row per benchmark and engine; failed runs show their
+ * error under the table. `ratio` = baseline seconds / Shopflow seconds (1 = as fast as plain SQL).
+ */
+export function formatTable(results: readonly BenchResult[]): string {
+  const rows = results.map((r) => columns.map((c) => cell(r[c.key])));
+  const widths = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((s, i) => (i < 2 ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join('  ');
+  const out = [line(columns.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  for (const r of results) if (r.error) out.push(`${r.benchmark} on ${r.engine} FAILED: ${r.error}`);
+  return out.join('\n');
+}
