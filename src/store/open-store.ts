@@ -10,6 +10,8 @@ export interface StoreConfig {
   url?: string;
   dataDir: string;
   dedupeDays: number;
+  /** Where the store reports problems it recovers from (e.g. a dropped PostgreSQL connection). */
+  warn?: (message: string) => void;
 }
 
 /** Opens the configured store and brings its schema up to date. */
@@ -17,7 +19,7 @@ export async function openStore(config: StoreConfig, clock: Clock): Promise<Stor
   const url = config.url ?? '';
   let store: Store;
   if (/^postgres(ql)?:\/\//.test(url)) {
-    store = await openPostgresStore({ url });
+    store = await openPostgresStore({ url, onIdleError: (err) => config.warn?.(`PostgreSQL connection dropped: ${err.message}`) });
   } else {
     const file = url.startsWith('duckdb:') ? url.slice('duckdb:'.length) : join(config.dataDir, 'shopflow.duckdb');
     store = await openDuckDbStore({ file, dedupeDays: config.dedupeDays });

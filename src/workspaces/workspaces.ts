@@ -54,35 +54,38 @@ export async function countWorkspaces(store: Store): Promise<number> {
   return Number(row!.n);
 }
 
-/** Looks keys up in the store, remembering answers so the hot ingest path does not query. */
+type WorkspaceRow = { workspace_id: number; name: string; write_key: string };
+
+/**
+ * Looks keys up in the store, remembering answers so the hot ingest path does not query. Concurrent
+ * requests with the same key share one lookup (a burst of first requests would otherwise queue
+ * identical queries behind the first write). Unknown keys are not remembered.
+ */
 export class KeyRing {
-  private byWriteKey = new Map<string, Workspace>();
-  private byAdminHash = new Map<string, Workspace>();
+  private readonly byWriteKey = new Map<string, Promise<Workspace | null>>();
+  private readonly byAdminHash = new Map<string, Promise<Workspace | null>>();
 
   constructor(private readonly store: Store) {}
 
-  async byWrite(writeKey: string): Promise<Workspace | null> {
-    const hit = this.byWriteKey.get(writeKey);
-    if (hit) return hit;
-    const rows = await this.store.query<{ workspace_id: number; name: string; write_key: string }>(
-      'SELECT workspace_id, name, write_key FROM workspaces WHERE write_key = $1',
-      [writeKey],
-    );
-    const ws = rows[0] ? { workspaceId: rows[0].workspace_id, name: rows[0].name, writeKey: rows[0].write_key } : null;
-    if (ws) this.byWriteKey.set(writeKey, ws);
-    return ws;
+  byWrite(writeKey: string): Promise<Workspace | null> {
+    return this.remembered(this.byWriteKey, writeKey, 'write_key');
   }
 
-  async byAdmin(adminKey: string): Promise<Workspace | null> {
-    const hash = hashKey(adminKey);
-    const hit = this.byAdminHash.get(hash);
+  byAdmin(adminKey: string): Promise<Workspace | null> {
+    return this.remembered(this.byAdminHash, hashKey(adminKey), 'admin_key_hash');
+  }
+
+  private remembered(cache: Map<string, Promise<Workspace | null>>, key: string, column: 'write_key' | 'admin_key_hash') {
+    const hit = cache.get(key);
     if (hit) return hit;
-    const rows = await this.store.query<{ workspace_id: number; name: string; write_key: string }>(
-      'SELECT workspace_id, name, write_key FROM workspaces WHERE admin_key_hash = $1',
-      [hash],
+    const lookup = this.store
+      .query<WorkspaceRow>(`SELECT workspace_id, name, write_key FROM workspaces WHERE ${column} = $1`, [key])
+      .then((rows) => (rows[0] ? { workspaceId: rows[0].workspace_id, name: rows[0].name, writeKey: rows[0].write_key } : null));
+    cache.set(key, lookup);
+    lookup.then(
+      (ws) => ws ?? cache.delete(key),
+      () => cache.delete(key),
     );
-    const ws = rows[0] ? { workspaceId: rows[0].workspace_id, name: rows[0].name, writeKey: rows[0].write_key } : null;
-    if (ws) this.byAdminHash.set(hash, ws);
-    return ws;
+    return lookup;
   }
 }

@@ -10,6 +10,8 @@ pg.types.setTypeParser(1700, (v) => Number(v));
 export interface PostgresOptions {
   url: string;
   poolSize?: number;
+  /** Told when an idle pooled connection fails (it is discarded either way). */
+  onIdleError?: (err: Error) => void;
 }
 
 type Queryable = pg.Pool | pg.PoolClient;
@@ -80,6 +82,9 @@ const indexedMessageIds: MessageIdIndex = {
 
 export async function openPostgresStore(options: PostgresOptions): Promise<Store> {
   const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
+  // An idle connection the server drops (restart, admin command) must not crash the process:
+  // the pool discards it and the next query opens a new one.
+  pool.on('error', (err) => options.onIdleError?.(err));
   // Fail fast with the server's own message if the URL is wrong.
   await pool.query('SELECT 1');
   const url = new URL(options.url);
