@@ -6,6 +6,7 @@ import { type Progress, silentProgress } from '../src/cli/progress.ts';
 import { getProduct } from '../src/commerce/index.ts';
 import { VirtualClock } from '../src/core/clock.ts';
 import { type ImportOptions, importFile } from '../src/ingest/bulk/index.ts';
+import { normalizeEvent, writeBatch } from '../src/ingest/index.ts';
 import { getPerson } from '../src/profiles/index.ts';
 import type { SqlExecutor, Store } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
@@ -76,6 +77,25 @@ describe.each(engines)('shopflow import on %s', (engine) => {
       expect.stringMatching(/^import-[0-9a-f]{24}-8$/),
       expect.stringMatching(/^import-[0-9a-f]{24}-9$/),
     ]);
+  });
+
+  it('lets live traffic continue on the people an import created', async () => {
+    const ws = await workspace();
+    await run(ws, 'events', fixture('events.ndjson'));
+    const live = normalizeEvent(
+      { type: 'identify', userId: 'bob', anonymousId: 'visitor-7', traits: { email: 'bob@example.com', plan: 'vip' } },
+      [],
+      { workspaceId: ws, receivedAt: clock.now(), source: 'api' },
+    );
+    if (!live.ok) throw new Error('invalid');
+    expect(await writeBatch(store, ws, [live.event], clock.now())).toMatchObject({ stored: 1, merges: 0 });
+    const bob = await getPerson(store, ws, { type: 'user_id', value: 'bob' }, 20);
+    expect(bob?.traits).toMatchObject({ first_name: 'Bob', plan: 'vip' });
+    expect(await count('identities', ws)).toBe(
+      Number(
+        (await store.query<{ c: number }>('SELECT count(DISTINCT type || value) AS c FROM identities WHERE workspace_id = $1', [ws]))[0]!.c,
+      ),
+    );
   });
 
   it('reads CSV events into the same rows as the NDJSON file', async () => {

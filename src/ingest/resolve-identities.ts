@@ -58,7 +58,8 @@ async function lookUp(tx: SqlExecutor, workspaceId: number, claims: IdentityClai
     if (hit === undefined) misses.push(c);
     else owner.set(k, hit);
   }
-  if (misses.length > 0) {
+  // A complete cache (DuckDB, while every identity fits in memory) knows that a miss is new.
+  if (misses.length > 0 && !cache?.complete) {
     const rows = await tx.query<{ type: string; value: string; user_key: number }>(
       `SELECT i.type, i.value, i.user_key FROM identities i
        JOIN (SELECT unnest($2::text[]) AS type, unnest($3::text[]) AS value) k ON i.type = k.type AND i.value = k.value

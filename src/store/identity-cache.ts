@@ -1,3 +1,5 @@
+import type { SqlExecutor } from './port.ts';
+
 /**
  * identity → person key, remembered in memory by a store that has a single writing process
  * (DuckDB), so ingestion skips the identities lookup for people it has seen. DuckDB is a column
@@ -6,6 +8,10 @@
  *
  * Entries are written only after the transaction that created them commits. A merge adds a
  * redirect (merged person → survivor) instead of rewriting entries.
+ *
+ * While every stored identity fits (`maxEntries`), the cache is loaded whole when the store opens
+ * and is *complete*: a miss then means "new identity" and needs no query at all. Past that size
+ * it evicts and becomes an ordinary cache in front of the lookup query.
  */
 export class IdentityCache {
   private readonly byWorkspace = new Map<number, Map<string, number>>();
@@ -13,8 +19,32 @@ export class IdentityCache {
   /** The user_id each person holds (null: none), so merge decisions need no query. */
   private readonly userIds = new Map<number, string | null>();
   private entries = 0;
+  /** True while the cache holds every stored identity. */
+  complete = false;
 
   constructor(private readonly maxEntries: number) {}
+
+  /**
+   * Loads every identity if they all fit; otherwise stays empty and incomplete. Called when the
+   * store opens, and again after a bulk import wrote identities behind the cache's back.
+   */
+  async warm(db: SqlExecutor): Promise<void> {
+    this.byWorkspace.clear();
+    this.redirects.clear();
+    this.userIds.clear();
+    this.entries = 0;
+    this.complete = false;
+    const [count] = await db.query<{ n: number }>('SELECT count(*) AS n FROM identities');
+    if (Number(count!.n) > this.maxEntries) return;
+    const rows = await db.query<{ workspace_id: number; type: string; value: string; user_key: number }>(
+      'SELECT workspace_id, type, value, user_key FROM identities',
+    );
+    for (const r of rows) {
+      this.set(r.workspace_id, `${r.type}\u0000${r.value}`, r.user_key);
+      if (r.type === 'user_id') this.setUserId(r.user_key, r.value);
+    }
+    this.complete = true;
+  }
 
   get(workspaceId: number, identity: string): number | undefined {
     let key = this.byWorkspace.get(workspaceId)?.get(identity);
@@ -55,6 +85,7 @@ export class IdentityCache {
 
   /** Drops the oldest tenth (a Map keeps insertion order), so a hot working set stays cached. */
   private evictOldest(): void {
+    this.complete = false;
     let n = Math.ceil(this.maxEntries / 10);
     for (const keys of this.byWorkspace.values()) {
       for (const k of keys.keys()) {

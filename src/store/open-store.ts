@@ -27,6 +27,7 @@ export async function openStore(config: StoreConfig, clock: Clock): Promise<Stor
   try {
     await migrate(store, clock.now());
     await store.messageIds.warm(store, clock.now());
+    await store.identityCache?.warm(store);
   } catch (err) {
     await store.close();
     throw err;

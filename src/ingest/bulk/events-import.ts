@@ -34,7 +34,6 @@ export async function importEvents(
   progress: Progress,
 ): Promise<EventsImportResult> {
   const errors = new ErrorLog();
-  let merges: [number, number][] = [];
   const result = await store.session(async (session) => {
     try {
       await createStaging(session, store.dialect);
@@ -48,7 +47,7 @@ export async function importEvents(
         if (store.dialect === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7001, $1)', [workspaceId]);
         const duplicates = await dropDuplicates(tx, store.dialect, workspaceId);
         progress.update(1);
-        merges = (await resolveInBulk(tx, store.dialect, workspaceId, now)).merges;
+        await resolveInBulk(tx, store.dialect, workspaceId, now);
         progress.update(2);
         const stored = await writeEvents(tx, store.dialect, workspaceId, now);
         progress.update(3);
@@ -59,8 +58,8 @@ export async function importEvents(
       await dropStaging(session).catch(() => {});
     }
   });
-  // After the commit, like writeBatch: the DuckDB identity cache must follow people who were
-  // merged away (identities the import added are simply looked up on first use).
-  for (const [from, into] of merges) store.identityCache?.redirect(from, into);
+  // After the commit, like writeBatch: the DuckDB identity cache must know the identities and
+  // merges the import wrote set-at-a-time; reloading it is simpler than replaying them.
+  if (result.stored > 0) await store.identityCache?.warm(store);
   return { ...result, errors };
 }

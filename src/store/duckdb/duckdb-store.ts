@@ -160,7 +160,7 @@ export async function openDuckDbStore(options: DuckDbOptions): Promise<Store> {
     dialect: 'duckdb',
     location: file,
     messageIds,
-    identityCache: new IdentityCache(options.identityCacheEntries ?? 2_000_000),
+    identityCache: new IdentityCache(options.identityCacheEntries ?? 5_000_000),
     query: (sql, params) => pool.use((c) => runQuery(c, sql, params)),
     append: (table, columns, rows) => pool.use((c) => appendRows(c, table, columns, rows)),
     transaction: (fn) => pool.use((c) => inTransaction(c, fn)),
