@@ -76,6 +76,8 @@ export async function resolveIdentities(
   workspaceId: number,
   events: readonly NormalizedEvent[],
   cache: IdentityCache | null,
+  /** Reserves n consecutive person keys and returns the first (see store/key-ranges.ts). */
+  reserveKeys: (n: number) => Promise<number>,
 ): Promise<Resolution> {
   const wanted = new Map<string, IdentityClaim>();
   for (const e of events) {
@@ -169,15 +171,13 @@ export async function resolveIdentities(
     eventOwner.push(person);
   }
 
-  // Allocate real keys for the new people that were not absorbed, in one statement.
+  // Real keys for the new people that were not absorbed, reserved in one statement.
   const newPeople = Array.from({ length: placeholders }, (_, i) => -(i + 1)).filter((p) => live(p) === p);
   const realKey = new Map<number, number>();
   if (newPeople.length > 0) {
-    const keys = await tx.query<{ k: number }>(`SELECT nextval('user_key_seq') AS k FROM (SELECT unnest($1::bigint[]) AS n) t`, [
-      newPeople,
-    ]);
+    const first = await reserveKeys(newPeople.length);
     newPeople.forEach((p, i) => {
-      realKey.set(p, Number(keys[i]!.k));
+      realKey.set(p, first + i);
     });
   }
   const real = (k: number) => {

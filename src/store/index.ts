@@ -1,5 +1,6 @@
 export { columnTypes, jsonText } from './dialect.ts';
 export { IdentityCache } from './identity-cache.ts';
+export { reserveKeys } from './key-ranges.ts';
 export { latestVersion } from './migrations.ts';
 export { openStore, type StoreConfig } from './open-store.ts';
 export type { ColumnSpec, ColumnType, Dialect, Row, Session, SqlExecutor, SqlParam, Store } from './port.ts';

@@ -21,7 +21,9 @@ const migrations: Migration[] = [
       const pgOnly = (sql: string) => (d === 'postgres' ? [sql] : []);
       return [
         `CREATE SEQUENCE workspace_id_seq START 1`,
-        `CREATE SEQUENCE user_key_seq START 1`,
+        // Person keys are reserved in ranges (key-ranges.ts), not drawn one by one from a sequence.
+        `CREATE TABLE key_ranges (name ${t.text} PRIMARY KEY, next_value ${t.bigint} NOT NULL)`,
+        `INSERT INTO key_ranges (name, next_value) VALUES ('user_key', 1)`,
         `CREATE TABLE workspaces (
           workspace_id ${t.int} PRIMARY KEY,
           name ${t.text} NOT NULL UNIQUE,

@@ -1,6 +1,6 @@
 import type { EventType } from '../../core/events.ts';
 import type { IdentityClaim, IdentityType } from '../../core/identities.ts';
-import type { ColumnSpec, SqlExecutor } from '../../store/index.ts';
+import { type ColumnSpec, reserveKeys, type SqlExecutor } from '../../store/index.ts';
 import type { NormalizedEvent } from '../normalized-event.ts';
 import { type Resolution, resolveIdentities } from '../resolve-identities.ts';
 import { lookupOrd } from './staging.ts';
@@ -71,7 +71,7 @@ export async function resolveComplex(tx: SqlExecutor, workspaceId: number, now: 
     else event.claims.push({ type: r.ctype, value: r.value });
   }
   // No identity cache: this transaction's own view of the identities table is the truth here.
-  const res = await resolveIdentities(tx, workspaceId, events, null);
+  const res = await resolveIdentities(tx, workspaceId, events, null, (n) => reserveKeys(tx, 'user_key', n));
 
   await tx.append(
     'imp_person',

@@ -1,5 +1,5 @@
 import { AppError } from '../../core/errors.ts';
-import type { Dialect, SqlExecutor } from '../../store/index.ts';
+import { type Dialect, reserveKeys, type SqlExecutor } from '../../store/index.ts';
 import { type ComplexOutcome, resolveComplex } from './complex-identities.ts';
 import { analyze } from './staging.ts';
 
@@ -68,12 +68,15 @@ export async function resolveInBulk(tx: SqlExecutor, dialect: Dialect, workspace
     [workspaceId],
   );
   await analyze(tx, dialect, 'imp_idc', 'imp_evc', 'imp_comp');
-  // New people get keys from the same sequence as the API's.
+  // New people get keys from a range reserved in one statement, as the API's do.
+  const [fresh] = await tx.query<{ n: number }>('SELECT count(*) AS n FROM imp_comp WHERE simple AND stored = 0');
+  const first = Number(fresh!.n) > 0 ? await reserveKeys(tx, 'user_key', Number(fresh!.n)) : 0;
   await tx.query(
     `CREATE TEMP TABLE imp_cperson AS
      SELECT comp, stored_key AS user_key, false AS is_new FROM imp_comp WHERE simple AND stored = 1
      UNION ALL
-     SELECT comp, nextval('user_key_seq') AS user_key, true AS is_new FROM imp_comp WHERE simple AND stored = 0`,
+     SELECT comp, CAST($1 AS BIGINT) - 1 + row_number() OVER (ORDER BY comp) AS user_key, true AS is_new FROM imp_comp WHERE simple AND stored = 0`,
+    [first],
   );
   await tx.query('CREATE TEMP TABLE imp_person AS SELECT v.n, p.user_key FROM imp_evc v JOIN imp_cperson p ON p.comp = v.comp');
   await tx.query('CREATE TEMP TABLE imp_newuser AS SELECT user_key FROM imp_cperson WHERE is_new');
