@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { benchmarkNames, formatTable, runBenchmark } from '../../../bench/index.ts';
+import { terminalProgress } from '../progress.ts';
 
 interface BenchFlags {
   users?: string;
@@ -22,6 +23,7 @@ export function registerBench(program: Command) {
         users: flags.users ? Number(flags.users) : undefined,
         events: flags.events ? Number(flags.events) : undefined,
         engines: flags.engine ? [flags.engine] : ['duckdb', 'postgres'],
+        progress: terminalProgress(),
       });
       console.log(flags.json ? JSON.stringify(results, null, 2) : formatTable(results));
     });
