@@ -1,16 +1,12 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { AppError, formatPath } from '../core/errors.ts';
+import { AppError, issuesToErrors } from '../core/errors.ts';
 
 /** Parses with a zod schema, turning failures into a 400 naming every bad field. */
 export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, prefix: PropertyKey[] = []): z.infer<T> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const details = r.error.issues.map((i) => ({
-    code: 'invalid_request' as const,
-    message: i.message,
-    path: formatPath([...prefix, ...i.path]),
-  }));
+  const details = issuesToErrors(r.error.issues, prefix);
   throw new AppError('invalid_request', details[0]!.message, details[0]!.path, details);
 }
 

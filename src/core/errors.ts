@@ -57,3 +57,21 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   }
   return out;
 }
+
+/** The fields of a zod issue that errors need (kept structural so core does not depend on zod's types). */
+interface ValidationIssue {
+  message: string;
+  path: ReadonlyArray<PropertyKey>;
+}
+
+/**
+ * Validation issues as API errors, one per bad field. zod says "expected number, received
+ * undefined" for a missing field; operators read "is required" more easily.
+ */
+export function issuesToErrors(issues: readonly ValidationIssue[], prefix: ReadonlyArray<PropertyKey> = []): ErrorBody[] {
+  return issues.map((issue) => ({
+    code: 'invalid_request' as const,
+    message: issue.message.replace(/^Invalid input: expected (.+), received undefined$/, 'is required ($1)'),
+    path: formatPath([...prefix, ...issue.path]),
+  }));
+}

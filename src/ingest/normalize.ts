@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { z } from 'zod';
-import { type ErrorBody, formatPath } from '../core/errors.ts';
+import { type ErrorBody, formatPath, issuesToErrors } from '../core/errors.ts';
 import { commerceEvents, isCommerceEvent, type ProductLine, type TracedEvent, tracedEventSchema } from '../core/events.ts';
 import { type IdentityClaim, identityTraits, isValidTimeZone, normalizeIdentity } from '../core/identities.ts';
 import type { EventItem, NormalizedEvent } from './normalized-event.ts';
@@ -19,14 +18,6 @@ export interface NormalizeContext {
 }
 
 export type NormalizeResult = { ok: true; event: NormalizedEvent } | { ok: false; errors: ErrorBody[] };
-
-function issuesToErrors(issues: z.core.$ZodIssue[], prefix: ReadonlyArray<PropertyKey>): ErrorBody[] {
-  return issues.map((issue) => ({
-    code: 'invalid_request' as const,
-    message: issue.message,
-    path: formatPath([...prefix, ...issue.path]),
-  }));
-}
 
 function str(v: unknown): string | null {
   if (typeof v === 'string' && v !== '') return v;

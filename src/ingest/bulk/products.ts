@@ -1,6 +1,6 @@
 import type { Progress } from '../../cli/progress.ts';
 import { type Product, productSchema, splitCategory, upsertProducts } from '../../commerce/index.ts';
-import { formatPath } from '../../core/errors.ts';
+import { issuesToErrors } from '../../core/errors.ts';
 import type { Store } from '../../store/index.ts';
 import { CsvSyntaxError, readCsv } from './csv-reader.ts';
 import { ErrorLog } from './js-stage.ts';
@@ -69,10 +69,7 @@ export async function importProducts(
     rows++;
     const parsed = productSchema.safeParse(raw);
     if (!parsed.success) {
-      errors.add(
-        n,
-        parsed.error.issues.map((i) => ({ code: 'invalid_request' as const, message: i.message, path: formatPath(i.path) })),
-      );
+      errors.add(n, issuesToErrors(parsed.error.issues));
       return;
     }
     latest.delete(parsed.data.product_id); // keep file order of the last occurrence
