@@ -211,11 +211,11 @@ export async function writeBatch(store: Store, workspaceId: number, batch: reado
     await fillCategoriesFromCatalog(tx, workspaceId, events);
     const newUsers = new Set(r.newUsers);
     const newUserTraits = await applyTraits(store, tx, workspaceId, events, r.userKeys, newUsers, now);
-    const mergedAway = new Map(r.merges.map((m) => [m.from, m.into]));
+    // New people are never merged away in their own batch (a stored person absorbs them).
     await tx.append(
       'users',
       userColumns,
-      r.newUsers.map((k) => [workspaceId, k, now, now, mergedAway.get(k) ?? null, newUserTraits.get(k) ?? {}]),
+      r.newUsers.map((k) => [workspaceId, k, now, now, null, newUserTraits.get(k) ?? {}]),
     );
     await tx.append(
       'identities',
