@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Analytics } from '@segment/analytics-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engines } from './engines.ts';
+import { VirtualClock } from '../src/core/clock.ts';
+import { IngestBuffer, normalizeEvent } from '../src/ingest/index.ts';
+import { engines, freshStore } from './engines.ts';
 import { type Harness, startHarness } from './server-harness.ts';
 
 describe.each(engines)('tracking API on %s', (engine) => {
@@ -182,5 +184,31 @@ describe.each(engines)('tracking API on %s', (engine) => {
     const doc = await h.server.app.inject({ method: 'GET', url: '/api/openapi.json' });
     expect(doc.statusCode).toBe(200);
     expect(doc.json().paths['/v1/batch']).toBeDefined();
+  });
+});
+
+describe('ingest backpressure', () => {
+  it('answers 503 while too many events wait, and stores nothing of the refused request', async () => {
+    const clock = new VirtualClock(Date.UTC(2026, 10, 1));
+    const fresh = await freshStore('duckdb', clock);
+    try {
+      // A long delay keeps the first request queued while the second arrives.
+      const buffer = new IngestBuffer(fresh.store, clock, { maxEvents: 1000, maxDelayMs: 50, maxQueuedEvents: 3 });
+      const ev = (id: string) => {
+        const r = normalizeEvent({ type: 'track', userId: 'u', event: 'X', messageId: id }, [], {
+          workspaceId: 1,
+          receivedAt: clock.now(),
+          source: 'api',
+        });
+        if (!r.ok) throw new Error('invalid');
+        return r.event;
+      };
+      const first = buffer.submit([ev('a'), ev('b')]);
+      await expect(buffer.submit([ev('c'), ev('d')])).rejects.toMatchObject({ code: 'unavailable', status: 503 });
+      expect(await first).toEqual({ stored: 2, duplicates: 0 });
+      expect(await buffer.submit([ev('c'), ev('d')])).toEqual({ stored: 2, duplicates: 0 });
+    } finally {
+      await fresh.dispose();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.ts';
+import { AppError } from '../core/errors.ts';
 import type { Store } from '../store/index.ts';
 import type { NormalizedEvent } from './normalized-event.ts';
 import { writeBatch } from './write-batch.ts';
@@ -8,6 +9,11 @@ export interface IngestBufferOptions {
   maxEvents: number;
   /** …or this many milliseconds after the first one arrived. */
   maxDelayMs: number;
+  /**
+   * Refuse new requests (503, which Segment clients retry with backoff) while this many events
+   * wait for the write in progress, so an overload slows clients down instead of growing memory.
+   */
+  maxQueuedEvents?: number;
 }
 
 /** What one request learns: how many of its events were stored, and how many were duplicates. */
@@ -43,6 +49,9 @@ export class IngestBuffer {
   /** Resolves once `events` (all of one workspace) are committed. */
   submit(events: NormalizedEvent[]): Promise<SubmitResult> {
     if (events.length === 0) return Promise.resolve({ stored: 0, duplicates: 0 });
+    if (this.queued + events.length > (this.options.maxQueuedEvents ?? 200_000)) {
+      return Promise.reject(new AppError('unavailable', 'ingestion is behind; retry this request shortly (nothing was stored)'));
+    }
     return new Promise((resolve, reject) => {
       this.queue.push({ events, resolve, reject });
       this.queued += events.length;
