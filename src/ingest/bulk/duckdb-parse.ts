@@ -1,5 +1,6 @@
 import type { SqlExecutor } from '../../store/index.ts';
 import { certainlySmallBytes, extract, lenientJson, lit, repeatsKey, unpack } from './duckdb-json.ts';
+import { jsonColumns } from './row-mapping.ts';
 
 /**
  * DuckDB reads the NDJSON file itself and takes it apart with its JSON functions, a whole
@@ -47,7 +48,8 @@ export const topScalars = [
   'category',
   'groupId',
 ];
-export const topObjects = ['properties', 'traits', 'context', 'integrations'];
+/** The object-valued top-level fields: the same as the CSV's JSON columns. */
+export const topObjects: readonly string[] = jsonColumns;
 export const propScalars = ['product_id', 'category', 'price', 'quantity', 'name', 'order_id', 'total', 'currency', 'discount', 'coupon'];
 export const lineScalars = ['product_id', 'category', 'price', 'quantity', 'name', 'sku'];
 export const traitScalars = ['email', 'country', 'timezone', 'wechat_openid', 'wechat_unionid', 'member_no'];
