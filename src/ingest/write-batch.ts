@@ -1,5 +1,6 @@
 import type { ColumnSpec, SqlExecutor, Store } from '../store/index.ts';
 import { columnTypes, reserveKeys } from '../store/index.ts';
+import { recordMergesAndConflicts } from './identity-records.ts';
 import type { NormalizedEvent } from './normalized-event.ts';
 import { type Resolution, resolveIdentities } from './resolve-identities.ts';
 
@@ -127,36 +128,8 @@ async function applyMerges(store: Store, tx: SqlExecutor, workspaceId: number, r
       `UPDATE users SET merged_into = m.into_key, updated_at = $4 ${mapping} WHERE users.workspace_id = $1 AND users.user_key = m.from_key`,
       [workspaceId, from, into, now],
     );
-    await tx.append(
-      'identity_merges',
-      [
-        { name: 'workspace_id', type: 'int' },
-        { name: 'from_user_key', type: 'bigint' },
-        { name: 'into_user_key', type: 'bigint' },
-        { name: 'via_type', type: 'text' },
-        { name: 'via_value', type: 'text' },
-        { name: 'message_id', type: 'text' },
-        { name: 'merged_at', type: 'bigint' },
-      ],
-      r.merges.map((m) => [workspaceId, m.from, m.into, m.via.type, m.via.value, m.messageId, now]),
-    );
   }
-  if (r.conflicts.length > 0) {
-    await tx.append(
-      'identity_conflicts',
-      [
-        { name: 'workspace_id', type: 'int' },
-        { name: 'type', type: 'text' },
-        { name: 'value', type: 'text' },
-        { name: 'owner_user_key', type: 'bigint' },
-        { name: 'claimant_user_key', type: 'bigint' },
-        { name: 'resolution', type: 'text' },
-        { name: 'message_id', type: 'text' },
-        { name: 'recorded_at', type: 'bigint' },
-      ],
-      r.conflicts.map((c) => [workspaceId, c.claim.type, c.claim.value, c.owner, c.claimant, 'kept_with_owner', c.messageId, now]),
-    );
-  }
+  await recordMergesAndConflicts(tx, workspaceId, r, now);
 }
 
 /** Merges identify traits into profiles: later events win, per top-level trait. */

@@ -1,6 +1,7 @@
 import type { EventType } from '../../core/events.ts';
 import type { IdentityClaim, IdentityType } from '../../core/identities.ts';
 import { type ColumnSpec, reserveKeys, type SqlExecutor } from '../../store/index.ts';
+import { recordMergesAndConflicts } from '../identity-records.ts';
 import type { NormalizedEvent } from '../normalized-event.ts';
 import { type Resolution, resolveIdentities } from '../resolve-identities.ts';
 import { lookupOrd } from './staging.ts';
@@ -88,33 +89,7 @@ export async function resolveComplex(tx: SqlExecutor, workspaceId: number, now: 
     cols({ type: 'text', value: 'text', user_key: 'bigint' }),
     res.newIdentities.map((i) => [i.claim.type, i.claim.value, i.userKey]),
   );
-  await tx.append(
-    'identity_merges',
-    cols({
-      workspace_id: 'int',
-      from_user_key: 'bigint',
-      into_user_key: 'bigint',
-      via_type: 'text',
-      via_value: 'text',
-      message_id: 'text',
-      merged_at: 'bigint',
-    }),
-    res.merges.map((m) => [workspaceId, m.from, m.into, m.via.type, m.via.value, m.messageId, now]),
-  );
-  await tx.append(
-    'identity_conflicts',
-    cols({
-      workspace_id: 'int',
-      type: 'text',
-      value: 'text',
-      owner_user_key: 'bigint',
-      claimant_user_key: 'bigint',
-      resolution: 'text',
-      message_id: 'text',
-      recorded_at: 'bigint',
-    }),
-    res.conflicts.map((c) => [workspaceId, c.claim.type, c.claim.value, c.owner, c.claimant, 'kept_with_owner', c.messageId, now]),
-  );
+  await recordMergesAndConflicts(tx, workspaceId, res, now);
   const { remap, sources } = mergePlan(res);
   await tx.append('imp_remap', cols({ from_key: 'bigint', to_key: 'bigint', into_key: 'bigint' }), remap);
   await tx.append('imp_tsrc', cols({ user_key: 'bigint', src_key: 'bigint', prio: 'bigint' }), sources);
