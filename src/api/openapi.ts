@@ -41,6 +41,8 @@ const errors = {
   '400': { description: 'Invalid input', ...json('Error') },
   '401': { description: 'Missing or unknown key', ...json('Error') },
 };
+/** The `{id}` of a path. */
+const pathId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const writeKeyAuth = [{ writeKey: [] }];
 const adminAuth = [{ adminKey: [] }];
 const ingestResult = {
@@ -135,12 +137,7 @@ export function openApiDocument() {
           tags: ['People'],
           security: adminAuth,
           parameters: [
-            {
-              name: 'id',
-              in: 'path',
-              required: true,
-              schema: { type: 'string' },
-            },
+            pathId,
             {
               name: 'by',
               in: 'query',
@@ -165,14 +162,7 @@ export function openApiDocument() {
           summary: 'Merge audit trail and identity conflicts of a person',
           tags: ['People'],
           security: adminAuth,
-          parameters: [
-            {
-              name: 'id',
-              in: 'path',
-              required: true,
-              schema: { type: 'string' },
-            },
-          ],
+          parameters: [pathId],
           responses: {
             '200': { description: 'Merges and conflicts' },
             ...errors,
@@ -204,14 +194,7 @@ export function openApiDocument() {
           summary: 'One product',
           tags: ['Catalog'],
           security: adminAuth,
-          parameters: [
-            {
-              name: 'id',
-              in: 'path',
-              required: true,
-              schema: { type: 'string' },
-            },
-          ],
+          parameters: [pathId],
           responses: {
             '200': { description: 'The product', ...json('Product') },
             ...errors,
