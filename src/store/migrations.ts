@@ -117,6 +117,122 @@ const migrations: Migration[] = [
       ];
     },
   },
+  {
+    version: 2,
+    name: 'segments, membership, computed traits, predictions',
+    up(d) {
+      const t = columnTypes[d];
+      const pgOnly = (sql: string) => (d === 'postgres' ? [sql] : []);
+      return [
+        `INSERT INTO key_ranges (name, next_value) VALUES ('segment_id', 1)`,
+        `CREATE TABLE segments (
+          workspace_id ${t.int} NOT NULL,
+          segment_id ${t.bigint} NOT NULL,
+          name ${t.text} NOT NULL,
+          description ${t.text},
+          kind ${t.text} NOT NULL,
+          definition ${t.json},
+          refresh_mode ${t.text} NOT NULL,
+          cron ${t.text},
+          timezone ${t.text},
+          status ${t.text} NOT NULL,
+          created_at ${t.bigint} NOT NULL,
+          updated_at ${t.bigint} NOT NULL,
+          refreshed_at ${t.bigint},
+          next_refresh_at ${t.bigint},
+          events_watermark ${t.bigint},
+          refresh_no ${t.bigint} NOT NULL,
+          member_count ${t.bigint} NOT NULL,
+          PRIMARY KEY (workspace_id, segment_id))`,
+        // Current members. No primary key on DuckDB: its ART index makes bulk inserts slow and the
+        // refresher (one writer) never inserts a member twice; PostgreSQL gets the unique index.
+        `CREATE TABLE segment_members (
+          workspace_id ${t.int} NOT NULL,
+          segment_id ${t.bigint} NOT NULL,
+          user_key ${t.bigint} NOT NULL,
+          entered_at ${t.bigint} NOT NULL)`,
+        ...pgOnly(`CREATE UNIQUE INDEX segment_members_pk ON segment_members (workspace_id, segment_id, user_key)`),
+        // Every entry and exit, numbered by refresh: what journeys consume (cursor = refresh_no).
+        `CREATE TABLE segment_changes (
+          workspace_id ${t.int} NOT NULL,
+          segment_id ${t.bigint} NOT NULL,
+          refresh_no ${t.bigint} NOT NULL,
+          user_key ${t.bigint} NOT NULL,
+          change ${t.text} NOT NULL,
+          changed_at ${t.bigint} NOT NULL)`,
+        ...pgOnly(`CREATE INDEX segment_changes_by_refresh ON segment_changes (workspace_id, segment_id, refresh_no)`),
+        ...pgOnly(`CREATE INDEX events_by_received ON events (workspace_id, received_at)`),
+        `CREATE TABLE computed_traits (
+          workspace_id ${t.int} NOT NULL,
+          user_key ${t.bigint} NOT NULL,
+          order_count ${t.int} NOT NULL,
+          total_spend ${t.double} NOT NULL,
+          avg_order_value ${t.double},
+          first_order_at ${t.bigint},
+          last_order_at ${t.bigint},
+          avg_days_between_orders ${t.double},
+          rfm_recency ${t.int},
+          rfm_frequency ${t.int},
+          rfm_monetary ${t.int},
+          rfm_score ${t.text},
+          lifecycle ${t.text} NOT NULL,
+          favourite_top_category ${t.text},
+          favourite_mid_category ${t.text},
+          favourite_category ${t.text},
+          category_affinity ${t.json},
+          preferred_channel ${t.text},
+          active_hour ${t.int},
+          discount_sensitivity ${t.double},
+          computed_at ${t.bigint} NOT NULL)`,
+        ...pgOnly(`CREATE UNIQUE INDEX computed_traits_pk ON computed_traits (workspace_id, user_key)`),
+        `CREATE TABLE customer_predictions (
+          workspace_id ${t.int} NOT NULL,
+          user_key ${t.bigint} NOT NULL,
+          repeat_purchases ${t.int} NOT NULL,
+          recency_days ${t.double} NOT NULL,
+          age_days ${t.double} NOT NULL,
+          p_alive ${t.double} NOT NULL,
+          expected_purchases_30d ${t.double} NOT NULL,
+          expected_purchases_90d ${t.double} NOT NULL,
+          expected_next_order_at ${t.bigint},
+          computed_at ${t.bigint} NOT NULL)`,
+        ...pgOnly(`CREATE UNIQUE INDEX customer_predictions_pk ON customer_predictions (workspace_id, user_key)`),
+        `CREATE TABLE prediction_models (
+          workspace_id ${t.int} NOT NULL,
+          model ${t.text} NOT NULL,
+          params ${t.json} NOT NULL,
+          customers ${t.int} NOT NULL,
+          log_likelihood ${t.double},
+          fitted_at ${t.bigint} NOT NULL,
+          PRIMARY KEY (workspace_id, model))`,
+        `CREATE TABLE repurchase_cycles (
+          workspace_id ${t.int} NOT NULL,
+          level ${t.text} NOT NULL,
+          item ${t.text} NOT NULL,
+          median_days ${t.double} NOT NULL,
+          p25_days ${t.double} NOT NULL,
+          p75_days ${t.double} NOT NULL,
+          buyers ${t.int} NOT NULL,
+          intervals ${t.int} NOT NULL,
+          computed_at ${t.bigint} NOT NULL,
+          PRIMARY KEY (workspace_id, level, item))`,
+        // Per-workspace settings documents (e.g. lifecycle rules), validated by their owners' schemas.
+        `CREATE TABLE workspace_settings (
+          workspace_id ${t.int} NOT NULL,
+          key ${t.text} NOT NULL,
+          value ${t.json} NOT NULL,
+          updated_at ${t.bigint} NOT NULL,
+          PRIMARY KEY (workspace_id, key))`,
+        // Cursors of background jobs (e.g. the computed-traits refresher's event watermark).
+        `CREATE TABLE job_state (
+          workspace_id ${t.int} NOT NULL,
+          job ${t.text} NOT NULL,
+          watermark ${t.bigint},
+          ran_at ${t.bigint} NOT NULL,
+          PRIMARY KEY (workspace_id, job))`,
+      ];
+    },
+  },
 ];
 
 export const latestVersion = Math.max(...migrations.map((m) => m.version));

@@ -1,0 +1,294 @@
+import { bucketSql, saltHash } from '../core/buckets.ts';
+import type { Dialect, SqlParam } from '../store/index.ts';
+import type { Comparison, ComputedTraitName, Condition, EventMatch, PropertyFilter, Window } from './definition.ts';
+import { SqlBuilder } from './sql-builder.ts';
+import { durationMs, instantMs, windowRange } from './time.ts';
+
+/**
+ * Segment definition → one SQL query (per dialect) returning the `user_key` of every member.
+ *
+ * Shape: the workspace's people (`users`, merged-away people excluded), with computed traits and
+ * predictions joined when used, filtered by one boolean expression. Each behavioural condition is
+ * `u.user_key IN (SELECT user_key FROM events … GROUP BY user_key HAVING …)`, which both engines
+ * run as one hash semi-join over a filtered scan of the events: set-at-a-time, no per-person work.
+ */
+export interface CompileOptions {
+  dialect: Dialect;
+  workspaceId: number;
+  /** Evaluation time: relative windows ("last 30 days") end here. */
+  now: number;
+  /** Only these people (incremental refresh after new events). */
+  restrictTo?: readonly number[];
+}
+
+export interface CompiledSegment {
+  sql: string;
+  params: SqlParam[];
+}
+
+/** Fields stored on each product line (`event_items`); a filter on them matches any line of the event. */
+const itemColumns: Record<string, string> = { product_id: 'product_id', category: 'category', price: 'price', quantity: 'quantity' };
+/** Event fields stored as typed columns (everything else is read from the properties JSON). */
+const eventColumns: Record<string, { column: string; numeric: boolean }> = {
+  total: { column: 'total', numeric: true },
+  order_id: { column: 'order_id', numeric: false },
+  currency: { column: 'currency', numeric: false },
+};
+const predictionColumns = new Set<ComputedTraitName>([
+  'p_alive',
+  'expected_purchases_30d',
+  'expected_purchases_90d',
+  'expected_next_order_at',
+]);
+/** Engagement actions → the events the messaging engine writes (docs/events.md). */
+const engagementEvents = { received: 'Message Delivered', clicked: 'Message Clicked', converted: 'Journey Converted' } as const;
+
+export function compileSegment(definition: Condition, options: CompileOptions): CompiledSegment {
+  const b = new SqlBuilder(options.dialect);
+  const ws = b.param(options.workspaceId);
+  const restrict = options.restrictTo ? b.param([...options.restrictTo]) : null;
+  const c = new Compiler(b, ws, options.now, restrict);
+  const where = c.condition(definition);
+  const joins: string[] = [];
+  if (c.usesTraits) joins.push(`LEFT JOIN computed_traits ct ON ct.workspace_id = u.workspace_id AND ct.user_key = u.user_key`);
+  if (c.usesPredictions) {
+    joins.push(`LEFT JOIN customer_predictions cp ON cp.workspace_id = u.workspace_id AND cp.user_key = u.user_key`);
+  }
+  const restrictSql = restrict ? ` AND u.user_key IN (SELECT unnest(${restrict}::BIGINT[]))` : '';
+  const sql = [
+    `SELECT u.user_key FROM users u`,
+    ...joins,
+    `WHERE u.workspace_id = ${ws} AND u.merged_into IS NULL${restrictSql}`,
+    `  AND ${where}`,
+  ].join('\n');
+  return { sql, params: b.params };
+}
+
+class Compiler {
+  usesTraits = false;
+  usesPredictions = false;
+
+  constructor(
+    private readonly b: SqlBuilder,
+    private readonly ws: string,
+    private readonly now: number,
+    private readonly restrict: string | null,
+  ) {}
+
+  condition(node: Condition): string {
+    switch (node.type) {
+      case 'and':
+        return `(${node.conditions.map((n) => this.condition(n)).join('\n  AND ')})`;
+      case 'or':
+        return `(${node.conditions.map((n) => this.condition(n)).join('\n  OR ')})`;
+      case 'not':
+        return `NOT ${this.condition(node.condition)}`;
+      case 'trait':
+        return this.compare(this.b.jsonText('u.traits', node.trait), node, 'json');
+      case 'computed':
+        return this.computed(node.trait, node);
+      case 'performed':
+        return this.performed(node, node.window, node.count ?? { op: 'at_least', value: 1 }, node.aggregate);
+      case 'not_performed':
+        return `NOT ${this.performed(node, node.window, { op: 'at_least', value: 1 })}`;
+      case 'event_time': {
+        const fn = node.which === 'first' ? 'min' : 'max';
+        const cmp = node.op === 'before' ? '<' : '>=';
+        const source = this.eventSource(node, undefined);
+        return `u.user_key IN (SELECT e.user_key FROM events e WHERE ${source} GROUP BY e.user_key HAVING ${fn}(e.ts) ${cmp} ${this.b.param(instantMs(node.value, this.now))})`;
+      }
+      case 'sequence':
+        return this.sequence(node);
+      case 'in_segment':
+        return `u.user_key IN (SELECT sm.user_key FROM segment_members sm WHERE sm.workspace_id = ${this.ws} AND sm.segment_id = ${this.b.param(node.segmentId)})`;
+      case 'random_bucket': {
+        const bucket = bucketSql('u.user_key', this.b.param(saltHash(node.salt ?? '')));
+        return `(${bucket} >= ${this.b.param(node.from)} AND ${bucket} < ${this.b.param(node.to)})`;
+      }
+      case 'engagement': {
+        const where: PropertyFilter[] = [];
+        if (node.channel !== undefined) where.push({ property: 'channel', op: 'eq', value: node.channel });
+        if (node.journeyId !== undefined) where.push({ property: 'journey_id', op: 'eq', value: node.journeyId });
+        const match = { event: engagementEvents[node.action], where };
+        return this.performed(match, node.window, node.count ?? { op: 'at_least', value: 1 });
+      }
+      default: {
+        const unknown: never = node;
+        throw new Error(`unknown condition ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  private computed(trait: ComputedTraitName, cmp: Comparison): string {
+    const prediction = predictionColumns.has(trait);
+    if (prediction) this.usesPredictions = true;
+    else this.usesTraits = true;
+    return this.compare(`${prediction ? 'cp' : 'ct'}.${trait}`, cmp, 'typed');
+  }
+
+  /**
+   * People with at least / at most / exactly N matching events (or an aggregate over them).
+   * "At most N" and "exactly 0" include people who never did it, so they are written as the
+   * complement of "at least N+1" / "at least 1".
+   */
+  private performed(
+    match: EventMatch,
+    window: Window | undefined,
+    count: { op: 'at_least' | 'at_most' | 'exactly'; value: number },
+    aggregate?: { fn: string; property: string } & Comparison,
+  ): string {
+    const atLeast = (n: number) => this.grouped(match, window, n <= 1 ? null : `count(*) >= ${this.b.param(n)}`, aggregate);
+    if (count.op === 'at_most') return `NOT ${atLeast(count.value + 1)}`;
+    if (count.op === 'exactly') {
+      if (count.value === 0) return `NOT ${atLeast(1)}`;
+      return this.grouped(match, window, `count(*) = ${this.b.param(count.value)}`, aggregate);
+    }
+    if (count.value === 0 && !aggregate) return 'TRUE';
+    return atLeast(count.value);
+  }
+
+  private grouped(
+    match: EventMatch,
+    window: Window | undefined,
+    having: string | null,
+    aggregate?: { fn: string; property: string } & Comparison,
+  ): string {
+    const source = this.eventSource(match, window);
+    const conditions = having ? [having] : [];
+    if (aggregate) {
+      const value = `${aggregate.fn}(${this.eventNumber(aggregate.property)})`;
+      conditions.push(this.compare(value, aggregate, 'typed'));
+    }
+    const groupBy = conditions.length > 0 ? ` GROUP BY e.user_key HAVING ${conditions.join(' AND ')}` : '';
+    return `u.user_key IN (SELECT e.user_key FROM events e WHERE ${source}${groupBy})`;
+  }
+
+  /** The WHERE clause selecting matching events of this workspace (alias `e`). */
+  private eventSource(match: EventMatch, window: Window | undefined): string {
+    const names = Array.isArray(match.event) ? match.event : [match.event];
+    const parts = [`e.workspace_id = ${this.ws}`, this.b.inList('e.event', names), ...this.windowSql('e.ts', window)];
+    if (this.restrict) parts.push(`e.user_key IN (SELECT unnest(${this.restrict}::BIGINT[]))`);
+    parts.push(...this.filters(match, window));
+    return parts.join(' AND ');
+  }
+
+  private windowSql(column: string, window: Window | undefined): string[] {
+    const r = windowRange(window, this.now);
+    const out: string[] = [];
+    if (r.start !== null) out.push(`${column} >= ${this.b.param(r.start)}`);
+    if (r.end !== null) out.push(`${column} ${r.endInclusive ? '<=' : '<'} ${this.b.param(r.end)}`);
+    return out;
+  }
+
+  /** Event-level filters inline; product-line filters as a semi-join on the event's message id. */
+  private filters(match: EventMatch, window: Window | undefined): string[] {
+    const where = match.where ?? [];
+    const onEvent = where.filter((f) => !(f.property in itemColumns));
+    const onItems = where.filter((f) => f.property in itemColumns);
+    const out = onEvent.map((f) => {
+      const typed = eventColumns[f.property];
+      if (typed) return this.compare(`e.${typed.column}`, f, 'typed');
+      return this.compare(this.b.jsonText('e.properties', f.property), f, 'json');
+    });
+    if (onItems.length > 0) {
+      const names = Array.isArray(match.event) ? match.event : [match.event];
+      const itemWhere = [
+        `i.workspace_id = ${this.ws}`,
+        this.b.inList('i.event', names),
+        ...this.windowSql('i.ts', window),
+        ...onItems.map((f) => this.compare(`i.${itemColumns[f.property]}`, f, 'typed')),
+      ];
+      out.push(`e.message_id IN (SELECT i.message_id FROM event_items i WHERE ${itemWhere.join(' AND ')})`);
+    }
+    return out;
+  }
+
+  /** A numeric event property for aggregates: typed column, else the JSON value as a number. */
+  private eventNumber(property: string): string {
+    const typed = eventColumns[property];
+    if (typed?.numeric) return `e.${typed.column}`;
+    if (property in itemColumns) {
+      // Per event: the sum over its product lines (e.g. quantity of items in the order).
+      return `(SELECT sum(i.${itemColumns[property]}) FROM event_items i WHERE i.workspace_id = e.workspace_id AND i.message_id = e.message_id)`;
+    }
+    return this.b.toNumber(this.b.jsonText('e.properties', property));
+  }
+
+  /**
+   * "Did A, then (not) B within T". One pass over the person's A and B events ordered by time:
+   * for each A, the time of the next B at or after it (a window function), compared with A + T.
+   * "Not within T" only counts once T has passed since A.
+   */
+  private sequence(node: Extract<Condition, { type: 'sequence' }>): string {
+    const within = durationMs(node.within);
+    const firstNames = Array.isArray(node.first.event) ? node.first.event : [node.first.event];
+    const thenNames = Array.isArray(node.then.event) ? node.then.event : [node.then.event];
+    const isFirst = [this.b.inList('e.event', firstNames), ...this.filters(node.first, node.window)].join(' AND ');
+    const isThen = [this.b.inList('e.event', thenNames), ...this.filters(node.then, undefined)].join(' AND ');
+    const start = windowRange(node.window, this.now).start;
+    const scan = [`e.workspace_id = ${this.ws}`, this.b.inList('e.event', [...new Set([...firstNames, ...thenNames])])];
+    if (start !== null) scan.push(`e.ts >= ${this.b.param(start)}`);
+    if (this.restrict) scan.push(`e.user_key IN (SELECT unnest(${this.restrict}::BIGINT[]))`);
+    const firstWindow = this.windowSql('s.ts', node.window);
+    const withinP = this.b.param(within);
+    const outcome = node.thenPerformed
+      ? `s.next_then IS NOT NULL AND s.next_then <= s.ts + ${withinP}`
+      : `s.ts + ${withinP} <= ${this.b.param(this.now)} AND (s.next_then IS NULL OR s.next_then > s.ts + ${withinP})`;
+    return `u.user_key IN (SELECT s.user_key FROM (
+      SELECT e.user_key, e.ts, (${isFirst}) AS is_first,
+        min(CASE WHEN ${isThen} THEN e.ts END) OVER (PARTITION BY e.user_key ORDER BY e.ts RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS next_then
+      FROM events e WHERE ${scan.join(' AND ')}) s
+    WHERE s.is_first${firstWindow.map((w) => ` AND ${w}`).join('')} AND ${outcome})`;
+  }
+
+  /**
+   * One comparison. `json` values are text (numbers and dates are cast, NULL when they are not
+   * numbers or dates); `typed` values are columns of their own type.
+   */
+  private compare(value: string, cmp: Comparison, kind: 'json' | 'typed'): string {
+    const b = this.b;
+    const num = kind === 'json' ? b.toNumber(value) : value;
+    switch (cmp.op) {
+      case 'eq':
+      case 'neq': {
+        const op = cmp.op === 'eq' ? '=' : '<>';
+        if (typeof cmp.value === 'number') return `${num} ${op} ${b.param(cmp.value)}`;
+        if (kind === 'typed' && typeof cmp.value === 'boolean') return `${value} ${op} ${b.param(cmp.value)}`;
+        return `${value} ${op} ${b.param(String(cmp.value))}`;
+      }
+      case 'in':
+      case 'not_in': {
+        const numeric = cmp.value.every((v) => typeof v === 'number');
+        const list = numeric ? b.inList(num, cmp.value as number[]) : b.inList(value, cmp.value.map(String));
+        return cmp.op === 'in' ? list : `(${value} IS NOT NULL AND NOT ${list})`;
+      }
+      case 'contains':
+        return `strpos(lower(${value}), ${b.param(cmp.value.toLowerCase())}) > 0`;
+      case 'gt':
+        return `${num} > ${b.param(cmp.value)}`;
+      case 'gte':
+        return `${num} >= ${b.param(cmp.value)}`;
+      case 'lt':
+        return `${num} < ${b.param(cmp.value)}`;
+      case 'lte':
+        return `${num} <= ${b.param(cmp.value)}`;
+      case 'between':
+        return `${num} BETWEEN ${b.param(cmp.value[0])} AND ${b.param(cmp.value[1])}`;
+      case 'before':
+      case 'after': {
+        const ms = kind === 'json' ? b.toEpochMs(value) : value;
+        return `${ms} ${cmp.op === 'before' ? '<' : '>='} ${b.param(instantMs(cmp.value, this.now))}`;
+      }
+      case 'exists':
+        return `${value} IS NOT NULL`;
+      case 'not_exists':
+        return `${value} IS NULL`;
+      case 'in_category':
+        return `strpos(' > ' || ${value} || ' > ', ${b.param(` > ${cmp.value} > `)}) > 0`;
+      default: {
+        const unknown: never = cmp;
+        throw new Error(`unknown operator ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+}

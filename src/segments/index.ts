@@ -1,0 +1,27 @@
+export { type CompiledSegment, type CompileOptions, compileSegment } from './compile.ts';
+export * from './definition.ts';
+export {
+  describePeople,
+  type Estimate,
+  estimateSegment,
+  listChanges,
+  listMembers,
+  type MemberView,
+  type SegmentChange,
+} from './members.ts';
+export { type RefreshOptions, type RefreshResult, refreshSegment } from './membership.ts';
+export { nextScheduledRefresh, type RefreshSettings, refreshSchema } from './refresh-schedule.ts';
+export {
+  archiveSegment,
+  createSegment,
+  createStaticSegment,
+  getSegment,
+  listSegments,
+  referencedSegments,
+  requireSegment,
+  type Segment,
+  type SegmentInput,
+  segmentInputSchema,
+  updateSegment,
+} from './segments-repo.ts';
+export { dependsOnTime, durationMs, instantMs, windowRange } from './time.ts';

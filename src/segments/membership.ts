@@ -1,0 +1,136 @@
+import { AppError } from '../core/errors.ts';
+import type { SqlExecutor, Store } from '../store/index.ts';
+import { compileSegment } from './compile.ts';
+import { requireSegment } from './segments-repo.ts';
+
+export interface RefreshResult {
+  segmentId: number;
+  refreshNo: number;
+  entered: number;
+  exited: number;
+  size: number;
+  /** Re-evaluated only these people (after new events) rather than everyone. */
+  incremental: boolean;
+  tookMs: number;
+}
+
+export interface RefreshOptions {
+  /** Re-evaluate only these people (incremental refresh); omit for everyone. */
+  userKeys?: readonly number[];
+  /** Events received up to here are reflected (the realtime refresher's cursor). */
+  eventsWatermark?: number;
+  /** When the next full refresh is due (scheduled / time-driven); undefined leaves it as it is. */
+  nextRefreshAt?: number | null;
+  /** Wall time for tookMs only (evaluation itself uses `now`). */
+  stopwatch?: () => number;
+}
+
+/** DuckDB has one writer: refreshes of one store run one after another (PostgreSQL locks the segment row too). */
+const queues = new WeakMap<Store, Promise<unknown>>();
+function serialized<T>(store: Store, fn: () => Promise<T>): Promise<T> {
+  const previous = queues.get(store) ?? Promise.resolve();
+  const next = previous.then(fn, fn);
+  queues.set(
+    store,
+    next.catch(() => undefined),
+  );
+  return next;
+}
+
+/**
+ * Re-evaluates a segment and records who entered and who left, in one transaction:
+ * evaluate into a temporary table, diff with the current members (both directions, restricted to
+ * the re-evaluated people), append the differences to `segment_changes` under a new refresh
+ * number, and apply them to `segment_members`. Re-running it without new data changes nothing.
+ */
+export function refreshSegment(
+  store: Store,
+  workspaceId: number,
+  segmentId: number,
+  now: number,
+  options: RefreshOptions = {},
+): Promise<RefreshResult> {
+  return serialized(store, () => refreshNow(store, workspaceId, segmentId, now, options));
+}
+
+async function refreshNow(
+  store: Store,
+  workspaceId: number,
+  segmentId: number,
+  now: number,
+  options: RefreshOptions,
+): Promise<RefreshResult> {
+  const started = options.stopwatch?.() ?? 0;
+  const segment = await requireSegment(store, workspaceId, segmentId);
+  if (segment.status === 'archived') throw new AppError('conflict', `segment ${segmentId} is archived`, 'id');
+  if (segment.kind === 'static' || !segment.definition) {
+    return { segmentId, refreshNo: segment.refreshNo, entered: 0, exited: 0, size: segment.memberCount, incremental: false, tookMs: 0 };
+  }
+  const definition = segment.definition;
+  const restrict = options.userKeys ? [...options.userKeys] : undefined;
+  const counts = await store.session((session) =>
+    session.transaction(async (tx) => {
+      // Inline integers: DuckDB cannot prepare UPDATE … RETURNING. On PostgreSQL this also locks the row.
+      const [bumped] = await tx.query<{ refresh_no: number }>(
+        `UPDATE segments SET refresh_no = refresh_no + 1 WHERE workspace_id = ${Number(workspaceId)} AND segment_id = ${Number(segmentId)} RETURNING refresh_no`,
+      );
+      const refreshNo = Number(bumped!.refresh_no);
+      const compiled = compileSegment(definition, { dialect: store.dialect, workspaceId, now, restrictTo: restrict });
+      await tx.query('DROP TABLE IF EXISTS seg_eval');
+      await tx.query('CREATE TEMP TABLE seg_eval (user_key BIGINT NOT NULL)');
+      await tx.query(`INSERT INTO seg_eval ${compiled.sql}`, compiled.params);
+      const changes = await recordChanges(tx, workspaceId, segmentId, refreshNo, now, restrict);
+      await tx.query('DROP TABLE seg_eval');
+      const size = segment.memberCount + changes.entered - changes.exited;
+      const sets = ['member_count = $3', 'refreshed_at = $4', 'updated_at = updated_at'];
+      const params: (number | null)[] = [workspaceId, segmentId, size, now];
+      if (options.eventsWatermark !== undefined) {
+        params.push(options.eventsWatermark);
+        sets.push(`events_watermark = $${params.length}`);
+      }
+      if (options.nextRefreshAt !== undefined) {
+        params.push(options.nextRefreshAt);
+        sets.push(`next_refresh_at = $${params.length}`);
+      }
+      await tx.query(`UPDATE segments SET ${sets.join(', ')} WHERE workspace_id = $1 AND segment_id = $2`, params);
+      return { refreshNo, size, ...changes };
+    }),
+  );
+  const tookMs = (options.stopwatch?.() ?? 0) - started;
+  return { segmentId, incremental: restrict !== undefined, tookMs, ...counts };
+}
+
+async function recordChanges(
+  tx: SqlExecutor,
+  workspaceId: number,
+  segmentId: number,
+  refreshNo: number,
+  now: number,
+  restrict: number[] | undefined,
+): Promise<{ entered: number; exited: number }> {
+  const params = restrict ? [workspaceId, segmentId, refreshNo, now, restrict] : [workspaceId, segmentId, refreshNo, now];
+  const current = `SELECT user_key FROM segment_members WHERE workspace_id = $1 AND segment_id = $2${
+    restrict ? ' AND user_key IN (SELECT unnest($5::BIGINT[]))' : ''
+  }`;
+  const insert = `INSERT INTO segment_changes (workspace_id, segment_id, refresh_no, user_key, change, changed_at)`;
+  await tx.query(`${insert} SELECT $1, $2, $3, d.user_key, 'entered', $4 FROM (SELECT user_key FROM seg_eval EXCEPT ${current}) d`, params);
+  await tx.query(`${insert} SELECT $1, $2, $3, d.user_key, 'exited', $4 FROM (${current} EXCEPT SELECT user_key FROM seg_eval) d`, params);
+  const thisRefresh = 'workspace_id = $1 AND segment_id = $2 AND refresh_no = $3';
+  const p = [workspaceId, segmentId, refreshNo];
+  await tx.query(
+    `INSERT INTO segment_members (workspace_id, segment_id, user_key, entered_at)
+     SELECT workspace_id, segment_id, user_key, changed_at FROM segment_changes WHERE ${thisRefresh} AND change = 'entered'`,
+    p,
+  );
+  await tx.query(
+    `DELETE FROM segment_members WHERE workspace_id = $1 AND segment_id = $2
+       AND user_key IN (SELECT user_key FROM segment_changes WHERE ${thisRefresh} AND change = 'exited')`,
+    p,
+  );
+  const rows = await tx.query<{ change: string; n: number }>(
+    `SELECT change, count(*) AS n FROM segment_changes WHERE ${thisRefresh} GROUP BY change`,
+    p,
+  );
+  const n = (c: string) => Number(rows.find((r) => r.change === c)?.n ?? 0);
+  return { entered: n('entered'), exited: n('exited') };
+}
