@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.ts';
 import type { IngestBuffer } from '../ingest/index.ts';
+import type { SegmentRefresher } from '../segments/index.ts';
 import type { Store } from '../store/index.ts';
 import type { KeyRing } from '../workspaces/index.ts';
 
@@ -9,4 +10,5 @@ export interface ApiContext {
   clock: Clock;
   keys: KeyRing;
   ingest: IngestBuffer;
+  segments: SegmentRefresher;
 }

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Clock } from '../core/clock.ts';
 import { IngestBuffer, type IngestBufferOptions } from '../ingest/index.ts';
+import { type RefresherOptions, SegmentRefresher } from '../segments/index.ts';
 import type { Store } from '../store/index.ts';
 import { KeyRing } from '../workspaces/index.ts';
 import { registerCatalogRoutes } from './catalog-routes.ts';
@@ -8,6 +9,7 @@ import type { ApiContext } from './context.ts';
 import { errorHandler } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
 import { registerPeopleRoutes } from './people-routes.ts';
+import { registerSegmentRoutes } from './segment-routes.ts';
 import { registerTrackingRoutes } from './tracking-routes.ts';
 import { registerWorkspaceRoutes } from './workspace-routes.ts';
 
@@ -16,11 +18,14 @@ export interface ServerOptions {
   clock: Clock;
   ingest: IngestBufferOptions;
   logLevel: string;
+  /** Keep realtime and scheduled segments current in the background (omit in tests that tick by hand). */
+  segments?: RefresherOptions & { tickMs: number };
 }
 
 export interface Server {
   app: FastifyInstance;
   ingest: IngestBuffer;
+  segments: SegmentRefresher;
   /** Stops accepting requests, writes what is buffered, closes the HTTP server. */
   close(): Promise<void>;
 }
@@ -32,11 +37,13 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     logController: new LogController({ disableRequestLogging: true }),
   });
   const ingest = new IngestBuffer(options.store, options.clock, options.ingest);
+  const segments = new SegmentRefresher(options.store, options.clock, options.segments);
   const ctx: ApiContext = {
     store: options.store,
     clock: options.clock,
     keys: new KeyRing(options.store),
     ingest,
+    segments,
   };
 
   // Some Segment libraries (browser beacons) send JSON as text/plain.
@@ -56,6 +63,8 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   registerPeopleRoutes(app, ctx);
   registerCatalogRoutes(app, ctx);
   registerWorkspaceRoutes(app, ctx);
+  registerSegmentRoutes(app, ctx);
+  if (options.segments) segments.start(options.segments.tickMs, (err) => app.log.error({ err }, 'segment refresh failed'));
 
   app.get('/api/openapi.json', async () => openApiDocument());
   app.get('/health', async () => {
@@ -66,9 +75,11 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   return {
     app,
     ingest,
+    segments,
     async close() {
       await app.close();
       await ingest.flush();
+      await segments.stop();
     },
   };
 }

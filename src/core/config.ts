@@ -12,6 +12,13 @@ export const configSchema = z.object({
   dedupeDays: z.coerce.number().int().min(7).default(8).describe('Days a messageId is remembered for dedupe (at least 7)'),
   ingestMaxEvents: z.coerce.number().int().positive().default(5000).describe('Write a batch once this many events wait'),
   ingestMaxDelayMs: z.coerce.number().int().min(0).default(5).describe('…or this long after the first one arrived'),
+  segmentTickMs: z.coerce.number().int().min(100).default(1000).describe('How often realtime segments take in new events'),
+  segmentTimeRefreshMs: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(60_000)
+    .describe('How often realtime segments that depend on time ("last 7 days") are re-evaluated whole'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   demo: z.boolean().default(true).describe('Load demo data into an empty store on start'),
   demoUsers: z.coerce.number().int().positive().default(2000),

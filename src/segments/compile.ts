@@ -226,7 +226,8 @@ class Compiler {
     const isFirst = [this.b.inList('e.event', firstNames), ...this.filters(node.first, node.window)].join(' AND ');
     const isThen = [this.b.inList('e.event', thenNames), ...this.filters(node.then, undefined)].join(' AND ');
     const start = windowRange(node.window, this.now).start;
-    const scan = [`e.workspace_id = ${this.ws}`, this.b.inList('e.event', [...new Set([...firstNames, ...thenNames])])];
+    const allNames = [...new Set([...firstNames, ...thenNames])];
+    const scan = [`e.workspace_id = ${this.ws}`, this.b.inList('e.event', allNames)];
     if (start !== null) scan.push(`e.ts >= ${this.b.param(start)}`);
     if (this.restrict) scan.push(`e.user_key IN (SELECT unnest(${this.restrict}::BIGINT[]))`);
     const firstWindow = this.windowSql('s.ts', node.window);
@@ -234,10 +235,15 @@ class Compiler {
     const outcome = node.thenPerformed
       ? `s.next_then IS NOT NULL AND s.next_then <= s.ts + ${withinP}`
       : `s.ts + ${withinP} <= ${this.b.param(this.now)} AND (s.next_then IS NULL OR s.next_then > s.ts + ${withinP})`;
+    // Same product: one row per product line (joined to its event), partitioned by product too.
+    const from = node.sameProduct
+      ? `events e JOIN event_items it ON it.workspace_id = e.workspace_id AND it.message_id = e.message_id AND ${this.b.inList('it.event', allNames)}`
+      : 'events e';
+    const partition = node.sameProduct ? 'e.user_key, it.product_id' : 'e.user_key';
     return `u.user_key IN (SELECT s.user_key FROM (
       SELECT e.user_key, e.ts, (${isFirst}) AS is_first,
-        min(CASE WHEN ${isThen} THEN e.ts END) OVER (PARTITION BY e.user_key ORDER BY e.ts RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS next_then
-      FROM events e WHERE ${scan.join(' AND ')}) s
+        min(CASE WHEN ${isThen} THEN e.ts END) OVER (PARTITION BY ${partition} ORDER BY e.ts RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS next_then
+      FROM ${from} WHERE ${scan.join(' AND ')}) s
     WHERE s.is_first${firstWindow.map((w) => ` AND ${w}`).join('')} AND ${outcome})`;
   }
 

@@ -162,6 +162,7 @@ export type Condition =
       thenPerformed: boolean;
       within: Duration;
       window?: Window;
+      sameProduct?: boolean;
     }
   | { type: 'in_segment'; segmentId: number }
   | { type: 'random_bucket'; salt?: string; from: number; to: number }
@@ -225,6 +226,10 @@ const nodeSchema = z.discriminatedUnion('type', [
     thenPerformed: z.boolean().describe('true: `then` followed within `within`; false: it did not (and `within` has passed)'),
     within: durationSchema,
     window: windowSchema.optional().describe('When the first step happened'),
+    sameProduct: z
+      .boolean()
+      .optional()
+      .describe('Both steps must concern the same product (e.g. viewed a product, then did not buy that product)'),
   }),
   z.strictObject({ type: z.literal('in_segment'), segmentId: z.number().int().positive() }),
   z

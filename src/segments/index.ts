@@ -11,8 +11,10 @@ export {
 } from './members.ts';
 export { type RefreshOptions, type RefreshResult, refreshSegment } from './membership.ts';
 export { nextScheduledRefresh, type RefreshSettings, refreshSchema } from './refresh-schedule.ts';
+export { defaultRefresherOptions, type RefresherOptions, SegmentRefresher } from './refresher.ts';
 export {
   archiveSegment,
+  checkReferences,
   createSegment,
   createStaticSegment,
   getSegment,

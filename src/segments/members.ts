@@ -81,7 +81,7 @@ export async function listMembers(
   segmentId: number,
   page: { after?: number; limit: number },
 ): Promise<{ members: MemberView[]; next: number | null }> {
-  const rows = await store.query<{ user_key: number; entered_changed_at: number }>(
+  const rows = await store.query<{ user_key: number; entered_at: number }>(
     `SELECT user_key, entered_at FROM segment_members WHERE workspace_id = $1 AND segment_id = $2 AND user_key > $3
      ORDER BY user_key LIMIT ${Math.trunc(page.limit) + 1}`,
     [workspaceId, segmentId, page.after ?? -1],

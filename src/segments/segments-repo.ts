@@ -119,7 +119,7 @@ export function referencedSegments(node: Condition, path = 'definition'): { segm
  * Checks what the schema cannot: referenced segments exist in this workspace, are not archived,
  * and do not refer back to this one (a cycle would make membership undefined).
  */
-async function checkReferences(db: SqlExecutor, workspaceId: number, definition: Condition, self: number | null) {
+export async function checkReferences(db: SqlExecutor, workspaceId: number, definition: Condition, self: number | null) {
   const all = new Map((await listSegments(db, workspaceId, true)).map((s) => [s.segmentId, s]));
   for (const ref of referencedSegments(definition)) {
     const target = all.get(ref.segmentId);

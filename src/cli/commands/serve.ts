@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { buildServer } from '../../api/server.ts';
 import { systemClock } from '../../core/clock.ts';
 import type { Config } from '../../core/config.ts';
+import { defaultRefresherOptions } from '../../segments/index.ts';
 import { runDemo } from '../../sim/index.ts';
 import type { Store } from '../../store/index.ts';
 import { configFrom, defaultCdnowFile, ensureDefaultWorkspace, openConfiguredStore, workspaceIdOf } from '../open.ts';
@@ -67,6 +68,11 @@ export function registerServe(program: Command) {
           maxDelayMs: config.ingestMaxDelayMs,
         },
         logLevel: config.logLevel,
+        segments: {
+          ...defaultRefresherOptions,
+          tickMs: config.segmentTickMs,
+          timeRefreshMs: config.segmentTimeRefreshMs,
+        },
       });
       await server.app.listen({ port: config.port, host: config.host });
       console.log(`Shopflow is serving on http://localhost:${config.port} (store: ${store.dialect} ${store.location})`);
