@@ -33,6 +33,7 @@ const newWithoutFirstOrder = {
 const viewedRecommendedNotBought = {
   type: 'sequence',
   first: { event: 'Product Viewed', where: [{ property: 'recommendation_id', op: 'exists' }] },
+  // biome-ignore lint/suspicious/noThenProperty: a sequence's second step (plain data, never awaited)
   then: { event: 'Order Completed' },
   thenPerformed: false,
   within: '15d',
