@@ -181,4 +181,12 @@ describe.each(engines)('segments API on %s', (engine) => {
     expect((await api('DELETE', `/api/segments/${combined.json().segmentId}`)).statusCode).toBe(204);
     expect((await api('DELETE', `/api/segments/${dormant.segmentId}`)).statusCode).toBe(204);
   });
+
+  it('describes the segment API and definition schema in OpenAPI', async () => {
+    const doc = (await h.server.app.inject({ method: 'GET', url: '/api/openapi.json' })).json();
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/segments', '/api/segments/estimate', '/api/segments/{id}/changes']),
+    );
+    expect(JSON.stringify(doc.components.schemas.SegmentDefinition)).toContain('random_bucket');
+  });
 });

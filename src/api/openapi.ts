@@ -11,6 +11,7 @@ import {
   trackSchema,
 } from '../core/events.ts';
 import { errorBodySchema } from './errors.ts';
+import { segmentPaths, segmentSchemas } from './openapi-segments.ts';
 import { newWorkspaceSchema } from './workspace-routes.ts';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
@@ -21,6 +22,8 @@ const personSchema = z.object({
   traits: z.record(z.string(), z.unknown()),
   createdAt: z.string(),
   updatedAt: z.string(),
+  computed: z.record(z.string(), z.unknown()).nullable().describe('Computed traits and predictions'),
+  segments: z.array(z.object({ segmentId: z.number(), name: z.string(), enteredAt: z.string() })),
   events: z.array(
     z.object({
       messageId: z.string(),
@@ -117,6 +120,7 @@ export function openApiDocument() {
         Person: schema(personSchema),
         Error: schema(errorBodySchema),
         NewWorkspace: schema(newWorkspaceSchema),
+        ...segmentSchemas,
         ...Object.fromEntries(Object.entries(commerceEvents).map(([name, s]) => [`Commerce_${name.replace(/ /g, '')}`, schema(s)])),
       },
     },
@@ -222,6 +226,7 @@ export function openApiDocument() {
           responses: { '200': { description: 'Workspace' }, ...errors },
         },
       },
+      ...segmentPaths,
       '/health': {
         get: {
           summary: 'Liveness and store check',

@@ -4,6 +4,7 @@ import { registerBench } from './commands/bench.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerImport } from './commands/import.ts';
 import { registerKeys } from './commands/keys.ts';
+import { registerSegments } from './commands/segments.ts';
 import { registerServe } from './commands/serve.ts';
 
 const program = new Command('shopflow').description('Shopflow: e-commerce marketing automation').showHelpAfterError();
@@ -11,6 +12,7 @@ registerServe(program);
 registerDemo(program);
 registerImport(program);
 registerKeys(program);
+registerSegments(program);
 registerBench(program);
 
 try {

@@ -1,1 +1,9 @@
-export { type ConflictEntry, getPerson, identityHistory, type MergeAuditEntry, type Person, type PersonEvent } from './people.ts';
+export {
+  type ConflictEntry,
+  computedTraitsOf,
+  getPerson,
+  identityHistory,
+  type MergeAuditEntry,
+  type Person,
+  type PersonEvent,
+} from './people.ts';

@@ -16,6 +16,10 @@ export interface Person {
   traits: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
+  /** Computed traits and predictions (null until the first computed-traits refresh), e.g. lifecycle, rfm_score, p_alive. */
+  computed: Record<string, unknown> | null;
+  /** Segments the person is currently in. */
+  segments: { segmentId: number; name: string; enteredAt: string }[];
   events: PersonEvent[];
 }
 
@@ -55,12 +59,24 @@ export async function getPerson(
      WHERE workspace_id = $1 AND user_key = $2 ORDER BY ts DESC, received_at DESC LIMIT $3`,
     [workspaceId, userKey, eventLimit],
   );
+  const segments = await store.query<{ segment_id: number; name: string; entered_at: number }>(
+    `SELECT s.segment_id, s.name, m.entered_at FROM segment_members m
+     JOIN segments s ON s.workspace_id = m.workspace_id AND s.segment_id = m.segment_id
+     WHERE m.workspace_id = $1 AND m.user_key = $2 ORDER BY s.segment_id`,
+    [workspaceId, userKey],
+  );
   return {
     userKey,
     identities,
     traits: user?.traits ?? {},
     createdAt: new Date(user?.created_at ?? 0).toISOString(),
     updatedAt: new Date(user?.updated_at ?? 0).toISOString(),
+    computed: await computedTraitsOf(store, workspaceId, userKey),
+    segments: segments.map((m) => ({
+      segmentId: Number(m.segment_id),
+      name: m.name,
+      enteredAt: new Date(Number(m.entered_at)).toISOString(),
+    })),
     events: events.map((e) => ({
       messageId: e.message_id,
       type: e.type,
@@ -70,6 +86,22 @@ export async function getPerson(
       properties: e.properties,
     })),
   };
+}
+
+/**
+ * A person's computed traits and predictions as one flat record (what segments, journeys and
+ * templates see), or null when neither has been computed yet.
+ */
+export async function computedTraitsOf(store: Store, workspaceId: number, userKey: number): Promise<Record<string, unknown> | null> {
+  const [traits] = await store.query('SELECT * FROM computed_traits WHERE workspace_id = $1 AND user_key = $2', [workspaceId, userKey]);
+  const [predictions] = await store.query('SELECT * FROM customer_predictions WHERE workspace_id = $1 AND user_key = $2', [
+    workspaceId,
+    userKey,
+  ]);
+  if (!traits && !predictions) return null;
+  const { workspace_id: _w, user_key: _k, computed_at: traitsAt, ...rest } = traits ?? {};
+  const { workspace_id: _w2, user_key: _k2, computed_at: predictedAt, ...predicted } = predictions ?? {};
+  return { ...rest, ...predicted, traits_computed_at: traitsAt ?? null, predictions_computed_at: predictedAt ?? null };
 }
 
 export interface MergeAuditEntry {

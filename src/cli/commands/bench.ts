@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { benchmarkNames, formatTable, runBenchmark } from '../../../bench/index.ts';
+import { benchmarkNames, formatSegmentTable, formatTable, runBenchmark } from '../../../bench/index.ts';
 import { terminalProgress } from '../progress.ts';
 
 interface BenchFlags {
@@ -25,6 +25,8 @@ export function registerBench(program: Command) {
         engines: flags.engine ? [flags.engine] : ['duckdb', 'postgres'],
         progress: terminalProgress(),
       });
-      console.log(flags.json ? JSON.stringify(results, null, 2) : formatTable(results));
+      const table = name === 'segments' ? formatSegmentTable(results) : formatTable(results);
+      console.log(flags.json ? JSON.stringify(results, null, 2) : table);
+      if (results.some((r) => r.error)) process.exitCode = 1;
     });
 }

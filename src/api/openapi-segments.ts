@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { segmentDefinitionSchema, segmentInputSchema } from '../segments/index.ts';
+import { changesQuerySchema, estimateBodySchema, membersQuerySchema } from './segment-routes.ts';
+
+/** OpenAPI pieces of the segments API; merged into the document by openapi.ts. */
+const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (name: string) => ({ content: { 'application/json': { schema: ref(name) } } });
+const adminAuth = [{ adminKey: [] }];
+const id = { name: 'id', in: 'path', required: true, schema: { type: 'integer' }, description: 'Segment id' };
+const errors = {
+  '400': { description: 'Invalid input (the path names the bad node)', ...json('Error') },
+  '401': { description: 'Missing or unknown key', ...json('Error') },
+  '404': { description: 'Unknown segment', ...json('Error') },
+};
+/** Query parameters from a zod object schema. */
+function queryParams(s: z.ZodObject) {
+  const js = schema(s) as { properties: Record<string, { description?: string }> };
+  return Object.entries(js.properties).map(([name, p]) => ({ name, in: 'query', schema: p, description: p.description }));
+}
+const op = (summary: string, extra: object = {}) => ({ summary, tags: ['Segments'], security: adminAuth, ...extra });
+
+export const segmentSchemas = {
+  SegmentDefinition: schema(segmentDefinitionSchema),
+  SegmentInput: schema(segmentInputSchema),
+  EstimateRequest: schema(estimateBodySchema),
+};
+
+export const segmentPaths = {
+  '/api/segments/estimate': {
+    post: op('Size and a sample of a draft definition, without saving it', {
+      requestBody: json('EstimateRequest'),
+      responses: { '200': { description: '{size, sample, sql, tookMs}' }, ...errors },
+    }),
+  },
+  '/api/segments': {
+    post: op('Save a segment and evaluate it', {
+      requestBody: json('SegmentInput'),
+      responses: {
+        '201': { description: 'The segment with its first refresh' },
+        ...errors,
+        '409': { description: 'Name taken', ...json('Error') },
+      },
+    }),
+    get: op('Active segments with sizes', { responses: { '200': { description: '{segments}' }, ...errors } }),
+  },
+  '/api/segments/{id}': {
+    get: op('One segment', { parameters: [id], responses: { '200': { description: 'The segment' }, ...errors } }),
+    put: op('Change a segment (re-evaluated at once)', {
+      parameters: [id],
+      requestBody: json('SegmentInput'),
+      responses: { '200': { description: 'The segment' }, ...errors },
+    }),
+    delete: op('Archive a segment (refused while another segment uses it)', {
+      parameters: [id],
+      responses: { '204': { description: 'Archived' }, ...errors, '409': { description: 'In use', ...json('Error') } },
+    }),
+  },
+  '/api/segments/{id}/refresh': {
+    post: op('Re-evaluate now', { parameters: [id], responses: { '200': { description: '{size, entered, exited, tookMs}' }, ...errors } }),
+  },
+  '/api/segments/{id}/members': {
+    get: op('Current members, by user key', {
+      parameters: [id, ...queryParams(membersQuerySchema)],
+      responses: { '200': { description: '{members, next}' }, ...errors },
+    }),
+  },
+  '/api/segments/{id}/changes': {
+    get: op('Entries and exits after a cursor (what journeys consume)', {
+      parameters: [id, ...queryParams(changesQuerySchema)],
+      responses: { '200': { description: '{changes}' }, ...errors },
+    }),
+  },
+};

@@ -1,0 +1,62 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppError } from '../core/errors.ts';
+
+/** Flags of commands that work through a running server's admin API. */
+export interface ServerFlags {
+  server: string;
+  adminKey?: string;
+  data?: string;
+}
+
+export const serverOptions = (cmd: import('commander').Command) =>
+  cmd
+    .option('--server <url>', 'the running Shopflow server', 'http://localhost:3000')
+    .option('--admin-key <key>', 'admin key (default: the one saved in <data>/default-workspace.json)')
+    .option('--data <dir>', 'data folder holding default-workspace.json', './data');
+
+/**
+ * Admin API calls for the CLI. Operator commands (segments, …) go through the server so they work
+ * while it runs (DuckDB allows one process per file) and on PostgreSQL alike.
+ */
+export class ApiClient {
+  private readonly adminKey: string;
+
+  constructor(private readonly flags: ServerFlags) {
+    this.adminKey = flags.adminKey ?? savedAdminKey(flags.data ?? './data');
+  }
+
+  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.raw(method, path, body);
+    const text = await res.text();
+    const parsed = text ? (JSON.parse(text) as T & { message?: string; path?: string }) : ({} as T & { message?: string; path?: string });
+    if (!res.ok)
+      throw new AppError(
+        'invalid_request',
+        `server said ${res.status}: ${parsed.message ?? text}${parsed.path ? ` (at ${parsed.path})` : ''}`,
+      );
+    return parsed;
+  }
+
+  async raw(method: string, path: string, body?: unknown): Promise<Response> {
+    try {
+      return await fetch(new URL(path, this.flags.server), {
+        method,
+        headers: { authorization: `Bearer ${this.adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      throw new AppError(
+        'unavailable',
+        `cannot reach ${this.flags.server} (is \`npm start\` running?): ${(err as Error).message}`,
+        'server',
+      );
+    }
+  }
+}
+
+function savedAdminKey(dataDir: string): string {
+  const file = join(dataDir, 'default-workspace.json');
+  if (!existsSync(file)) throw new AppError('invalid_request', `no --admin-key given and no ${file}`, 'admin-key');
+  return (JSON.parse(readFileSync(file, 'utf8')) as { adminKey: string }).adminKey;
+}
