@@ -82,7 +82,8 @@ class Compiler {
       case 'or':
         return `(${node.conditions.map((n) => this.condition(n)).join('\n  OR ')})`;
       case 'not':
-        return `NOT ${this.condition(node.condition)}`;
+        // A comparison with a missing trait is NULL, and NOT NULL is NULL: "not X" means everyone not in X.
+        return `NOT COALESCE(${this.condition(node.condition)}, FALSE)`;
       case 'trait':
         return this.compare(this.b.jsonText('u.traits', node.trait), node, 'json');
       case 'computed':
@@ -138,6 +139,10 @@ class Compiler {
     aggregate?: { fn: string; property: string } & Comparison,
   ): string {
     const atLeast = (n: number) => this.grouped(match, window, n <= 1 ? null : `count(*) >= ${this.b.param(n)}`, aggregate);
+    if (aggregate && count.op !== 'at_least') {
+      // With an aggregate both must hold on the person's events: not the complement of "at least N+1 and aggregate".
+      return this.grouped(match, window, `count(*) ${count.op === 'at_most' ? '<=' : '='} ${this.b.param(count.value)}`, aggregate);
+    }
     if (count.op === 'at_most') return `NOT ${atLeast(count.value + 1)}`;
     if (count.op === 'exactly') {
       if (count.value === 0) return `NOT ${atLeast(1)}`;
@@ -242,7 +247,7 @@ class Compiler {
     const partition = node.sameProduct ? 'e.user_key, it.product_id' : 'e.user_key';
     return `u.user_key IN (SELECT s.user_key FROM (
       SELECT e.user_key, e.ts, (${isFirst}) AS is_first,
-        min(CASE WHEN ${isThen} THEN e.ts END) OVER (PARTITION BY ${partition} ORDER BY e.ts RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS next_then
+        min(CASE WHEN ${isThen} THEN e.ts END) OVER (PARTITION BY ${partition} ORDER BY e.ts RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING EXCLUDE CURRENT ROW) AS next_then
       FROM ${from} WHERE ${scan.join(' AND ')}) s
     WHERE s.is_first${firstWindow.map((w) => ` AND ${w}`).join('')} AND ${outcome})`;
   }

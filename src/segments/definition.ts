@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DAY, HOUR, MINUTE } from '../core/clock.ts';
 
 /**
  * The segment definition: one schema that is the TypeScript type, the runtime validator and the
@@ -15,6 +16,12 @@ export type Duration = z.infer<typeof durationSchema>;
 
 const isoInstant = z.iso.datetime({ offset: true }).or(z.iso.date()).describe('An ISO 8601 date or date-time');
 
+const unitMs = { m: MINUTE, h: HOUR, d: DAY, w: 7 * DAY } as const;
+/** Milliseconds of a valid duration string. */
+export function durationMs(d: Duration): number {
+  return Number(d.slice(0, -1)) * unitMs[d.slice(-1) as keyof typeof unitMs];
+}
+
 /** An instant: absolute, or relative to evaluation time (`{ago: "60d"}`). */
 export const instantSchema = z.union([isoInstant, z.strictObject({ ago: durationSchema })]);
 export type Instant = z.infer<typeof instantSchema>;
@@ -24,6 +31,10 @@ export const windowSchema = z
     z.strictObject({ last: durationSchema }).describe('Within the last duration, e.g. {"last": "30d"}'),
     z
       .strictObject({ from: durationSchema, to: durationSchema })
+      .refine((w) => durationMs(w.from) > durationMs(w.to), {
+        message: '`from` must be further back than `to` (e.g. from "10d" to "3d")',
+        path: ['to'],
+      })
       .describe('Between `from` ago and `to` ago, e.g. {"from": "10d", "to": "3d"} = 3 to 10 days ago'),
     z
       .strictObject({ after: isoInstant.optional(), before: isoInstant.optional() })
@@ -49,11 +60,14 @@ export const comparisonSchema = z.discriminatedUnion('op', [
 ]);
 export type Comparison = z.infer<typeof comparisonSchema>;
 
-const propertyName = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[^'"\\]+$/, 'a property name without quotes or backslashes');
+/** Names that may be nested with dots: no empty parts, no quotes or backslashes (they are written into JSON paths). */
+const dottedName = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[^'"\\.]+(\.[^'"\\.]+)*$/, `a ${what} name without quotes, backslashes or empty parts between dots`);
+const propertyName = dottedName('property');
 
 const comparisonOps = [
   'eq',
@@ -83,9 +97,40 @@ function checkComparison(node: { op: string; value?: unknown }, ctx: z.core.$Ref
 }
 const comparisonFields = { op: z.enum(comparisonOps), value: z.unknown().optional() };
 
+/** Event fields stored as typed columns (of the event or of its product lines); other properties are JSON. */
+export const typedPropertyKinds: Record<string, ValueKind> = {
+  total: 'number',
+  price: 'number',
+  quantity: 'number',
+  order_id: 'text',
+  currency: 'text',
+  product_id: 'text',
+  category: 'text',
+};
+
+const opsByKind: Record<ValueKind, readonly string[]> = {
+  number: ['eq', 'neq', 'in', 'not_in', 'gt', 'gte', 'lt', 'lte', 'between', 'exists', 'not_exists'],
+  time: ['before', 'after', 'exists', 'not_exists'],
+  text: ['eq', 'neq', 'in', 'not_in', 'contains', 'exists', 'not_exists', 'in_category'],
+};
+
+/** A typed field takes only the operators (and value types) of its kind: "lifecycle > 5" is refused, not run. */
+function checkKind(kind: ValueKind | undefined, what: string, node: { op: string; value?: unknown }, ctx: z.core.$RefinementCtx) {
+  if (!kind) return;
+  if (!opsByKind[kind].includes(node.op)) {
+    ctx.addIssue({ code: 'custom', path: ['op'], message: `${what} is a ${kind}: use one of ${opsByKind[kind].join(', ')}` });
+  } else if (kind === 'number' && ['eq', 'neq', 'in', 'not_in'].includes(node.op)) {
+    const values = Array.isArray(node.value) ? node.value : [node.value];
+    if (!values.every((v) => typeof v === 'number')) ctx.addIssue({ code: 'custom', path: ['value'], message: `${what} is a number` });
+  }
+}
+
 export const propertyFilterSchema = z
   .strictObject({ property: propertyName, ...comparisonFields })
-  .superRefine(checkComparison)
+  .superRefine((f, ctx) => {
+    checkComparison(f, ctx);
+    checkKind(typedPropertyKinds[f.property], f.property, f, ctx);
+  })
   .describe('A filter on an event property; product_id, category, price and quantity match any product line of the event');
 export type PropertyFilter = { property: string } & Comparison;
 
@@ -110,34 +155,42 @@ export const aggregateSchema = z
     property: propertyName.describe('A numeric property, e.g. total or price'),
     ...comparisonFields,
   })
-  .superRefine(checkComparison);
+  .superRefine((a, ctx) => {
+    checkComparison(a, ctx);
+    if (typedPropertyKinds[a.property] === 'text')
+      ctx.addIssue({ code: 'custom', path: ['property'], message: `${a.property} is not a number` });
+    checkKind('number', `${a.fn} of ${a.property}`, a, ctx);
+  });
 export type Aggregate = { fn: 'sum' | 'avg' | 'min' | 'max'; property: string } & Comparison;
 
-/** Computed traits and predictions a segment can filter on (columns of computed_traits / customer_predictions). */
-export const computedTraitNames = [
-  'order_count',
-  'total_spend',
-  'avg_order_value',
-  'first_order_at',
-  'last_order_at',
-  'avg_days_between_orders',
-  'rfm_recency',
-  'rfm_frequency',
-  'rfm_monetary',
-  'rfm_score',
-  'lifecycle',
-  'favourite_top_category',
-  'favourite_mid_category',
-  'favourite_category',
-  'preferred_channel',
-  'active_hour',
-  'discount_sensitivity',
-  'p_alive',
-  'expected_purchases_30d',
-  'expected_purchases_90d',
-  'expected_next_order_at',
-] as const;
-export type ComputedTraitName = (typeof computedTraitNames)[number];
+type ValueKind = 'number' | 'time' | 'text';
+
+/** Computed traits and predictions a segment can filter on (columns of computed_traits / customer_predictions), by kind. */
+export const computedTraitKinds = {
+  order_count: 'number',
+  total_spend: 'number',
+  avg_order_value: 'number',
+  first_order_at: 'time',
+  last_order_at: 'time',
+  avg_days_between_orders: 'number',
+  rfm_recency: 'number',
+  rfm_frequency: 'number',
+  rfm_monetary: 'number',
+  rfm_score: 'text',
+  lifecycle: 'text',
+  favourite_top_category: 'text',
+  favourite_mid_category: 'text',
+  favourite_category: 'text',
+  preferred_channel: 'text',
+  active_hour: 'number',
+  discount_sensitivity: 'number',
+  p_alive: 'number',
+  expected_purchases_30d: 'number',
+  expected_purchases_90d: 'number',
+  expected_next_order_at: 'time',
+} as const satisfies Record<string, ValueKind>;
+export const computedTraitNames = Object.keys(computedTraitKinds) as (keyof typeof computedTraitKinds)[];
+export type ComputedTraitName = keyof typeof computedTraitKinds;
 
 export const engagementActions = ['received', 'clicked', 'converted'] as const;
 
@@ -175,12 +228,7 @@ export type Condition =
       count?: z.infer<typeof countSchema>;
     };
 
-const traitName = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[^'"\\]+$/, 'a trait name without quotes or backslashes')
-  .describe('A profile trait; nested traits with dots, e.g. address.city');
+const traitName = dottedName('trait').describe('A profile trait; nested traits with dots, e.g. address.city');
 
 const nodeSchema = z.discriminatedUnion('type', [
   z.strictObject({
@@ -202,7 +250,16 @@ const nodeSchema = z.discriminatedUnion('type', [
     },
   }),
   z.strictObject({ type: z.literal('trait'), trait: traitName, ...comparisonFields }).superRefine(checkComparison),
-  z.strictObject({ type: z.literal('computed'), trait: z.enum(computedTraitNames), ...comparisonFields }).superRefine(checkComparison),
+  z
+    .strictObject({
+      type: z.literal('computed'),
+      trait: z.enum(computedTraitNames as [ComputedTraitName, ...ComputedTraitName[]]),
+      ...comparisonFields,
+    })
+    .superRefine((c, ctx) => {
+      checkComparison(c, ctx);
+      checkKind(computedTraitKinds[c.trait], c.trait, c, ctx);
+    }),
   z.strictObject({
     type: z.literal('performed'),
     ...eventMatchFields,

@@ -1,12 +1,6 @@
-import { DAY, HOUR, MINUTE } from '../core/clock.ts';
-import type { Duration, Instant, Window } from './definition.ts';
+import { durationMs, type Instant, type Window } from './definition.ts';
 
-const unitMs = { m: MINUTE, h: HOUR, d: DAY, w: 7 * DAY } as const;
-
-export function durationMs(d: Duration): number {
-  const unit = d.slice(-1) as keyof typeof unitMs;
-  return Number(d.slice(0, -1)) * unitMs[unit];
-}
+export { durationMs };
 
 export function instantMs(i: Instant, now: number): number {
   return typeof i === 'string' ? Date.parse(i) : now - durationMs(i.ago);

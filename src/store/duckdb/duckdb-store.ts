@@ -152,7 +152,12 @@ export async function openDuckDbStore(options: DuckDbOptions): Promise<Store> {
     throw err;
   }
   const conns: DuckDBConnection[] = [];
-  for (let i = 0; i < (options.connections ?? 4); i++) conns.push(await instance.connect());
+  for (let i = 0; i < (options.connections ?? 4); i++) {
+    const conn = await instance.connect();
+    // Dates without a zone (a trait "1990-05-01") are read as UTC, as in JavaScript and on PostgreSQL.
+    await conn.run("SET TimeZone = 'UTC'");
+    conns.push(conn);
+  }
   const pool = new ConnectionPool(conns);
   const messageIds = new MessageIdWindow(options.dedupeDays);
 

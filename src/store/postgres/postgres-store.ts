@@ -81,7 +81,8 @@ const indexedMessageIds: MessageIdIndex = {
 };
 
 export async function openPostgresStore(options: PostgresOptions): Promise<Store> {
-  const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
+  // Dates without a zone (a trait "1990-05-01") are read as UTC, as in JavaScript and on DuckDB.
+  const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10, options: '-c TimeZone=UTC' });
   // An idle connection the server drops (restart, admin command) must not crash the process:
   // the pool discards it and the next query opens a new one.
   pool.on('error', (err) => options.onIdleError?.(err));
