@@ -160,6 +160,30 @@ describe.each(engines)('segments API on %s', (engine) => {
     expect(dupe.statusCode).toBe(409);
   });
 
+  it('exports members as CSV and as a DMP audience with hashed identifiers only, and builds a lookalike', async () => {
+    const dormant = (await api('GET', '/api/segments')).json().segments.find((s: { name: string }) => s.name === 'dormant high value');
+    const csv = await api('GET', `/api/segments/${dormant.segmentId}/export?format=csv&traits=plan`);
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers['content-type']).toContain('text/csv');
+    const [header, row, ...rest] = csv.body.trim().split(/\r?\n/);
+    expect(header).toBe('user_key,user_id,email,phone,entered_at,plan');
+    expect(row).toContain(',u4,');
+    expect(rest).toEqual([]);
+
+    const dmp = await api('GET', `/api/segments/${dormant.segmentId}/export?format=dmp`);
+    expect(dmp.statusCode).toBe(200); // u4 has no email or phone: a header and no rows, nothing raw
+    expect(dmp.body).not.toContain('u4');
+    expect((await api('GET', `/api/segments/${dormant.segmentId}/export?format=xml`)).json()).toMatchObject({ path: 'format' });
+
+    const lookalike = await api('POST', '/api/segments/lookalike', { seedSegmentId: dormant.segmentId, name: 'like dormant', size: 3 });
+    expect(lookalike.statusCode).toBe(201);
+    expect(lookalike.json()).toMatchObject({ kind: 'static', name: 'like dormant' });
+    expect(lookalike.json().memberCount).toBeLessThanOrEqual(3);
+    const like = userIdsOf((await api('GET', `/api/segments/${lookalike.json().segmentId}/members`)).json().members);
+    expect(like).not.toContain('u4'); // the seed itself is never a lookalike
+    expect((await api('POST', '/api/segments/lookalike', { seedSegmentId: 999, name: 'x', size: 3 })).statusCode).toBe(404);
+  });
+
   it('uses one segment in another, and archives only unused segments', async () => {
     const list = (await api('GET', '/api/segments')).json().segments;
     const dormant = list.find((s: { name: string }) => s.name === 'dormant high value');

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { segmentDefinitionSchema, segmentInputSchema } from '../segments/index.ts';
-import { changesQuerySchema, estimateBodySchema, membersQuerySchema } from './segment-routes.ts';
+import { changesQuerySchema, estimateBodySchema, exportQuerySchema, lookalikeBodySchema, membersQuerySchema } from './segment-routes.ts';
 
 /** OpenAPI pieces of the segments API; merged into the document by openapi.ts. */
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
@@ -24,6 +24,7 @@ export const segmentSchemas = {
   SegmentDefinition: schema(segmentDefinitionSchema),
   SegmentInput: schema(segmentInputSchema),
   EstimateRequest: schema(estimateBodySchema),
+  LookalikeRequest: schema(lookalikeBodySchema),
 };
 
 export const segmentPaths = {
@@ -69,6 +70,18 @@ export const segmentPaths = {
     get: op('Entries and exits after a cursor (what journeys consume)', {
       parameters: [id, ...queryParams(changesQuerySchema)],
       responses: { '200': { description: '{changes}' }, ...errors },
+    }),
+  },
+  '/api/segments/{id}/export': {
+    get: op('Members as CSV, or as a DMP audience (hashed identifiers only)', {
+      parameters: [id, ...queryParams(exportQuerySchema)],
+      responses: { '200': { description: 'text/csv', content: { 'text/csv': { schema: { type: 'string' } } } }, ...errors },
+    }),
+  },
+  '/api/segments/lookalike': {
+    post: op('Save the people most similar to a seed segment as a new static segment', {
+      requestBody: json('LookalikeRequest'),
+      responses: { '201': { description: 'The new segment with a summary of scores' }, ...errors },
     }),
   },
 };

@@ -1,10 +1,14 @@
+import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import {
   archiveSegment,
   checkReferences,
+  createLookalikeSegment,
   createSegment,
   estimateSegment,
+  exportDmpAudience,
+  exportSegmentCsv,
   listChanges,
   listMembers,
   listSegments,
@@ -33,6 +37,31 @@ export const changesQuerySchema = z.object({
   afterRefresh: z.coerce.number().int().min(0).default(0).describe('Refresh number of the last change read'),
   afterUserKey: z.coerce.number().int().optional().describe('User key of the last change read'),
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+});
+
+export const exportQuerySchema = z.object({
+  format: z.enum(['csv', 'dmp']).default('csv').describe('csv: identities and traits; dmp: hashed identifiers only'),
+  traits: z
+    .string()
+    .optional()
+    .transform((t) =>
+      t
+        ? t
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : [],
+    )
+    .describe('CSV only: comma-separated trait names to add as columns'),
+  userIdHmacKey: z.string().min(16).optional().describe('DMP only: adds user_id_hmac = HMAC-SHA256(key, user_id)'),
+});
+
+export const lookalikeBodySchema = z.strictObject({
+  seedSegmentId: z.number().int().positive().describe('The segment whose members are the examples'),
+  name: z.string().trim().min(1).max(200).describe('Name of the new (static) segment'),
+  size: z.number().int().min(1).max(1_000_000).describe('How many people to keep'),
+  excludeSegmentId: z.number().int().positive().optional().describe('Leave out members of this segment too'),
+  metric: z.enum(['cosine', 'distance']).default('cosine'),
 });
 
 const stopwatch = () => performance.now();
@@ -106,5 +135,30 @@ export function registerSegmentRoutes(app: FastifyInstance, ctx: ApiContext) {
     const q = parseOrThrow(changesQuerySchema, request.query);
     await requireSegment(ctx.store, workspaceId, id);
     return { changes: await listChanges(ctx.store, workspaceId, id, q) };
+  });
+
+  app.get('/api/segments/:id/export', async (request, reply) => {
+    const workspaceId = await ws(request);
+    const { id } = parseOrThrow(idParams, request.params);
+    const q = parseOrThrow(exportQuerySchema, request.query);
+    const segment = await requireSegment(ctx.store, workspaceId, id);
+    const out = new PassThrough();
+    const done =
+      q.format === 'csv'
+        ? exportSegmentCsv(ctx.store, workspaceId, id, out, { traits: q.traits })
+        : exportDmpAudience(ctx.store, workspaceId, id, out, { userIdHmacKey: q.userIdHmacKey });
+    // A failure half-way cannot become a 4xx any more: end the stream with an error so the client sees a broken download.
+    done.catch((err: Error) => out.destroy(err));
+    const file = `${segment.name.replace(/[^\w.-]+/g, '_')}-${q.format}.csv`;
+    return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${file}"`).send(out);
+  });
+
+  app.post('/api/segments/lookalike', async (request, reply) => {
+    const workspaceId = await ws(request);
+    const body = parseOrThrow(lookalikeBodySchema, request.body);
+    if (body.excludeSegmentId !== undefined) await requireSegment(ctx.store, workspaceId, body.excludeSegmentId, 'excludeSegmentId');
+    const result = await createLookalikeSegment(ctx.store, workspaceId, body.seedSegmentId, { ...body, now: ctx.clock.now() });
+    reply.status(201);
+    return { ...result.segment, lookalike: { scores: result.scores, features: result.features, seedCategories: result.seedCategories } };
   });
 }

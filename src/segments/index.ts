@@ -1,5 +1,7 @@
 export { type CompiledSegment, type CompileOptions, compileSegment } from './compile.ts';
 export * from './definition.ts';
+export { csvField, dmpIdentifiers, type ExportCounts, exportDmpAudience, exportSegmentCsv } from './export.ts';
+export { createLookalikeSegment, findLookalikes, type Lookalike, type LookalikeSegment, runLookalike } from './lookalike.ts';
 export {
   describePeople,
   type Estimate,
