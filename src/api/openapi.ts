@@ -12,6 +12,7 @@ import {
 } from '../core/events.ts';
 import { errorBodySchema } from './errors.ts';
 import { segmentPaths, segmentSchemas } from './openapi-segments.ts';
+import { traitsPaths, traitsSchemas } from './openapi-traits.ts';
 import { newWorkspaceSchema } from './workspace-routes.ts';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
@@ -121,6 +122,7 @@ export function openApiDocument() {
         Error: schema(errorBodySchema),
         NewWorkspace: schema(newWorkspaceSchema),
         ...segmentSchemas,
+        ...traitsSchemas,
         ...Object.fromEntries(Object.entries(commerceEvents).map(([name, s]) => [`Commerce_${name.replace(/ /g, '')}`, schema(s)])),
       },
     },
@@ -227,6 +229,7 @@ export function openApiDocument() {
         },
       },
       ...segmentPaths,
+      ...traitsPaths,
       '/health': {
         get: {
           summary: 'Liveness and store check',

@@ -11,6 +11,7 @@ import { openApiDocument } from './openapi.ts';
 import { registerPeopleRoutes } from './people-routes.ts';
 import { registerSegmentRoutes } from './segment-routes.ts';
 import { registerTrackingRoutes } from './tracking-routes.ts';
+import { registerTraitsRoutes } from './traits-routes.ts';
 import { registerWorkspaceRoutes } from './workspace-routes.ts';
 
 export interface ServerOptions {
@@ -64,6 +65,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   registerCatalogRoutes(app, ctx);
   registerWorkspaceRoutes(app, ctx);
   registerSegmentRoutes(app, ctx);
+  registerTraitsRoutes(app, ctx);
   if (options.segments) segments.start(options.segments.tickMs, (err) => app.log.error({ err }, 'segment refresh failed'));
 
   app.get('/api/openapi.json', async () => openApiDocument());
