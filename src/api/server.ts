@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Clock } from '../core/clock.ts';
 import { IngestBuffer, type IngestBufferOptions } from '../ingest/index.ts';
+import { type ProfileJobOptions, ProfileJobs } from '../profiles/index.ts';
 import { type RefresherOptions, SegmentRefresher } from '../segments/index.ts';
 import type { Store } from '../store/index.ts';
 import { KeyRing } from '../workspaces/index.ts';
@@ -21,12 +22,15 @@ export interface ServerOptions {
   logLevel: string;
   /** Keep realtime and scheduled segments current in the background (omit in tests that tick by hand). */
   segments?: RefresherOptions & { tickMs: number };
+  /** Keep computed traits and predictions current in the background (omit in tests that tick by hand). */
+  profiles?: ProfileJobOptions & { tickMs: number };
 }
 
 export interface Server {
   app: FastifyInstance;
   ingest: IngestBuffer;
   segments: SegmentRefresher;
+  profiles: ProfileJobs;
   /** Stops accepting requests, writes what is buffered, closes the HTTP server. */
   close(): Promise<void>;
 }
@@ -66,6 +70,8 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   registerWorkspaceRoutes(app, ctx);
   registerSegmentRoutes(app, ctx);
   registerTraitsRoutes(app, ctx);
+  const profiles = new ProfileJobs(options.store, options.clock, options.profiles);
+  if (options.profiles) profiles.start(options.profiles.tickMs, (err) => app.log.error({ err }, 'computed traits refresh failed'));
   if (options.segments) segments.start(options.segments.tickMs, (err) => app.log.error({ err }, 'segment refresh failed'));
 
   app.get('/api/openapi.json', async () => openApiDocument());
@@ -78,10 +84,12 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     app,
     ingest,
     segments,
+    profiles,
     async close() {
       await app.close();
       await ingest.flush();
       await segments.stop();
+      await profiles.stop();
     },
   };
 }

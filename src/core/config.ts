@@ -19,6 +19,19 @@ export const configSchema = z.object({
     .min(1000)
     .default(60_000)
     .describe('How often realtime segments that depend on time ("last 7 days") are re-evaluated whole'),
+  traitsTickMs: z.coerce.number().int().min(100).default(10_000).describe('How often computed traits take in new events'),
+  traitsEveryMs: z.coerce
+    .number()
+    .int()
+    .min(60_000)
+    .default(6 * 3_600_000)
+    .describe('How often every computed trait is recomputed (recency, RFM and lifecycle move with time)'),
+  predictionsEveryMs: z.coerce
+    .number()
+    .int()
+    .min(60_000)
+    .default(24 * 3_600_000)
+    .describe('How often the purchase model is refitted and every prediction recomputed'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   demo: z.boolean().default(true).describe('Load demo data into an empty store on start'),
   demoUsers: z.coerce.number().int().positive().default(2000),

@@ -1,4 +1,6 @@
 import type { Clock } from '../core/clock.ts';
+import { startTicker, type Ticker } from '../core/ticker.ts';
+import { touchedPeople } from '../profiles/index.ts';
 import type { Store } from '../store/index.ts';
 import { type RefreshResult, refreshSegment } from './membership.ts';
 import { nextScheduledRefresh } from './refresh-schedule.ts';
@@ -30,8 +32,7 @@ export const defaultRefresherOptions: RefresherOptions = { timeRefreshMs: 60_000
  *    refresh due, or a segment it uses changed), else an incremental one for the touched people.
  */
 export class SegmentRefresher {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<unknown> = Promise.resolve();
+  private ticker: Ticker | null = null;
 
   constructor(
     private readonly store: Store,
@@ -96,34 +97,19 @@ export class SegmentRefresher {
   }
 
   /** People with events received (or merged) after the oldest watermark of these segments. */
-  private async touchedSince(workspaceId: number, segments: Segment[], now: number): Promise<number[]> {
-    const marks = segments.map((s) => s.eventsWatermark ?? now);
-    const since = Math.min(...marks) - this.options.overlapMs;
-    const rows = await this.store.query<{ user_key: number }>(
-      `SELECT DISTINCT user_key FROM events WHERE workspace_id = $1 AND received_at > $2
-       UNION SELECT from_user_key FROM identity_merges WHERE workspace_id = $1 AND merged_at > $2
-       UNION SELECT into_user_key FROM identity_merges WHERE workspace_id = $1 AND merged_at > $2`,
-      [workspaceId, since],
-    );
-    return rows.map((r) => Number(r.user_key));
+  private touchedSince(workspaceId: number, segments: Segment[], now: number): Promise<number[]> {
+    const since = Math.min(...segments.map((s) => s.eventsWatermark ?? now)) - this.options.overlapMs;
+    return touchedPeople(this.store, workspaceId, since);
   }
 
   /** Ticks every `intervalMs` until stopped; a failed tick is logged and retried next time. */
   start(intervalMs: number, log: (err: unknown) => void): void {
-    const loop = () => {
-      this.running = this.tick()
-        .catch(log)
-        .finally(() => {
-          if (this.timer) this.timer = setTimeout(loop, intervalMs);
-        });
-    };
-    this.timer = setTimeout(loop, intervalMs);
+    this.ticker = startTicker(() => this.tick(), intervalMs, log);
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
+    await this.ticker?.stop();
+    this.ticker = null;
   }
 }
 

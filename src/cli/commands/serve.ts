@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { buildServer } from '../../api/server.ts';
 import { systemClock } from '../../core/clock.ts';
 import type { Config } from '../../core/config.ts';
+import { defaultProfileJobOptions } from '../../profiles/index.ts';
 import { defaultRefresherOptions } from '../../segments/index.ts';
 import { runDemo } from '../../sim/index.ts';
 import type { Store } from '../../store/index.ts';
@@ -72,6 +73,12 @@ export function registerServe(program: Command) {
           ...defaultRefresherOptions,
           tickMs: config.segmentTickMs,
           timeRefreshMs: config.segmentTimeRefreshMs,
+        },
+        profiles: {
+          ...defaultProfileJobOptions,
+          tickMs: config.traitsTickMs,
+          traitsEveryMs: config.traitsEveryMs,
+          predictionsEveryMs: config.predictionsEveryMs,
         },
       });
       await server.app.listen({ port: config.port, host: config.host });
