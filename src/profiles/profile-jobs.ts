@@ -77,7 +77,8 @@ export class ProfileJobs {
       result.traits = 'incremental';
       if (!predictionsDue) {
         const p = await refreshPredictions(this.store, workspaceId, now, { userKeys: touched });
-        result.predictions = p.status === 'ok' ? 'incremental' : 'insufficient_data';
+        // Without a stored model yet, the call fits one on everybody.
+        result.predictions = p.status !== 'ok' ? 'insufficient_data' : p.refitted ? 'refitted' : 'incremental';
       }
     }
     await saveJob(this.store, workspaceId, jobs.traitsIncremental, now, now);
