@@ -16,37 +16,33 @@ import type { TraitDialect } from './sql-dialect.ts';
  *   `discount` (as the simulator and the e-commerce spec send them), or a `Coupon Applied`
  *   event names its order_id.
  *
- * `src` names the events of the people being refreshed.
+ * `src` names the events of the people being refreshed. All four order events are read in one
+ * pass and grouped once per (person, order_id): three scans with different event filters cost
+ * three reads of the events table.
  */
-export function orderCtes(d: TraitDialect, src: TraitSources): string {
+export function orderCtes(src: TraitSources): string {
+  const is = (event: string) => `ev.event = '${event}'`;
   return `
-  paid AS (
-    SELECT user_key, order_id, min(ts) AS ts, max(total) AS total,
-      max(CASE WHEN coalesce(properties ->> 'coupon', '') <> '' OR coalesce(${d.numberField('properties', 'discount')}, 0) > 0
-          THEN 1 ELSE 0 END) AS coupon
+  order_events AS (
+    SELECT ev.user_key, ev.order_id,
+      max(CASE WHEN ${is(PAID_ORDER_EVENT)} THEN 1 ELSE 0 END) AS paid,
+      min(CASE WHEN ${is(PAID_ORDER_EVENT)} THEN ev.ts END) AS ts,
+      max(CASE WHEN ${is(PAID_ORDER_EVENT)} THEN ev.total END) AS total,
+      max(CASE WHEN ${is(PAID_ORDER_EVENT)} THEN ${src.fields.couponFlag} ELSE 0 END) AS paid_coupon,
+      max(CASE WHEN ${is(COUPON_EVENT)} THEN 1 ELSE 0 END) AS coupon_applied,
+      max(CASE WHEN ${is(CANCEL_EVENT)} THEN ev.ts END) AS cancelled_at,
+      max(CASE WHEN ${is(REFUND_EVENT)} AND ev.total IS NULL THEN 1 ELSE 0 END) AS refunded_whole,
+      sum(CASE WHEN ${is(REFUND_EVENT)} THEN ev.total END) AS refunded
     FROM ${src.events} ev
-    WHERE event = '${PAID_ORDER_EVENT}' AND order_id IS NOT NULL
-    GROUP BY user_key, order_id),
-  reversals AS (
-    SELECT user_key, order_id,
-      max(CASE WHEN event = '${CANCEL_EVENT}' THEN ts END) AS cancelled_at,
-      max(CASE WHEN event = '${REFUND_EVENT}' AND total IS NULL THEN 1 ELSE 0 END) AS refunded_whole,
-      sum(CASE WHEN event = '${REFUND_EVENT}' THEN total END) AS refunded
-    FROM ${src.events} ev
-    WHERE event IN ('${REFUND_EVENT}', '${CANCEL_EVENT}') AND order_id IS NOT NULL
-    GROUP BY user_key, order_id),
-  coupon_orders AS (
-    SELECT DISTINCT user_key, order_id FROM ${src.events} ev
-    WHERE event = '${COUPON_EVENT}' AND order_id IS NOT NULL),
+    WHERE ev.event IN ('${PAID_ORDER_EVENT}', '${COUPON_EVENT}', '${REFUND_EVENT}', '${CANCEL_EVENT}') AND ev.order_id IS NOT NULL
+    GROUP BY ev.user_key, ev.order_id),
   counted_orders AS (
-    SELECT p.user_key, p.ts, coalesce(p.total, 0) - coalesce(r.refunded, 0) AS net,
-      CASE WHEN p.coupon = 1 OR c.order_id IS NOT NULL THEN 1 ELSE 0 END AS coupon
-    FROM paid p
-    LEFT JOIN reversals r ON r.user_key = p.user_key AND r.order_id = p.order_id
-    LEFT JOIN coupon_orders c ON c.user_key = p.user_key AND c.order_id = p.order_id
-    WHERE coalesce(r.refunded_whole, 0) = 0
-      AND (r.cancelled_at IS NULL OR r.cancelled_at < p.ts)
-      AND NOT (coalesce(r.refunded, 0) > 0 AND r.refunded >= coalesce(p.total, 0))),
+    SELECT user_key, ts, coalesce(total, 0) - coalesce(refunded, 0) AS net,
+      CASE WHEN paid_coupon = 1 OR coupon_applied = 1 THEN 1 ELSE 0 END AS coupon
+    FROM order_events
+    WHERE paid = 1 AND refunded_whole = 0
+      AND (cancelled_at IS NULL OR cancelled_at < ts)
+      AND NOT (coalesce(refunded, 0) > 0 AND refunded >= coalesce(total, 0))),
   order_stats AS (
     SELECT user_key, count(*) AS order_count, sum(net) AS spend, min(ts) AS first_at, max(ts) AS last_at,
       sum(coupon) AS coupon_orders

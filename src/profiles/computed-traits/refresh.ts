@@ -1,5 +1,5 @@
 import type { SqlExecutor, Store } from '../../store/index.ts';
-import { affinityColumns, affinityCtes } from './category-affinity.ts';
+import { affinityColumns, affinityCtes, stageAffinity } from './category-affinity.ts';
 import { activeHourCtes, channelCtes } from './engagement.ts';
 import { getLifecycleRules, type LifecycleRules, lifecycleSql } from './lifecycle-rules.ts';
 import { orderColumns, orderCtes } from './order-metrics.ts';
@@ -64,10 +64,10 @@ function insertSql(d: TraitDialect, src: TraitSources, rules: LifecycleRules, no
   ];
   return `INSERT INTO computed_traits (${columns.map(([c]) => c).join(', ')})
   SELECT * FROM (
-    WITH ${orderCtes(d, src)},
-    ${affinityCtes(d, src)},
+    WITH ${orderCtes(src)},
+    ${affinityCtes(d)},
     ${channelCtes(src)},
-    ${activeHourCtes(src, now)}
+    ${activeHourCtes(d, src, now)}
     SELECT ${columns.map(([c, expr]) => `${expr} AS ${c}`).join(',\n      ')}
     FROM ${src.people} p
     LEFT JOIN order_stats o ON o.user_key = p.user_key
@@ -96,13 +96,16 @@ export async function refreshComputedTraits(
     const started = performance.now();
     const keys = options.userKeys === undefined ? null : [...new Set(options.userKeys)];
     const d = traitDialect(store.dialect);
-    const src = keys === null ? fullSources : stagedSources;
+    const src = keys === null ? fullSources(d) : stagedSources;
     const rules = await getLifecycleRules(store, workspaceId);
     const counts = await store.session(async (session) => {
       await dropStaging(session);
       try {
         const touchesPeople = keys === null || keys.length > 0;
-        if (touchesPeople) await stage(session, d, src, workspaceId, now, keys);
+        if (touchesPeople) {
+          await stage(session, d, src, workspaceId, now, keys);
+          await stageAffinity(session, d, src, workspaceId, now);
+        }
         return await session.transaction(async (tx) => {
           if (store.dialect === 'postgres') await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_LOCK, workspaceId]);
           let written = { people: 0, buyers: 0 };

@@ -20,6 +20,53 @@ export interface TraitDialect {
   round(expr: string, digits: number): string;
   /** Aggregates rows into a JSON array of objects `{key: expr, …}`, in `orderBy` order. */
   jsonObjectArray(fields: Record<string, string>, orderBy: string): string;
+  /**
+   * The best `n` rows of each user_key of relation `rel` by `order` (earlier keys first), as rows
+   * (user_key, ...columns, ...extra). `extra` are per-user aggregates (name → e.g. `sum(score)`).
+   * Keys sorted ascending must be numeric.
+   */
+  topPerUser(rel: string, columns: readonly string[], order: readonly SortKey[], n: number, extra?: Record<string, string>): string;
+}
+
+export interface SortKey {
+  expr: string;
+  desc: boolean;
+}
+
+/**
+ * DuckDB: one hash aggregate with the top-N `arg_max(value, key, n)` (a small heap per user)
+ * instead of a window sort over all rows; the key is a STRUCT, compared field by field, and an
+ * ascending key is negated. The result list is best first; unnest turns it back into rows.
+ */
+function duckTopPerUser(
+  rel: string,
+  columns: readonly string[],
+  order: readonly SortKey[],
+  n: number,
+  extra: Record<string, string> = {},
+): string {
+  const value = `{${columns.map((c) => `${key(c)}: ${c}`).join(', ')}}`;
+  const sortKey = `{${order.map((k, i) => `'k${i}': ${k.desc ? k.expr : `-(${k.expr})`}`).join(', ')}}`;
+  const extras = Object.entries(extra);
+  return `SELECT user_key, ${extras.map(([name]) => `${name}, `).join('')}unnest(best, recursive := true) FROM (
+    SELECT user_key, ${extras.map(([name, agg]) => `${agg} AS ${name}, `).join('')}arg_max(${value}, ${sortKey}, ${n}) AS best
+    FROM ${rel} GROUP BY user_key) top_n`;
+}
+
+/** PostgreSQL: row_number over a window sort (it has no top-N aggregate). */
+function windowTopPerUser(
+  rel: string,
+  columns: readonly string[],
+  order: readonly SortKey[],
+  n: number,
+  extra: Record<string, string> = {},
+): string {
+  const extras = Object.entries(extra);
+  const orderBy = order.map((k) => `${k.expr}${k.desc ? ' DESC' : ''}`).join(', ');
+  return `SELECT user_key, ${[...columns, ...extras.map(([name]) => name)].join(', ')} FROM (
+    SELECT user_key, ${columns.join(', ')}, ${extras.map(([name, agg]) => `${agg} OVER (PARTITION BY user_key) AS ${name}, `).join('')}
+      row_number() OVER (PARTITION BY user_key ORDER BY ${orderBy}) AS rn
+    FROM ${rel}) top_n WHERE rn <= ${n}`;
 }
 
 const key = (k: string) => `'${k.replace(/'/g, "''")}'`;
@@ -36,6 +83,7 @@ const duckdb: TraitDialect = {
     `to_json(list({${Object.entries(fields)
       .map(([k, v]) => `${key(k)}: ${v}`)
       .join(', ')}} ORDER BY ${orderBy}))`,
+  topPerUser: duckTopPerUser,
 };
 
 const postgres: TraitDialect = {
@@ -53,6 +101,7 @@ const postgres: TraitDialect = {
     `jsonb_agg(jsonb_build_object(${Object.entries(fields)
       .map(([k, v]) => `${key(k)}, ${v}`)
       .join(', ')}) ORDER BY ${orderBy})`,
+  topPerUser: windowTopPerUser,
 };
 
 export function traitDialect(d: Dialect): TraitDialect {
