@@ -1,4 +1,5 @@
 import { AppError } from '../core/errors.ts';
+import { serialQueue } from '../core/serial-queue.ts';
 import type { SqlExecutor, Store } from '../store/index.ts';
 import { compileSegment } from './compile.ts';
 import { requireSegment } from './segments-repo.ts';
@@ -26,16 +27,7 @@ export interface RefreshOptions {
 }
 
 /** DuckDB has one writer: refreshes of one store run one after another (PostgreSQL locks the segment row too). */
-const queues = new WeakMap<Store, Promise<unknown>>();
-function serialized<T>(store: Store, fn: () => Promise<T>): Promise<T> {
-  const previous = queues.get(store) ?? Promise.resolve();
-  const next = previous.then(fn, fn);
-  queues.set(
-    store,
-    next.catch(() => undefined),
-  );
-  return next;
-}
+const serialized = serialQueue();
 
 /**
  * Re-evaluates a segment and records who entered and who left, in one transaction:

@@ -1,3 +1,4 @@
+import { serialQueue } from '../../core/serial-queue.ts';
 import type { SqlExecutor, Store } from '../../store/index.ts';
 import { affinityColumns, affinityCtes, stageAffinity } from './category-affinity.ts';
 import { activeHourCtes, channelCtes } from './engagement.ts';
@@ -27,17 +28,7 @@ export interface RefreshResult {
 const ADVISORY_LOCK = 7301;
 
 /** Refreshes of one store run one at a time in this process: two would delete each other's rows. */
-const queues = new WeakMap<Store, Promise<unknown>>();
-
-function serialized<T>(store: Store, fn: () => Promise<T>): Promise<T> {
-  const previous = queues.get(store) ?? Promise.resolve();
-  const next = previous.then(fn, fn);
-  queues.set(
-    store,
-    next.catch(() => undefined),
-  );
-  return next;
-}
+const serialized = serialQueue();
 
 function insertSql(d: TraitDialect, src: TraitSources, rules: LifecycleRules, now: number): string {
   const orders = orderColumns(d);
