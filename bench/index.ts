@@ -7,9 +7,11 @@ import { type Progress, silentProgress } from '../src/cli/progress.ts';
 import { benchStore, type Engine } from './bench-store.ts';
 import { importBench } from './import-bench.ts';
 import { ingestHttp } from './ingest-http.ts';
+import { runSegmentsBenchmark } from './segment-bench.ts';
 
 export type { Engine } from './bench-store.ts';
 export { formatTable } from './format-table.ts';
+export { formatSegmentTable } from './segment-table.ts';
 
 export interface BenchOptions {
   /** Pool of returning users (default 100,000). */
@@ -51,12 +53,13 @@ export interface BenchResult {
   [extra: string]: unknown;
 }
 
-export const benchmarkNames: string[] = ['ingest-http', 'import'];
+export const benchmarkNames: string[] = ['ingest-http', 'import', 'segments'];
 
 /** Events per run when --events is not given: PostgreSQL runs are smaller to stay in minutes. */
 export const defaultEvents: Record<string, Record<Engine, number>> = {
   'ingest-http': { duckdb: 1_000_000, postgres: 200_000 },
   import: { duckdb: 2_000_000, postgres: 200_000 },
+  segments: { duckdb: 50_000_000, postgres: 50_000_000 },
 };
 
 async function runOne(name: string, engine: Engine, options: BenchOptions, events: number): Promise<Record<string, unknown>> {
@@ -87,6 +90,16 @@ async function runOne(name: string, engine: Engine, options: BenchOptions, event
 /** Runs one named benchmark on each engine in turn; a failure becomes a row with `error`. */
 export async function runBenchmark(name: string, options: BenchOptions): Promise<BenchResult[]> {
   if (!benchmarkNames.includes(name)) throw new Error(`unknown benchmark "${name}" (known: ${benchmarkNames.join(', ')})`);
+  if (name === 'segments') {
+    // Rows per engine and segment, and PostgreSQL compared with DuckDB's run: its own loop.
+    return runSegmentsBenchmark({
+      users: options.users ?? 1_000_000,
+      events: options.events ?? defaultEvents.segments!.duckdb,
+      engines: options.engines,
+      seed: options.seed ?? 42,
+      progress: options.progress ?? silentProgress,
+    });
+  }
   const results: BenchResult[] = [];
   for (const engine of options.engines) {
     const events = options.events ?? defaultEvents[name]?.[engine] ?? 100_000;
