@@ -116,7 +116,6 @@ describe('SQL per dialect', () => {
       {
         "params": [
           7,
-          2,
           "Order Completed",
           1769774400000,
           1772366400000,
@@ -124,17 +123,17 @@ describe('SQL per dialect', () => {
           1769774400000,
           1772366400000,
           " > Phones > ",
+          2,
         ],
         "sql": "SELECT u.user_key FROM users u
       WHERE u.workspace_id = $1 AND u.merged_into IS NULL
-        AND u.user_key IN (SELECT e.user_key FROM events e WHERE e.workspace_id = $1 AND e.event IN ($3) AND e.ts >= $4 AND e.ts <= $5 AND (e.properties ->> '$."coupon"') IS NOT NULL AND e.message_id IN (SELECT i.message_id FROM event_items i WHERE i.workspace_id = $1 AND i.event IN ($6) AND i.ts >= $7 AND i.ts <= $8 AND strpos(' > ' || i.category || ' > ', $9) > 0) GROUP BY e.user_key HAVING count(*) >= $2)",
+        AND u.user_key IN (SELECT e.user_key FROM events e WHERE e.workspace_id = $1 AND e.event IN ($2) AND e.ts >= $3 AND e.ts <= $4 AND (e.properties ->> '$."coupon"') IS NOT NULL AND e.message_id IN (SELECT i.message_id FROM event_items i WHERE i.workspace_id = $1 AND i.event IN ($5) AND i.ts >= $6 AND i.ts <= $7 AND strpos(' > ' || i.category || ' > ', $8) > 0) GROUP BY e.user_key HAVING count(*) >= $9)",
       }
     `);
     expect(compile(def, 'postgres')).toMatchInlineSnapshot(`
       {
         "params": [
           7,
-          2,
           "Order Completed",
           1769774400000,
           1772366400000,
@@ -142,10 +141,11 @@ describe('SQL per dialect', () => {
           1769774400000,
           1772366400000,
           " > Phones > ",
+          2,
         ],
         "sql": "SELECT u.user_key FROM users u
       WHERE u.workspace_id = $1 AND u.merged_into IS NULL
-        AND u.user_key IN (SELECT e.user_key FROM events e WHERE e.workspace_id = $1 AND e.event IN ($3) AND e.ts >= $4 AND e.ts <= $5 AND (e.properties #>> '{"coupon"}') IS NOT NULL AND e.message_id IN (SELECT i.message_id FROM event_items i WHERE i.workspace_id = $1 AND i.event IN ($6) AND i.ts >= $7 AND i.ts <= $8 AND strpos(' > ' || i.category || ' > ', $9) > 0) GROUP BY e.user_key HAVING count(*) >= $2)",
+        AND u.user_key IN (SELECT e.user_key FROM events e WHERE e.workspace_id = $1 AND e.event IN ($2) AND e.ts >= $3 AND e.ts <= $4 AND (e.properties #>> '{"coupon"}') IS NOT NULL AND e.message_id IN (SELECT i.message_id FROM event_items i WHERE i.workspace_id = $1 AND i.event IN ($5) AND i.ts >= $6 AND i.ts <= $7 AND strpos(' > ' || i.category || ' > ', $8) > 0) GROUP BY e.user_key HAVING count(*) >= $9)",
       }
     `);
   });
@@ -165,8 +165,8 @@ describe('SQL per dialect', () => {
           7,
           "Order Completed",
           100,
-          2,
           "Order Completed",
+          2,
           "Product Viewed",
           "Product Added",
           1771502400000,
@@ -175,7 +175,7 @@ describe('SQL per dialect', () => {
         "sql": "SELECT u.user_key FROM users u
       WHERE u.workspace_id = $1 AND u.merged_into IS NULL
         AND (u.user_key IN (SELECT e.user_key FROM events e WHERE e.workspace_id = $1 AND e.event IN ($2) GROUP BY e.user_key HAVING sum((CASE WHEN pg_input_is_valid((e.properties #>> '{"points"}'), 'double precision') THEN CAST((e.properties #>> '{"points"}') AS DOUBLE PRECISION) END)) > $3)
-        OR NOT u.user_key IN (SELECT e.user_key FROM events e WHERE e.workspace_id = $1 AND e.event IN ($5) GROUP BY e.user_key HAVING count(*) >= $4)
+        OR NOT u.user_key IN (SELECT e.user_key FROM events e WHERE e.workspace_id = $1 AND e.event IN ($4) GROUP BY e.user_key HAVING count(*) >= $5)
         OR NOT u.user_key IN (SELECT e.user_key FROM events e WHERE e.workspace_id = $1 AND e.event IN ($6, $7) AND e.ts >= $8 AND e.ts <= $9))",
       }
     `);

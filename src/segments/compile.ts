@@ -138,15 +138,15 @@ class Compiler {
     count: { op: 'at_least' | 'at_most' | 'exactly'; value: number },
     aggregate?: { fn: string; property: string } & Comparison,
   ): string {
-    const atLeast = (n: number) => this.grouped(match, window, n <= 1 ? null : `count(*) >= ${this.b.param(n)}`, aggregate);
+    const atLeast = (n: number) => this.grouped(match, window, n <= 1 ? null : { op: '>=', n }, aggregate);
     if (aggregate && count.op !== 'at_least') {
       // With an aggregate both must hold on the person's events: not the complement of "at least N+1 and aggregate".
-      return this.grouped(match, window, `count(*) ${count.op === 'at_most' ? '<=' : '='} ${this.b.param(count.value)}`, aggregate);
+      return this.grouped(match, window, { op: count.op === 'at_most' ? '<=' : '=', n: count.value }, aggregate);
     }
     if (count.op === 'at_most') return `NOT ${atLeast(count.value + 1)}`;
     if (count.op === 'exactly') {
       if (count.value === 0) return `NOT ${atLeast(1)}`;
-      return this.grouped(match, window, `count(*) = ${this.b.param(count.value)}`, aggregate);
+      return this.grouped(match, window, { op: '=', n: count.value }, aggregate);
     }
     if (count.value === 0 && !aggregate) return 'TRUE';
     return atLeast(count.value);
@@ -155,17 +155,33 @@ class Compiler {
   private grouped(
     match: EventMatch,
     window: Window | undefined,
-    having: string | null,
+    count: { op: '>=' | '<=' | '='; n: number } | null,
     aggregate?: { fn: string; property: string } & Comparison,
   ): string {
+    const where = match.where ?? [];
+    // Only product-line filters ("an order with a line in Phones"): read the lines alone, which
+    // carry person, event and time, instead of joining events to them on the message id.
+    if (!aggregate && where.length > 0 && where.every((f) => f.property in itemColumns)) {
+      const having = count ? ` GROUP BY i.user_key HAVING count(DISTINCT i.message_id) ${count.op} ${this.b.param(count.n)}` : '';
+      return `u.user_key IN (SELECT i.user_key FROM event_items i WHERE ${this.itemSource(match, window)}${having})`;
+    }
     const source = this.eventSource(match, window);
-    const conditions = having ? [having] : [];
+    const conditions = count ? [`count(*) ${count.op} ${this.b.param(count.n)}`] : [];
     if (aggregate) {
       const value = `${aggregate.fn}(${this.eventNumber(aggregate.property)})`;
       conditions.push(this.compare(value, aggregate, 'typed'));
     }
     const groupBy = conditions.length > 0 ? ` GROUP BY e.user_key HAVING ${conditions.join(' AND ')}` : '';
     return `u.user_key IN (SELECT e.user_key FROM events e WHERE ${source}${groupBy})`;
+  }
+
+  /** The WHERE clause selecting product lines (alias `i`) of matching events with the match's line filters. */
+  private itemSource(match: EventMatch, window: Window | undefined): string {
+    const names = Array.isArray(match.event) ? match.event : [match.event];
+    const parts = [`i.workspace_id = ${this.ws}`, this.b.inList('i.event', names), ...this.windowSql('i.ts', window)];
+    if (this.restrict) parts.push(`i.user_key IN (SELECT unnest(${this.restrict}::BIGINT[]))`);
+    for (const f of match.where ?? []) if (f.property in itemColumns) parts.push(this.compare(`i.${itemColumns[f.property]}`, f, 'typed'));
+    return parts.join(' AND ');
   }
 
   /** The WHERE clause selecting matching events of this workspace (alias `e`). */
@@ -195,16 +211,7 @@ class Compiler {
       if (typed) return this.compare(`e.${typed.column}`, f, 'typed');
       return this.compare(this.b.jsonText('e.properties', f.property), f, 'json');
     });
-    if (onItems.length > 0) {
-      const names = Array.isArray(match.event) ? match.event : [match.event];
-      const itemWhere = [
-        `i.workspace_id = ${this.ws}`,
-        this.b.inList('i.event', names),
-        ...this.windowSql('i.ts', window),
-        ...onItems.map((f) => this.compare(`i.${itemColumns[f.property]}`, f, 'typed')),
-      ];
-      out.push(`e.message_id IN (SELECT i.message_id FROM event_items i WHERE ${itemWhere.join(' AND ')})`);
-    }
+    if (onItems.length > 0) out.push(`e.message_id IN (SELECT i.message_id FROM event_items i WHERE ${this.itemSource(match, window)})`);
     return out;
   }
 

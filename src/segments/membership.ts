@@ -109,20 +109,25 @@ async function recordChanges(
   await tx.query(`${insert} SELECT $1, $2, $3, d.user_key, 'exited', $4 FROM (${current} EXCEPT SELECT user_key FROM seg_eval) d`, params);
   const thisRefresh = 'workspace_id = $1 AND segment_id = $2 AND refresh_no = $3';
   const p = [workspaceId, segmentId, refreshNo];
-  await tx.query(
-    `INSERT INTO segment_members (workspace_id, segment_id, user_key, entered_at)
-     SELECT workspace_id, segment_id, user_key, changed_at FROM segment_changes WHERE ${thisRefresh} AND change = 'entered'`,
-    p,
-  );
-  await tx.query(
-    `DELETE FROM segment_members WHERE workspace_id = $1 AND segment_id = $2
-       AND user_key IN (SELECT user_key FROM segment_changes WHERE ${thisRefresh} AND change = 'exited')`,
-    p,
-  );
   const rows = await tx.query<{ change: string; n: number }>(
     `SELECT change, count(*) AS n FROM segment_changes WHERE ${thisRefresh} GROUP BY change`,
     p,
   );
   const n = (c: string) => Number(rows.find((r) => r.change === c)?.n ?? 0);
+  // Most refreshes change nobody: skip the statements (and their plans) entirely then.
+  if (n('entered') > 0) {
+    await tx.query(
+      `INSERT INTO segment_members (workspace_id, segment_id, user_key, entered_at)
+       SELECT workspace_id, segment_id, user_key, changed_at FROM segment_changes WHERE ${thisRefresh} AND change = 'entered'`,
+      p,
+    );
+  }
+  if (n('exited') > 0) {
+    await tx.query(
+      `DELETE FROM segment_members WHERE workspace_id = $1 AND segment_id = $2
+         AND user_key IN (SELECT user_key FROM segment_changes WHERE ${thisRefresh} AND change = 'exited')`,
+      p,
+    );
+  }
   return { entered: n('entered'), exited: n('exited') };
 }

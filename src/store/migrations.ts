@@ -160,7 +160,11 @@ const migrations: Migration[] = [
           user_key ${t.bigint} NOT NULL,
           change ${t.text} NOT NULL,
           changed_at ${t.bigint} NOT NULL)`,
-        ...pgOnly(`CREATE INDEX segment_changes_by_refresh ON segment_changes (workspace_id, segment_id, refresh_no)`),
+        // Covers the refresher's reads of one refresh's exits/entries (a nested loop over a bare
+        // (…, refresh_no) index took minutes on PostgreSQL when its statistics were stale).
+        ...pgOnly(`CREATE INDEX segment_changes_by_refresh ON segment_changes (workspace_id, segment_id, refresh_no, change, user_key)`),
+        // Product-line conditions ("an order in Phones in the last 90 days") scan event_items by event and time.
+        ...pgOnly(`CREATE INDEX event_items_by_event ON event_items (workspace_id, event, ts)`),
         ...pgOnly(`CREATE INDEX events_by_received ON events (workspace_id, received_at)`),
         `CREATE TABLE computed_traits (
           workspace_id ${t.int} NOT NULL,
