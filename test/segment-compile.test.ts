@@ -750,6 +750,26 @@ describe.each(engines)('segment scenarios on %s', (engine) => {
         ['last before', visit('last', 'before', { ago: '10d' }), ['L3']],
         ['last before an absolute date', visit('last', 'before', '2026-02-10'), ['L3']],
         ['first after an exact instant (inclusive)', visit('first', 'after', new Date(daysAgo(5)).toISOString()), ['L2']],
+        // Within an `and` with "visited since S", the last visit is looked for since S only: same answers.
+        [
+          'last before, and visited in the last 35d',
+          {
+            type: 'and',
+            conditions: [{ type: 'performed', event: 'Visit', window: { last: '35d' } }, visit('last', 'before', { ago: '10d' })],
+          },
+          ['L3'],
+        ],
+        [
+          'last before, and visited 25–35 days ago (a later visit still counts as the last)',
+          {
+            type: 'and',
+            conditions: [
+              { type: 'performed', event: 'Visit', window: { from: '35d', to: '25d' } },
+              visit('last', 'before', { ago: '10d' }),
+            ],
+          },
+          [],
+        ],
         [
           'not (last after): includes people who never did it',
           { type: 'not', condition: visit('last', 'after', { ago: '10d' }) },

@@ -67,6 +67,8 @@ export function compileSegment(definition: Condition, options: CompileOptions): 
 class Compiler {
   usesTraits = false;
   usesPredictions = false;
+  /** Within an `and`: event matches known to have occurred since an instant (see `and`). */
+  private occursSince = new Map<string, number>();
 
   constructor(
     private readonly b: SqlBuilder,
@@ -78,7 +80,7 @@ class Compiler {
   condition(node: Condition): string {
     switch (node.type) {
       case 'and':
-        return `(${node.conditions.map((n) => this.condition(n)).join('\n  AND ')})`;
+        return this.and(node.conditions);
       case 'or':
         return `(${node.conditions.map((n) => this.condition(n)).join('\n  OR ')})`;
       case 'not':
@@ -95,7 +97,8 @@ class Compiler {
       case 'event_time': {
         const fn = node.which === 'first' ? 'min' : 'max';
         const cmp = node.op === 'before' ? '<' : '>=';
-        const source = this.eventSource(node, undefined);
+        const since = node.which === 'last' ? this.occursSince.get(matchKey(node)) : undefined;
+        const source = this.eventSource(node, since === undefined ? undefined : { after: new Date(since).toISOString() });
         return `u.user_key IN (SELECT e.user_key FROM events e WHERE ${source} GROUP BY e.user_key HAVING ${fn}(e.ts) ${cmp} ${this.b.param(instantMs(node.value, this.now))})`;
       }
       case 'sequence':
@@ -118,6 +121,26 @@ class Compiler {
         throw new Error(`unknown condition ${JSON.stringify(unknown)}`);
       }
     }
+  }
+
+  /**
+   * An `and` whose conditions include "did E (at least once) since S" lets "the last E was
+   * before/after T" look only at E since S: for everyone who passes the first, the last E is at
+   * or after S. The dormant-customer question ("2+ orders in 180 days, last more than 60 days
+   * ago") then scans 180 days of orders, not the whole history.
+   */
+  private and(conditions: Condition[]): string {
+    const outer = this.occursSince;
+    this.occursSince = new Map(outer);
+    for (const c of conditions) {
+      if (c.type !== 'performed' || c.aggregate || (c.count && (c.count.op !== 'at_least' || c.count.value < 1))) continue;
+      const start = windowRange(c.window, this.now).start;
+      const key = matchKey(c);
+      if (start !== null && start > (this.occursSince.get(key) ?? Number.NEGATIVE_INFINITY)) this.occursSince.set(key, start);
+    }
+    const sql = `(${conditions.map((n) => this.condition(n)).join('\n  AND ')})`;
+    this.occursSince = outer;
+    return sql;
   }
 
   private computed(trait: ComputedTraitName, cmp: Comparison): string {
@@ -309,4 +332,10 @@ class Compiler {
       }
     }
   }
+}
+
+/** Identifies an event match (names and filters) regardless of the order names are listed in. */
+function matchKey(m: EventMatch): string {
+  const names = (Array.isArray(m.event) ? [...m.event] : [m.event]).sort();
+  return JSON.stringify([names, m.where ?? []]);
 }
