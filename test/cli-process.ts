@@ -29,3 +29,17 @@ export function startServe(args: string[]): Promise<{ child: ChildProcess; outpu
     child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
   });
 }
+
+/** Runs `shopflow …` to completion without blocking this process (for commands that call a server running in the test). */
+export function shopflowAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+}
