@@ -5,6 +5,7 @@
  */
 import { type Progress, silentProgress } from '../src/cli/progress.ts';
 import { benchStore, type Engine } from './bench-store.ts';
+import { emptyFigures } from './empty-figures.ts';
 import { importBench } from './import-bench.ts';
 import { ingestHttp } from './ingest-http.ts';
 import { runSegmentsBenchmark } from './segment-bench.ts';
@@ -103,21 +104,11 @@ export async function runBenchmark(name: string, options: BenchOptions): Promise
   const results: BenchResult[] = [];
   for (const engine of options.engines) {
     const events = options.events ?? defaultEvents[name]?.[engine] ?? 100_000;
-    const empty = {
-      seconds: null,
-      eventsPerSecond: null,
-      p50Ms: null,
-      p95Ms: null,
-      p99Ms: null,
-      baselineSeconds: null,
-      ratio: null,
-      peakRssMb: null,
-    };
     try {
       const figures = await runOne(name, engine, options, events);
-      results.push({ benchmark: name, engine, ...empty, ...figures, events });
+      results.push({ benchmark: name, engine, ...emptyFigures, ...figures, events });
     } catch (err) {
-      results.push({ benchmark: name, engine, events, ...empty, error: (err as Error).message ?? String(err) });
+      results.push({ benchmark: name, engine, events, ...emptyFigures, error: (err as Error).message ?? String(err) });
     }
   }
   return results;

@@ -12,6 +12,7 @@ import { compileSegment, createSegment, estimateSegment, refreshSegment, segment
 import type { Store } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { benchStore, type Engine } from './bench-store.ts';
+import { emptyFigures } from './empty-figures.ts';
 import type { BenchResult } from './index.ts';
 import { appendRecentEvents, generateSegmentData } from './segment-data.ts';
 import { segmentCases } from './segment-queries.ts';
@@ -158,17 +159,6 @@ async function runEngine(engine: Engine, o: SegmentsBenchOptions): Promise<{ row
     await bs.dispose();
   }
 }
-
-const emptyFigures = {
-  seconds: null,
-  eventsPerSecond: null,
-  p50Ms: null,
-  p95Ms: null,
-  p99Ms: null,
-  baselineSeconds: null,
-  ratio: null,
-  peakRssMb: null,
-};
 
 /** Runs every engine in turn; rows are per engine and segment. PostgreSQL rows are also compared with DuckDB's hand-written query. */
 export async function runSegmentsBenchmark(o: SegmentsBenchOptions): Promise<BenchResult[]> {
