@@ -138,9 +138,37 @@ class Compiler {
       const key = matchKey(c);
       if (start !== null && start > (this.occursSince.get(key) ?? Number.NEGATIVE_INFINITY)) this.occursSince.set(key, start);
     }
-    const sql = `(${conditions.map((n) => this.condition(n)).join('\n  AND ')})`;
+    const isPositive = (c: Condition) =>
+      c.type === 'performed' && !c.aggregate && (!c.count || (c.count.op === 'at_least' && c.count.value >= 1));
+    const mergeable = conditions.filter((c) => isPositive(c) || c.type === 'not_performed');
+    const merged = mergeable.length >= 2 && mergeable.some(isPositive) ? this.oneScan(mergeable) : null;
+    const rest = merged ? conditions.filter((c) => !mergeable.includes(c)) : conditions;
+    const sql = `(${[...(merged ? [merged] : []), ...rest.map((n) => this.condition(n))].join('\n  AND ')})`;
     this.occursSince = outer;
     return sql;
+  }
+
+  /**
+   * Several "did E" / "did not do E" conditions of one `and` as one scan grouped by person, each a
+   * filtered count — the query one would write by hand (cart 3–10 days ago and no order in 10 days:
+   * one pass over carts and orders, not two). Everyone it must find did one of the positive
+   * events, so they are in the scan, and "did not" is a count of zero.
+   */
+  private oneScan(conditions: Condition[]): string {
+    const parts = conditions as Extract<Condition, { type: 'performed' | 'not_performed' }>[];
+    const names = [...new Set(parts.flatMap((c) => (Array.isArray(c.event) ? c.event : [c.event])))];
+    const ranges = parts.map((c) => windowRange(c.window, this.now));
+    const scan = [`e.workspace_id = ${this.ws}`, this.b.inList('e.event', names)];
+    if (ranges.every((r) => r.start !== null)) scan.push(`e.ts >= ${this.b.param(Math.min(...ranges.map((r) => r.start!)))}`);
+    if (ranges.every((r) => r.end !== null)) scan.push(`e.ts <= ${this.b.param(Math.max(...ranges.map((r) => r.end!)))}`);
+    if (this.restrict) scan.push(`e.user_key IN (SELECT unnest(${this.restrict}::BIGINT[]))`);
+    const having = parts.map((c) => {
+      const names = Array.isArray(c.event) ? c.event : [c.event];
+      const matches = [this.b.inList('e.event', names), ...this.windowSql('e.ts', c.window), ...this.filters(c, c.window)].join(' AND ');
+      const atLeast = c.type === 'performed' ? (c.count?.value ?? 1) : 0;
+      return `count(*) FILTER (WHERE ${matches}) ${atLeast === 0 ? '= 0' : `>= ${this.b.param(atLeast)}`}`;
+    });
+    return `u.user_key IN (SELECT e.user_key FROM events e WHERE ${scan.join(' AND ')} GROUP BY e.user_key HAVING ${having.join(' AND ')})`;
   }
 
   private computed(trait: ComputedTraitName, cmp: Comparison): string {
