@@ -140,8 +140,14 @@ class Compiler {
     }
     const isPositive = (c: Condition) =>
       c.type === 'performed' && !c.aggregate && (!c.count || (c.count.op === 'at_least' && c.count.value >= 1));
-    const mergeable = conditions.filter((c) => isPositive(c) || c.type === 'not_performed');
-    const merged = mergeable.length >= 2 && mergeable.some(isPositive) ? this.oneScan(mergeable) : null;
+    const counted = conditions.filter((c) => isPositive(c) || c.type === 'not_performed');
+    const starts = counted.map((c) => windowRange((c as { window?: Window }).window, this.now).start);
+    const scanStart = starts.some((t) => t === null) ? Number.NEGATIVE_INFINITY : Math.min(...(starts as number[]));
+    // "Last E before/after T" joins too when "did E since S" holds and the scan starts by S (then the last E is in it).
+    const lastInScan = (c: Condition) =>
+      c.type === 'event_time' && c.which === 'last' && (this.occursSince.get(matchKey(c)) ?? Number.NEGATIVE_INFINITY) >= scanStart;
+    const mergeable = conditions.filter((c) => counted.includes(c) || lastInScan(c));
+    const merged = mergeable.length >= 2 && counted.some(isPositive) ? this.oneScan(mergeable) : null;
     const rest = merged ? conditions.filter((c) => !mergeable.includes(c)) : conditions;
     const sql = `(${[...(merged ? [merged] : []), ...rest.map((n) => this.condition(n))].join('\n  AND ')})`;
     this.occursSince = outer;
@@ -155,15 +161,23 @@ class Compiler {
    * events, so they are in the scan, and "did not" is a count of zero.
    */
   private oneScan(conditions: Condition[]): string {
-    const parts = conditions as Extract<Condition, { type: 'performed' | 'not_performed' }>[];
+    const parts = conditions as Extract<Condition, { type: 'performed' | 'not_performed' | 'event_time' }>[];
     const names = [...new Set(parts.flatMap((c) => (Array.isArray(c.event) ? c.event : [c.event])))];
-    const ranges = parts.map((c) => windowRange(c.window, this.now));
+    const counted = parts.filter((c) => c.type !== 'event_time');
+    const ranges = counted.map((c) => windowRange(c.window, this.now));
     const scan = [`e.workspace_id = ${this.ws}`, this.b.inList('e.event', names)];
     if (ranges.every((r) => r.start !== null)) scan.push(`e.ts >= ${this.b.param(Math.min(...ranges.map((r) => r.start!)))}`);
-    if (ranges.every((r) => r.end !== null)) scan.push(`e.ts <= ${this.b.param(Math.max(...ranges.map((r) => r.end!)))}`);
+    // A "last E" needs every later event, so the scan then has no end.
+    if (counted.length === parts.length && ranges.every((r) => r.end !== null)) {
+      scan.push(`e.ts <= ${this.b.param(Math.max(...ranges.map((r) => r.end!)))}`);
+    }
     if (this.restrict) scan.push(`e.user_key IN (SELECT unnest(${this.restrict}::BIGINT[]))`);
     const having = parts.map((c) => {
       const names = Array.isArray(c.event) ? c.event : [c.event];
+      if (c.type === 'event_time') {
+        const matches = [this.b.inList('e.event', names), ...this.filters(c, undefined)].join(' AND ');
+        return `max(e.ts) FILTER (WHERE ${matches}) ${c.op === 'before' ? '<' : '>='} ${this.b.param(instantMs(c.value, this.now))}`;
+      }
       const matches = [this.b.inList('e.event', names), ...this.windowSql('e.ts', c.window), ...this.filters(c, c.window)].join(' AND ');
       const atLeast = c.type === 'performed' ? (c.count?.value ?? 1) : 0;
       return `count(*) FILTER (WHERE ${matches}) ${atLeast === 0 ? '= 0' : `>= ${this.b.param(atLeast)}`}`;
