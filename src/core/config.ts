@@ -46,6 +46,11 @@ export const configEnv: Partial<Record<keyof Config, string>> = {
   dataDir: 'SHOPFLOW_DATA',
   store: 'SHOPFLOW_STORE',
   logLevel: 'SHOPFLOW_LOG_LEVEL',
+  segmentTickMs: 'SHOPFLOW_SEGMENT_TICK_MS',
+  segmentTimeRefreshMs: 'SHOPFLOW_SEGMENT_TIME_REFRESH_MS',
+  traitsTickMs: 'SHOPFLOW_TRAITS_TICK_MS',
+  traitsEveryMs: 'SHOPFLOW_TRAITS_EVERY_MS',
+  predictionsEveryMs: 'SHOPFLOW_PREDICTIONS_EVERY_MS',
 };
 
 export function parseConfig(flags: Record<string, unknown>, env: Record<string, string | undefined>): Config {
