@@ -11,8 +11,8 @@
  *   already rewritten to the survivor's key.
  */
 import { DAY } from '../../core/clock.ts';
-import { arrayCast } from '../../store/dialect.ts';
 import type { Dialect, SqlParam } from '../../store/index.ts';
+import { arrayCast } from '../../store/index.ts';
 
 export const PAID_ORDER_EVENT = 'Order Completed';
 

@@ -5,8 +5,8 @@
  * the people. Nothing runs a query per person.
  */
 import { DAY } from '../../core/clock.ts';
-import { arrayCast, columnTypes } from '../../store/dialect.ts';
 import type { Session, SqlExecutor, Store } from '../../store/index.ts';
+import { arrayCast, columnTypes } from '../../store/index.ts';
 import {
   type BgNbdParams,
   type CustomerSummary,
