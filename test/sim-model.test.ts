@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DAY, HOUR } from '../src/core/clock.ts';
 import { normalizePhone } from '../src/core/identities.ts';
+import { localHour, offsetMs } from '../src/core/local-time.ts';
 import { type Channel, type Responder, Rng, respondToMessage, responseProbabilities, type SimMessage } from '../src/sim/index.ts';
-import { localHour, offsetMs } from '../src/sim/local-time.ts';
 
 // 2025-11-20 is a Thursday; 12:00 UTC = 20:00 in Shanghai, 07:00 in New York.
 const noonUtc = Date.UTC(2025, 10, 20, 12);

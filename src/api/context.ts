@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.ts';
 import type { IngestBuffer } from '../ingest/index.ts';
+import type { JourneyEngine } from '../journeys/index.ts';
 import type { SegmentRefresher } from '../segments/index.ts';
 import type { Store } from '../store/index.ts';
 import type { KeyRing } from '../workspaces/index.ts';
@@ -11,4 +12,5 @@ export interface ApiContext {
   keys: KeyRing;
   ingest: IngestBuffer;
   segments: SegmentRefresher;
+  journeys: JourneyEngine;
 }

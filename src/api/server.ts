@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Clock } from '../core/clock.ts';
 import { IngestBuffer, type IngestBufferOptions } from '../ingest/index.ts';
+import { type EngineOptions, JourneyEngine } from '../journeys/index.ts';
 import { type ProfileJobOptions, ProfileJobs } from '../profiles/index.ts';
 import { type RefresherOptions, SegmentRefresher } from '../segments/index.ts';
 import type { Store } from '../store/index.ts';
@@ -8,6 +9,7 @@ import { KeyRing } from '../workspaces/index.ts';
 import { registerCatalogRoutes } from './catalog-routes.ts';
 import type { ApiContext } from './context.ts';
 import { errorHandler } from './errors.ts';
+import { registerJourneyRoutes } from './journey-routes.ts';
 import { openApiDocument } from './openapi.ts';
 import { registerPeopleRoutes } from './people-routes.ts';
 import { registerSegmentRoutes } from './segment-routes.ts';
@@ -24,6 +26,8 @@ export interface ServerOptions {
   segments?: RefresherOptions & { tickMs: number };
   /** Keep computed traits and predictions current in the background (omit in tests that tick by hand). */
   profiles?: ProfileJobOptions & { tickMs: number };
+  /** Run journeys in the background (omit in tests that tick by hand). */
+  journeys?: EngineOptions & { tickMs: number };
 }
 
 export interface Server {
@@ -31,6 +35,7 @@ export interface Server {
   ingest: IngestBuffer;
   segments: SegmentRefresher;
   profiles: ProfileJobs;
+  journeys: JourneyEngine;
   /** Stops accepting requests, writes what is buffered, closes the HTTP server. */
   close(): Promise<void>;
 }
@@ -41,7 +46,9 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     logger: { level: options.logLevel },
     logController: new LogController({ disableRequestLogging: true }),
   });
-  const ingest = new IngestBuffer(options.store, options.clock, options.ingest);
+  const journeys = new JourneyEngine(options.store, options.clock, options.journeys);
+  // New events may enrol people or end their waits: the engine ticks right after each commit.
+  const ingest = new IngestBuffer(options.store, options.clock, { ...options.ingest, onCommitted: () => journeys.nudge() });
   const segments = new SegmentRefresher(options.store, options.clock, options.segments);
   const ctx: ApiContext = {
     store: options.store,
@@ -49,6 +56,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     keys: new KeyRing(options.store),
     ingest,
     segments,
+    journeys,
   };
 
   // Some Segment libraries (browser beacons) send JSON as text/plain.
@@ -70,9 +78,11 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   registerWorkspaceRoutes(app, ctx);
   registerSegmentRoutes(app, ctx);
   registerTraitsRoutes(app, ctx);
+  registerJourneyRoutes(app, ctx);
   const profiles = new ProfileJobs(options.store, options.clock, options.profiles);
   if (options.profiles) profiles.start(options.profiles.tickMs, (err) => app.log.error({ err }, 'computed traits refresh failed'));
   if (options.segments) segments.start(options.segments.tickMs, (err) => app.log.error({ err }, 'segment refresh failed'));
+  if (options.journeys) journeys.start(options.journeys.tickMs, (err) => app.log.error({ err }, 'journey tick failed'));
 
   app.get('/api/openapi.json', async () => openApiDocument());
   app.get('/health', async () => {
@@ -85,9 +95,11 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     ingest,
     segments,
     profiles,
+    journeys,
     async close() {
       await app.close();
       await ingest.flush();
+      await journeys.stop();
       await segments.stop();
       await profiles.stop();
     },

@@ -19,6 +19,12 @@ export const configSchema = z.object({
     .min(1000)
     .default(60_000)
     .describe('How often realtime segments that depend on time ("last 7 days") are re-evaluated whole'),
+  journeyTickMs: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .default(500)
+    .describe('How often journeys advance when nothing nudges them (new events wake the engine at once)'),
   traitsTickMs: z.coerce.number().int().min(100).default(10_000).describe('How often computed traits take in new events'),
   traitsEveryMs: z.coerce
     .number()
@@ -48,6 +54,7 @@ export const configEnv: Partial<Record<keyof Config, string>> = {
   logLevel: 'SHOPFLOW_LOG_LEVEL',
   segmentTickMs: 'SHOPFLOW_SEGMENT_TICK_MS',
   segmentTimeRefreshMs: 'SHOPFLOW_SEGMENT_TIME_REFRESH_MS',
+  journeyTickMs: 'SHOPFLOW_JOURNEY_TICK_MS',
   traitsTickMs: 'SHOPFLOW_TRAITS_TICK_MS',
   traitsEveryMs: 'SHOPFLOW_TRAITS_EVERY_MS',
   predictionsEveryMs: 'SHOPFLOW_PREDICTIONS_EVERY_MS',

@@ -3,6 +3,8 @@
  * stopped. A failed run is logged and the next one happens as usual.
  */
 export interface Ticker {
+  /** Runs a tick as soon as possible (right after the one in progress, if any). */
+  nudge(): void;
   /** Stops scheduling and waits for a run in progress. */
   stop(): Promise<void>;
 }
@@ -10,16 +12,29 @@ export interface Ticker {
 export function startTicker(tick: () => Promise<unknown>, intervalMs: number, log: (err: unknown) => void): Ticker {
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
-  let running: Promise<unknown> = Promise.resolve();
+  let running: Promise<unknown> | null = null;
+  let again = false;
+  const schedule = (ms: number) => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(loop, ms);
+  };
   const loop = () => {
+    timer = null;
+    again = false;
     running = tick()
       .catch(log)
       .finally(() => {
-        if (!stopped) timer = setTimeout(loop, intervalMs);
+        running = null;
+        if (!stopped) schedule(again ? 0 : intervalMs);
       });
   };
-  timer = setTimeout(loop, intervalMs);
+  schedule(intervalMs);
   return {
+    nudge() {
+      if (stopped) return;
+      if (running) again = true;
+      else schedule(0);
+    },
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

@@ -64,6 +64,14 @@ export function compileSegment(definition: Condition, options: CompileOptions): 
   return { sql, params: b.params };
 }
 
+/**
+ * The condition that one event row (alias `e`) matches names and filters: for journeys (entry
+ * triggers, goals, waits), which join events to their instances. Binds into the caller's builder.
+ */
+export function eventMatchSql(b: SqlBuilder, workspaceParam: string, match: EventMatch, now: number): string {
+  return new Compiler(b, workspaceParam, now, null).matchEvent(match);
+}
+
 class Compiler {
   usesTraits = false;
   usesPredictions = false;
@@ -238,6 +246,11 @@ class Compiler {
     }
     const groupBy = conditions.length > 0 ? ` GROUP BY e.user_key HAVING ${conditions.join(' AND ')}` : '';
     return `u.user_key IN (SELECT e.user_key FROM events e WHERE ${source}${groupBy})`;
+  }
+
+  matchEvent(match: EventMatch): string {
+    const names = Array.isArray(match.event) ? match.event : [match.event];
+    return [this.b.inList('e.event', names), ...this.filters(match, undefined)].join(' AND ');
   }
 
   /** The WHERE clause selecting product lines (alias `i`) of matching events with the match's line filters. */

@@ -131,7 +131,9 @@ export const propertyFilterSchema = z
     checkComparison(f, ctx);
     checkKind(typedPropertyKinds[f.property], f.property, f, ctx);
   })
-  .describe('A filter on an event property; product_id, category, price and quantity match any product line of the event');
+  .describe(
+    'A filter on an event property; product_id, category, price and quantity match any product line of the event',
+  ) as unknown as z.ZodType<PropertyFilter>;
 export type PropertyFilter = { property: string } & Comparison;
 
 export interface EventMatch {

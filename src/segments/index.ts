@@ -1,4 +1,4 @@
-export { type CompiledSegment, type CompileOptions, compileSegment } from './compile.ts';
+export { type CompiledSegment, type CompileOptions, compileSegment, eventMatchSql } from './compile.ts';
 export * from './definition.ts';
 export { csvField, dmpIdentifiers, type ExportCounts, exportDmpAudience, exportSegmentCsv } from './export.ts';
 export { createLookalikeSegment, findLookalikes, type Lookalike, type LookalikeSegment, runLookalike } from './lookalike.ts';
@@ -12,7 +12,7 @@ export {
   type SegmentChange,
 } from './members.ts';
 export { type RefreshOptions, type RefreshResult, refreshSegment } from './membership.ts';
-export { nextScheduledRefresh, type RefreshSettings, refreshSchema } from './refresh-schedule.ts';
+export { cronSchema, nextCronRun, nextScheduledRefresh, type RefreshSettings, refreshSchema } from './refresh-schedule.ts';
 export { defaultRefresherOptions, type RefresherOptions, SegmentRefresher } from './refresher.ts';
 export {
   archiveSegment,
@@ -28,4 +28,5 @@ export {
   segmentInputSchema,
   updateSegment,
 } from './segments-repo.ts';
+export { SqlBuilder } from './sql-builder.ts';
 export { dependsOnTime, durationMs, instantMs, windowRange } from './time.ts';

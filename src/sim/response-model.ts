@@ -1,5 +1,5 @@
 import { DAY } from '../core/clock.ts';
-import { localHour } from './local-time.ts';
+import { localHour } from '../core/local-time.ts';
 import type { Rng } from './rng.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { DAY, HOUR, MINUTE } from '../core/clock.ts';
-import { instantOfLocal, localDay } from './local-time.ts';
+import { instantOfLocal, localDay } from '../core/local-time.ts';
 import type { SimMember } from './member.ts';
 import type { Rng } from './rng.ts';
 import { dayProfile, hourWeights, maxSessionFactor } from './seasonality.ts';

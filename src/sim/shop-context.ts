@@ -1,6 +1,6 @@
+import { localDay } from '../core/local-time.ts';
 import { buildCatalog, type SimCatalog, type SimProduct } from './catalog.ts';
 import { type LeafCategory, leafByCode, type TopCategory, topCategories, topPopularity } from './categories.ts';
-import { localDay } from './local-time.ts';
 import type { SimMember } from './member.ts';
 import { shareable } from './ndjson.ts';
 import { type Rng, WeightedTable } from './rng.ts';

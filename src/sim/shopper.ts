@@ -1,7 +1,7 @@
 import { DAY, HOUR, MINUTE } from '../core/clock.ts';
+import { localDay } from '../core/local-time.ts';
 import type { SimProduct } from './catalog.ts';
 import type { LeafCategory } from './categories.ts';
-import { localDay } from './local-time.ts';
 import type { SimMember } from './member.ts';
 import { shareable } from './ndjson.ts';
 import { type CartLine, checkout } from './orders.ts';

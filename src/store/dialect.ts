@@ -15,3 +15,14 @@ export function arrayCast(dialect: Dialect, type: ColumnType): string {
 export function jsonText(column: string, key: string): string {
   return `(${column} ->> '${key.replace(/'/g, "''")}')`;
 }
+
+/** A JSON object built in SQL from (key, SQL expression) pairs. */
+export function jsonObject(dialect: Dialect, pairs: readonly (readonly [string, string])[]): string {
+  const args = pairs.map(([k, v]) => `'${k.replace(/'/g, "''")}', ${v}`).join(', ');
+  return dialect === 'duckdb' ? `json_object(${args})` : `jsonb_build_object(${args})`;
+}
+
+/** A JSON array aggregate of `expr` in the order of `orderBy`. */
+export function jsonArrayAgg(dialect: Dialect, expr: string, orderBy: string): string {
+  return dialect === 'duckdb' ? `to_json(list(${expr} ORDER BY ${orderBy}))` : `jsonb_agg(${expr} ORDER BY ${orderBy})`;
+}

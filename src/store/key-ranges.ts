@@ -9,7 +9,11 @@ import type { SqlExecutor } from './port.ts';
  * Called outside the write transaction where possible, so PostgreSQL holds the counter's row
  * lock only for this statement.
  */
-export async function reserveKeys(db: SqlExecutor, name: 'user_key' | 'segment_id', count: number): Promise<number> {
+export async function reserveKeys(
+  db: SqlExecutor,
+  name: 'user_key' | 'segment_id' | 'journey_id' | 'journey_instance',
+  count: number,
+): Promise<number> {
   // DuckDB cannot prepare UPDATE … RETURNING, so the (checked) values are written inline.
   if (!Number.isSafeInteger(count) || count < 1) throw new Error(`cannot reserve ${count} keys`);
   const [row] = await db.query<{ first: number }>(

@@ -237,6 +237,105 @@ const migrations: Migration[] = [
       ];
     },
   },
+  {
+    version: 3,
+    name: 'journeys, instances, steps, outbox',
+    up(d) {
+      const t = columnTypes[d];
+      const pgOnly = (sql: string) => (d === 'postgres' ? [sql] : []);
+      return [
+        `INSERT INTO key_ranges (name, next_value) VALUES ('journey_id', 1), ('journey_instance', 1)`,
+        // `draft` is the definition being edited; `version` the latest published one (0: never published).
+        // Cursors: entry_cursor (segment refresh_no or event received_at), next_fire_at (schedules),
+        // events_watermark (goal and wait-for-event checks read events received after it).
+        `CREATE TABLE journeys (
+          workspace_id ${t.int} NOT NULL,
+          journey_id ${t.bigint} NOT NULL,
+          name ${t.text} NOT NULL,
+          description ${t.text},
+          status ${t.text} NOT NULL,
+          draft ${t.json} NOT NULL,
+          version ${t.int} NOT NULL,
+          created_at ${t.bigint} NOT NULL,
+          updated_at ${t.bigint} NOT NULL,
+          published_at ${t.bigint},
+          entry_cursor ${t.bigint},
+          next_fire_at ${t.bigint},
+          events_watermark ${t.bigint},
+          PRIMARY KEY (workspace_id, journey_id))`,
+        `CREATE TABLE journey_versions (
+          workspace_id ${t.int} NOT NULL,
+          journey_id ${t.bigint} NOT NULL,
+          version ${t.int} NOT NULL,
+          definition ${t.json} NOT NULL,
+          published_at ${t.bigint} NOT NULL,
+          PRIMARY KEY (workspace_id, journey_id, version))`,
+        // One row per person (or key) in a journey. node_state: 0 just arrived, 1 waiting, 2 woken by an event.
+        // entry_key names what enrolled it (an event, a segment refresh, a schedule run, an API call):
+        // the unique index makes entry exactly-once however often a trigger is read.
+        `CREATE TABLE journey_instances (
+          workspace_id ${t.int} NOT NULL,
+          journey_id ${t.bigint} NOT NULL,
+          version ${t.int} NOT NULL,
+          instance_id ${t.bigint} NOT NULL,
+          user_key ${t.bigint} NOT NULL,
+          instance_key ${t.text} NOT NULL,
+          entry_key ${t.text} NOT NULL,
+          holdout ${t.bool} NOT NULL,
+          status ${t.text} NOT NULL,
+          node_id ${t.text},
+          node_state ${t.int} NOT NULL,
+          due_at ${t.bigint},
+          entered_at ${t.bigint} NOT NULL,
+          node_entered_at ${t.bigint} NOT NULL,
+          step_no ${t.int} NOT NULL,
+          trigger_props ${t.json},
+          trigger_total ${t.double},
+          exited_at ${t.bigint},
+          exit_reason ${t.text},
+          revenue ${t.double})`,
+        `CREATE UNIQUE INDEX journey_instances_entry ON journey_instances (workspace_id, journey_id, entry_key)`,
+        ...pgOnly(`CREATE UNIQUE INDEX journey_instances_pk ON journey_instances (instance_id)`),
+        ...pgOnly(
+          `CREATE INDEX journey_instances_ready ON journey_instances (workspace_id, journey_id, node_id, due_at) WHERE status = 'active'`,
+        ),
+        ...pgOnly(`CREATE INDEX journey_instances_by_user ON journey_instances (workspace_id, journey_id, user_key)`),
+        // Every step an instance took: the node it left, the branch, where it went. Counts and paths read this.
+        `CREATE TABLE journey_steps (
+          workspace_id ${t.int} NOT NULL,
+          journey_id ${t.bigint} NOT NULL,
+          version ${t.int} NOT NULL,
+          instance_id ${t.bigint} NOT NULL,
+          user_key ${t.bigint} NOT NULL,
+          step_no ${t.int} NOT NULL,
+          node_id ${t.text} NOT NULL,
+          branch ${t.text},
+          next_node_id ${t.text},
+          holdout ${t.bool} NOT NULL,
+          stepped_at ${t.bigint} NOT NULL)`,
+        ...pgOnly(`CREATE INDEX journey_steps_by_journey ON journey_steps (workspace_id, journey_id, node_id)`),
+        ...pgOnly(`CREATE INDEX journey_steps_by_instance ON journey_steps (instance_id, step_no)`),
+        // What journeys decided to send or do, with its idempotency key, for the dispatcher (and the sandbox).
+        `CREATE TABLE outbox (
+          workspace_id ${t.int} NOT NULL,
+          message_key ${t.text} NOT NULL,
+          journey_id ${t.bigint} NOT NULL,
+          version ${t.int} NOT NULL,
+          instance_id ${t.bigint} NOT NULL,
+          node_id ${t.text} NOT NULL,
+          user_key ${t.bigint} NOT NULL,
+          action ${t.text} NOT NULL,
+          channel ${t.text},
+          template ${t.text},
+          payload ${t.json} NOT NULL,
+          status ${t.text} NOT NULL,
+          created_at ${t.bigint} NOT NULL)`,
+        `CREATE UNIQUE INDEX outbox_message_key ON outbox (workspace_id, message_key)`,
+        ...pgOnly(`CREATE INDEX outbox_by_instance ON outbox (instance_id)`),
+        ...pgOnly(`CREATE INDEX outbox_pending ON outbox (workspace_id, created_at) WHERE status = 'queued'`),
+      ];
+    },
+  },
 ];
 
 export const latestVersion = Math.max(...migrations.map((m) => m.version));

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { buildServer } from '../../api/server.ts';
 import { systemClock } from '../../core/clock.ts';
 import type { Config } from '../../core/config.ts';
+import { defaultEngineOptions } from '../../journeys/index.ts';
 import { defaultProfileJobOptions } from '../../profiles/index.ts';
 import { defaultRefresherOptions } from '../../segments/index.ts';
 import { runDemo } from '../../sim/index.ts';
@@ -80,6 +81,7 @@ export function registerServe(program: Command) {
           traitsEveryMs: config.traitsEveryMs,
           predictionsEveryMs: config.predictionsEveryMs,
         },
+        journeys: { ...defaultEngineOptions, tickMs: config.journeyTickMs },
       });
       await server.app.listen({ port: config.port, host: config.host });
       console.log(`Shopflow is serving on http://localhost:${config.port} (store: ${store.dialect} ${store.location})`);

@@ -1,4 +1,4 @@
-import { DAY, HOUR } from '../core/clock.ts';
+import { DAY, HOUR } from './clock.ts';
 
 /**
  * UTC offsets of IANA time zones, cached per UTC hour (filled a day at a time). Intl is exact (DST included) but costs
@@ -87,4 +87,24 @@ export function instantOfLocal(timeZone: string, day: number, minuteOfDay: numbe
   const wall = day * DAY + minuteOfDay * 60_000;
   const guess = wall - offsetMs(timeZone, wall);
   return wall - offsetMs(timeZone, guess);
+}
+
+/** Day of week (0 = Sunday … 6 = Saturday) of local day number `day` (1970-01-01 was a Thursday). */
+export function weekdayOfLocalDay(day: number): number {
+  return (((day + 4) % 7) + 7) % 7;
+}
+
+/**
+ * The first instant strictly after `after` whose local wall-clock time in `timeZone` is
+ * `minuteOfDay`, on one of `weekdays` (0 = Sunday; all days when omitted). On a day a DST switch
+ * skips that time, it is the instant the clocks jump to; when it repeats, the first of the two.
+ */
+export function nextLocalTime(timeZone: string, after: number, minuteOfDay: number, weekdays?: readonly number[]): number {
+  const today = localDay(timeZone, after);
+  for (let day = today; day <= today + 8; day++) {
+    if (weekdays && weekdays.length > 0 && !weekdays.includes(weekdayOfLocalDay(day))) continue;
+    const at = instantOfLocal(timeZone, day, minuteOfDay);
+    if (at > after) return at;
+  }
+  throw new Error(`no local time ${minuteOfDay} on weekdays ${weekdays} after ${after}`);
 }

@@ -1,0 +1,174 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { AppError } from '../core/errors.ts';
+import { identityTypes, normalizeIdentity } from '../core/identities.ts';
+import {
+  archiveJourney,
+  createJourney,
+  enrollViaApi,
+  journeyInputSchema,
+  journeyStats,
+  listJourneys,
+  personPath,
+  publishJourney,
+  requireJourney,
+  setJourneyRunning,
+  updateJourney,
+  validateJourney,
+} from '../journeys/index.ts';
+import type { Store } from '../store/index.ts';
+import { workspaceFromAdminKey } from './auth.ts';
+import type { ApiContext } from './context.ts';
+import { parseOrThrow } from './errors.ts';
+
+const idParams = z.object({ id: z.coerce.number().int().positive().describe('Journey id') });
+
+export const personParamsSchema = z.object({
+  id: z.coerce.number().int().positive(),
+  person: z.string().min(1).describe('The person, by the identity named in `by`'),
+});
+export const byQuerySchema = z.object({ by: z.enum(identityTypes).default('user_id') });
+
+export const enrollBodySchema = z.strictObject({
+  userId: z.string().min(1).optional(),
+  anonymousId: z.string().min(1).optional(),
+  identity: z
+    .strictObject({ type: z.enum(identityTypes), value: z.string().min(1) })
+    .optional()
+    .describe('Any other identity'),
+  key: z.string().min(1).max(200).optional().describe('Keyed journeys: the instance key, e.g. an order id'),
+  properties: z.record(z.string(), z.unknown()).optional().describe('Available to templates as the trigger'),
+  total: z.number().optional().describe('Amount for tiered coupons'),
+  idempotencyKey: z.string().min(1).max(200).optional().describe('Retrying with the same key enrols once'),
+});
+
+export const outboxQuerySchema = z.object({
+  journeyId: z.coerce.number().int().positive().optional(),
+  after: z.string().optional().describe('message_key of the last row of the previous page'),
+  limit: z.coerce.number().int().min(1).max(10_000).default(100),
+});
+
+/** The person's key from any identity, or a 404. */
+async function personKey(store: Store, workspaceId: number, type: (typeof identityTypes)[number], raw: string, path: string) {
+  const value = normalizeIdentity(type, raw);
+  if (value === null) throw new AppError('invalid_request', `not a valid ${type}`, path);
+  const [hit] = await store.query<{ user_key: number }>(
+    'SELECT user_key FROM identities WHERE workspace_id = $1 AND type = $2 AND value = $3',
+    [workspaceId, type, value],
+  );
+  if (!hit) throw new AppError('not_found', `no person with ${type} "${raw}"`, path);
+  return Number(hit.user_key);
+}
+
+export function registerJourneyRoutes(app: FastifyInstance, ctx: ApiContext) {
+  const ws = async (request: Parameters<typeof workspaceFromAdminKey>[1]) => (await workspaceFromAdminKey(ctx.keys, request)).workspaceId;
+
+  app.post('/api/journeys/validate', async (request) => {
+    const workspaceId = await ws(request);
+    const body = parseOrThrow(z.object({ definition: z.unknown() }), request.body);
+    const problems = await validateJourney(ctx.store, workspaceId, body.definition);
+    return { valid: problems.length === 0, problems };
+  });
+
+  app.post('/api/journeys', async (request, reply) => {
+    const workspaceId = await ws(request);
+    const input = parseOrThrow(journeyInputSchema, request.body);
+    reply.status(201);
+    return createJourney(ctx.store, workspaceId, input, ctx.clock.now());
+  });
+
+  app.get('/api/journeys', async (request) => ({ journeys: await listJourneys(ctx.store, await ws(request)) }));
+
+  app.get('/api/journeys/:id', async (request) => {
+    const workspaceId = await ws(request);
+    const { id } = parseOrThrow(idParams, request.params);
+    const journey = await requireJourney(ctx.store, workspaceId, id);
+    return { ...journey, stats: await journeyStats(ctx.store, workspaceId, id) };
+  });
+
+  app.put('/api/journeys/:id', async (request) => {
+    const workspaceId = await ws(request);
+    const { id } = parseOrThrow(idParams, request.params);
+    const input = parseOrThrow(journeyInputSchema, request.body);
+    return updateJourney(ctx.store, workspaceId, id, input, ctx.clock.now());
+  });
+
+  app.post('/api/journeys/:id/publish', async (request) => {
+    const workspaceId = await ws(request);
+    const { id } = parseOrThrow(idParams, request.params);
+    const journey = await publishJourney(ctx.store, workspaceId, id, ctx.clock.now());
+    ctx.journeys.nudge();
+    return journey;
+  });
+
+  app.post('/api/journeys/:id/pause', async (request) => {
+    const workspaceId = await ws(request);
+    const { id } = parseOrThrow(idParams, request.params);
+    return setJourneyRunning(ctx.store, workspaceId, id, false, ctx.clock.now());
+  });
+
+  app.post('/api/journeys/:id/resume', async (request) => {
+    const workspaceId = await ws(request);
+    const { id } = parseOrThrow(idParams, request.params);
+    const journey = await setJourneyRunning(ctx.store, workspaceId, id, true, ctx.clock.now());
+    ctx.journeys.nudge();
+    return journey;
+  });
+
+  app.delete('/api/journeys/:id', async (request, reply) => {
+    const workspaceId = await ws(request);
+    const { id } = parseOrThrow(idParams, request.params);
+    await archiveJourney(ctx.store, workspaceId, id, ctx.clock.now());
+    reply.status(204);
+  });
+
+  app.get('/api/journeys/:id/stats', async (request) => {
+    const workspaceId = await ws(request);
+    const { id } = parseOrThrow(idParams, request.params);
+    await requireJourney(ctx.store, workspaceId, id);
+    return journeyStats(ctx.store, workspaceId, id);
+  });
+
+  app.get('/api/journeys/:id/people/:person', async (request) => {
+    const workspaceId = await ws(request);
+    const { id, person } = parseOrThrow(personParamsSchema, request.params);
+    const { by } = parseOrThrow(byQuerySchema, request.query);
+    await requireJourney(ctx.store, workspaceId, id);
+    const userKey = await personKey(ctx.store, workspaceId, by, person, 'person');
+    return { userKey, instances: await personPath(ctx.store, workspaceId, id, userKey) };
+  });
+
+  app.post('/api/journeys/:id/enroll', async (request, reply) => {
+    const workspaceId = await ws(request);
+    const { id } = parseOrThrow(idParams, request.params);
+    const body = parseOrThrow(enrollBodySchema, request.body);
+    const who: [(typeof identityTypes)[number], string, string] | null = body.userId
+      ? ['user_id', body.userId, 'userId']
+      : body.anonymousId
+        ? ['anonymous_id', body.anonymousId, 'anonymousId']
+        : body.identity
+          ? [body.identity.type, body.identity.value, 'identity.value']
+          : null;
+    if (!who) throw new AppError('invalid_request', 'name the person: userId, anonymousId or identity', 'userId');
+    const userKey = await personKey(ctx.store, workspaceId, ...who);
+    const result = await enrollViaApi(ctx.store, workspaceId, id, { ...body, userKey }, ctx.clock.now());
+    ctx.journeys.nudge();
+    reply.status(result.entered ? 201 : 200);
+    return result;
+  });
+
+  app.get('/api/outbox', async (request) => {
+    const workspaceId = await ws(request);
+    const q = parseOrThrow(outboxQuerySchema, request.query);
+    const params: (number | string)[] = [workspaceId, q.limit];
+    const where = ['workspace_id = $1'];
+    if (q.journeyId !== undefined) where.push(`journey_id = $${params.push(q.journeyId)}`);
+    if (q.after !== undefined) where.push(`message_key > $${params.push(q.after)}`);
+    const rows = await ctx.store.query(
+      `SELECT message_key, journey_id, node_id, instance_id, user_key, action, channel, template, payload, status, created_at
+       FROM outbox WHERE ${where.join(' AND ')} ORDER BY message_key LIMIT $2`,
+      params,
+    );
+    return { messages: rows.map((r) => ({ ...r, payload: typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload })) };
+  });
+}

@@ -1,0 +1,88 @@
+import type { Session } from '../store/index.ts';
+import type { JourneyNode, NodeType } from './definition.ts';
+import { handlers } from './nodes/index.ts';
+import { exitProperties, insertJourneyEvents } from './sql.ts';
+import type { NodeHandler, StepContext } from './step-context.ts';
+
+/**
+ * One step of one node, in one transaction: the instances ready at the node (arrived, or whose
+ * wait is over) go into `ready`; the node's handler decides their branches into `moves` (and
+ * queues its outbox rows); then every move is applied at once — steps recorded, journey-step
+ * events written, instances moved to the next node or, at the end of a path, finished.
+ * A crash anywhere rolls the whole step back, so it is neither skipped nor repeated.
+ * Returns how many instances moved.
+ */
+export async function advanceNode(session: Session, base: Omit<StepContext, 'tx'>, node: JourneyNode): Promise<number> {
+  return session.transaction(async (tx) => {
+    const ctx: StepContext = { ...base, tx };
+    const ws = ctx.workspaceId;
+    await tx.query('DROP TABLE IF EXISTS ready');
+    await tx.query(
+      `CREATE TEMP TABLE ready AS SELECT instance_id, user_key, instance_key, holdout, node_state, due_at, entered_at, node_entered_at,
+         step_no, trigger_props, trigger_total
+       FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND version = $3 AND node_id = $4 AND status = 'active' AND due_at <= $5`,
+      [ws, ctx.journeyId, ctx.version, node.id, ctx.now],
+    );
+    await tx.query('DROP TABLE IF EXISTS moves');
+    await tx.query('CREATE TEMP TABLE moves (instance_id BIGINT NOT NULL, branch TEXT NOT NULL, next_node TEXT)');
+    await (handlers[node.type] as NodeHandler<NodeType>).step(ctx, node as never);
+
+    const edges = ctx.definition.edges.filter((e) => e.from === node.id);
+    if (edges.length > 0) {
+      await tx.query(
+        `UPDATE moves SET next_node = e.to_node FROM (SELECT unnest($1::TEXT[]) AS branch, unnest($2::TEXT[]) AS to_node) e WHERE moves.branch = e.branch`,
+        [edges.map((e) => e.branch), edges.map((e) => e.to)],
+      );
+    }
+    const [{ n }] = (await tx.query<{ n: number }>('SELECT count(*) AS n FROM moves')) as [{ n: number }];
+    if (Number(n) > 0) await applyMoves(ctx, node);
+    await tx.query('DROP TABLE moves');
+    await tx.query('DROP TABLE ready');
+    return Number(n);
+  });
+}
+
+async function applyMoves(ctx: StepContext, node: JourneyNode): Promise<void> {
+  const { tx } = ctx;
+  const ws = ctx.workspaceId;
+  const moved = 'moves m JOIN ready r ON r.instance_id = m.instance_id';
+  await tx.query(
+    `INSERT INTO journey_steps (workspace_id, journey_id, version, instance_id, user_key, step_no, node_id, branch, next_node_id, holdout, stepped_at)
+     SELECT $1, $2, $3, r.instance_id, r.user_key, r.step_no + 1, $4, m.branch, m.next_node, r.holdout, $5 FROM ${moved}`,
+    [ws, ctx.journeyId, ctx.version, node.id, ctx.now],
+  );
+  const j = String(Number(ctx.journeyId));
+  await insertJourneyEvents(tx, ctx, 'Journey Step', {
+    from: `(SELECT r.user_key, r.instance_id, r.holdout, m.branch, m.next_node, 'j' || ${j} || '.i' || r.instance_id || '.s' || (r.step_no + 1) AS message_id FROM ${moved}) x`,
+    params: [],
+    properties: [
+      ['journey_id', j],
+      ['version', String(Number(ctx.version))],
+      ['instance_id', 'x.instance_id'],
+      ['node_id', `'${node.id}'`],
+      ['node_type', `'${node.type}'`],
+      ['branch', 'x.branch'],
+      ['next_node_id', 'x.next_node'],
+      ['holdout', 'x.holdout'],
+    ],
+  });
+  await tx.query(
+    `UPDATE journey_instances SET node_id = m.next_node, node_state = 0, due_at = $2, node_entered_at = $2, step_no = step_no + 1
+     FROM moves m WHERE journey_instances.workspace_id = $1 AND journey_instances.instance_id = m.instance_id AND m.next_node IS NOT NULL`,
+    [ws, ctx.now],
+  );
+  // A branch with no edge ends the instance: at an exit node on purpose, elsewhere at the end of its path.
+  const reason = node.type === 'exit' ? 'exit_node' : 'end_of_path';
+  const status = node.type === 'exit' ? 'exited' : 'completed';
+  await insertJourneyEvents(tx, ctx, 'Journey Exited', {
+    from: `(SELECT r.user_key, r.instance_id, '${node.id}' AS node_id, 'j' || ${j} || '.i' || r.instance_id || '.exit' AS message_id
+      FROM ${moved} WHERE m.next_node IS NULL) x`,
+    params: [],
+    properties: exitProperties(ctx.journeyId, `'${reason}'`),
+  });
+  await tx.query(
+    `UPDATE journey_instances SET status = $3, exit_reason = $4, exited_at = $2, due_at = NULL, step_no = step_no + 1
+     FROM moves m WHERE journey_instances.workspace_id = $1 AND journey_instances.instance_id = m.instance_id AND m.next_node IS NULL`,
+    [ws, ctx.now, status, reason],
+  );
+}

@@ -1,0 +1,221 @@
+import type { Clock } from '../core/clock.ts';
+import { serialQueue } from '../core/serial-queue.ts';
+import { startTicker, type Ticker } from '../core/ticker.ts';
+import type { Session, Store } from '../store/index.ts';
+import { advanceNode } from './advance.ts';
+import type { JourneyDefinition, NodeType } from './definition.ts';
+import { enroll, entryNode } from './enroll.ts';
+import { convertGoals } from './goal.ts';
+import { versionDefinition } from './journeys-repo.ts';
+import { handlers } from './nodes/index.ts';
+import type { NodeHandler, StepContext } from './step-context.ts';
+
+export interface EngineOptions {
+  /** Events received this long before the last tick are read again (a batch may commit late). */
+  overlapMs: number;
+}
+
+export const defaultEngineOptions: EngineOptions = { overlapMs: 10_000 };
+
+export interface TickResult {
+  journeyId: number;
+  entered: number;
+  converted: number;
+  moved: number;
+}
+
+type RunningJourney = {
+  journey_id: number;
+  version: number;
+  published_at: number;
+  entry_cursor: number | null;
+  next_fire_at: number | null;
+  events_watermark: number | null;
+};
+
+/** DuckDB has one writer: ticks of one store run one after another in this process. */
+const serialized = serialQueue();
+
+/**
+ * Moves everyone through every running journey. A tick, per journey:
+ * 1. enrol what the trigger brought since the last tick;
+ * 2. convert instances that reached the goal;
+ * 3. wake instances whose awaited event came;
+ * 4. step every node that has ready instances, set-at-a-time, repeating until nobody is ready
+ *    (so a person can pass several instant nodes — entry, split, send — in one tick).
+ * On PostgreSQL several engine processes may run: each journey is advanced under an advisory
+ * lock held by one session, so one process advances it at a time and a killed process lets go.
+ */
+export class JourneyEngine {
+  private ticker: Ticker | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly options: EngineOptions = defaultEngineOptions,
+  ) {}
+
+  async tick(): Promise<TickResult[]> {
+    const workspaces = await this.store.query<{ workspace_id: number }>(
+      "SELECT DISTINCT workspace_id FROM journeys WHERE status = 'published' ORDER BY workspace_id",
+    );
+    const results: TickResult[] = [];
+    for (const w of workspaces) results.push(...(await this.tickWorkspace(Number(w.workspace_id))));
+    return results;
+  }
+
+  tickWorkspace(workspaceId: number): Promise<TickResult[]> {
+    return serialized(this.store, async () => {
+      const journeys = await this.store.query<RunningJourney>(
+        `SELECT journey_id, version, published_at, entry_cursor, next_fire_at, events_watermark FROM journeys
+         WHERE workspace_id = $1 AND status = 'published' ORDER BY journey_id`,
+        [workspaceId],
+      );
+      const results: TickResult[] = [];
+      for (const j of journeys) {
+        const r = await this.store.session((session) => this.withLease(session, j, () => this.tickJourney(session, workspaceId, j)));
+        if (r) results.push(r);
+      }
+      return results;
+    });
+  }
+
+  /** On PostgreSQL, runs `fn` only if no other process is advancing this journey. */
+  private async withLease<T>(session: Session, j: RunningJourney, fn: () => Promise<T>): Promise<T | null> {
+    if (this.store.dialect !== 'postgres') return fn();
+    const [lock] = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(7002, $1) AS ok', [Number(j.journey_id)]);
+    if (!lock?.ok) return null;
+    try {
+      return await fn();
+    } finally {
+      await session.query('SELECT pg_advisory_unlock(7002, $1)', [Number(j.journey_id)]);
+    }
+  }
+
+  private async tickJourney(session: Session, workspaceId: number, j: RunningJourney): Promise<TickResult> {
+    const now = this.clock.now();
+    const journeyId = Number(j.journey_id);
+    const newEventsSince = (j.events_watermark === null ? now : Number(j.events_watermark)) - this.options.overlapMs;
+    const current = await versionDefinition(this.store, workspaceId, journeyId, Number(j.version));
+    const entered = await enroll({
+      store: this.store,
+      session,
+      workspaceId,
+      journey: {
+        journeyId,
+        version: Number(j.version),
+        publishedAt: Number(j.published_at),
+        entryCursor: j.entry_cursor === null ? null : Number(j.entry_cursor),
+        nextFireAt: j.next_fire_at === null ? null : Number(j.next_fire_at),
+      },
+      definition: current,
+      now,
+      overlapMs: this.options.overlapMs,
+    });
+
+    const versions = await session.query<{ version: number }>(
+      `SELECT DISTINCT version FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`,
+      [workspaceId, journeyId],
+    );
+    const contexts = new Map<number, Omit<StepContext, 'tx'>>();
+    for (const { version } of versions) {
+      const definition = await versionDefinition(this.store, workspaceId, journeyId, Number(version));
+      contexts.set(Number(version), this.stepContext(workspaceId, journeyId, Number(version), definition, now, newEventsSince));
+    }
+
+    let converted = 0;
+    for (const ctx of contexts.values()) {
+      converted += await session.transaction(async (tx) => {
+        const n = await convertGoals(tx, { ...ctx, tx });
+        for (const node of ctx.definition.nodes) {
+          const wake = (handlers[node.type] as NodeHandler<NodeType>).wake;
+          if (wake) await wake({ ...ctx, tx }, node as never);
+        }
+        return n;
+      });
+    }
+
+    const moved = await this.advanceAll(session, workspaceId, journeyId, contexts, now);
+    await session.query('UPDATE journeys SET events_watermark = $3 WHERE workspace_id = $1 AND journey_id = $2', [
+      workspaceId,
+      journeyId,
+      now,
+    ]);
+    return { journeyId, entered, converted, moved };
+  }
+
+  /** Steps nodes with ready instances until none are left (bounded, in case of a zero-length wait loop). */
+  private async advanceAll(
+    session: Session,
+    workspaceId: number,
+    journeyId: number,
+    contexts: Map<number, Omit<StepContext, 'tx'>>,
+    now: number,
+  ): Promise<number> {
+    let moved = 0;
+    const maxPasses = 2 + Math.max(0, ...[...contexts.values()].map((c) => c.definition.nodes.length));
+    for (let pass = 0; pass < maxPasses; pass++) {
+      const ready = await session.query<{ version: number; node_id: string }>(
+        `SELECT DISTINCT version, node_id FROM journey_instances
+         WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active' AND due_at <= $3`,
+        [workspaceId, journeyId, now],
+      );
+      if (ready.length === 0) break;
+      let movedThisPass = 0;
+      for (const r of ready) {
+        let ctx = contexts.get(Number(r.version));
+        if (!ctx) {
+          // Entered during this tick on a version with nobody inside before.
+          const definition = await versionDefinition(this.store, workspaceId, journeyId, Number(r.version));
+          ctx = this.stepContext(workspaceId, journeyId, Number(r.version), definition, now, now);
+          contexts.set(Number(r.version), ctx);
+        }
+        const node = ctx.definition.nodes.find((n) => n.id === r.node_id);
+        if (!node) continue;
+        movedThisPass += await advanceNode(session, ctx, node);
+      }
+      // A pass without moves only gave arrivals at waits their wake-up time; the next pass
+      // moves those already due (e.g. a date trait in the past) or finds nobody ready.
+      moved += movedThisPass;
+    }
+    return moved;
+  }
+
+  private stepContext(
+    workspaceId: number,
+    journeyId: number,
+    version: number,
+    definition: JourneyDefinition,
+    now: number,
+    newEventsSince: number,
+  ): Omit<StepContext, 'tx'> {
+    const trigger = entryNode(definition).trigger;
+    const keyProperty = 'key' in trigger && trigger.key ? trigger.key : null;
+    return {
+      dialect: this.store.dialect,
+      workspaceId,
+      journeyId,
+      version,
+      definition,
+      now,
+      newEventsSince,
+      keyed: keyProperty !== null,
+      keyProperty,
+    };
+  }
+
+  /** Ticks every `intervalMs`, and right away when nudged (new events committed). */
+  start(intervalMs: number, log: (err: unknown) => void): void {
+    this.ticker = startTicker(() => this.tick(), intervalMs, log);
+  }
+
+  /** New events arrived: tick soon rather than at the next interval (event-to-outbox latency). */
+  nudge(): void {
+    this.ticker?.nudge();
+  }
+
+  async stop(): Promise<void> {
+    await this.ticker?.stop();
+    this.ticker = null;
+  }
+}

@@ -1,0 +1,182 @@
+import { bucketSql, saltHash } from '../core/buckets.ts';
+import { HOUR } from '../core/clock.ts';
+import { eventMatchSql, nextCronRun, SqlBuilder } from '../segments/index.ts';
+import { columnTypes, type Dialect, reserveKeys, type Session, type SqlExecutor, type Store } from '../store/index.ts';
+import type { JourneyDefinition, NodeOf, Trigger } from './definition.ts';
+import { eventKeySql, insertJourneyEvents } from './sql.ts';
+
+/** The journey row fields enrolment reads and moves. */
+export interface EntryState {
+  journeyId: number;
+  version: number;
+  publishedAt: number;
+  entryCursor: number | null;
+  nextFireAt: number | null;
+}
+
+export interface EnrollContext {
+  store: Store;
+  session: Session;
+  workspaceId: number;
+  journey: EntryState;
+  definition: JourneyDefinition;
+  now: number;
+  /** Re-read events received this long before the cursor (a batch may commit late). */
+  overlapMs: number;
+}
+
+/** The temporary table of candidates for entry, from any trigger. */
+export const createCandidates = (dialect: Dialect) => `CREATE TEMP TABLE candidates (user_key BIGINT NOT NULL, instance_key TEXT NOT NULL,
+  entry_key TEXT NOT NULL, trigger_props ${columnTypes[dialect].json}, trigger_total DOUBLE PRECISION, ts BIGINT NOT NULL)`;
+
+export const entryNode = (def: JourneyDefinition) => def.nodes.find((n) => n.type === 'entry') as NodeOf<'entry'>;
+
+/**
+ * Enrols whoever the trigger brought since the last tick, in one transaction with the cursor
+ * move: candidates into a temporary table, then one INSERT…SELECT applying the re-entry rules,
+ * the holdout draw and the entry guard (a unique index on the entry key), so reading a trigger
+ * twice never enrols anyone twice. Returns how many entered.
+ */
+export async function enroll(ctx: EnrollContext): Promise<number> {
+  const trigger = entryNode(ctx.definition).trigger;
+  if (trigger.kind === 'api') return 0;
+  return ctx.session.transaction(async (tx) => {
+    await tx.query('DROP TABLE IF EXISTS candidates');
+    await tx.query(createCandidates(ctx.store.dialect));
+    const cursor = await collect(tx, ctx, trigger);
+    const entered = await admit(tx, ctx);
+    await tx.query('UPDATE journeys SET entry_cursor = $3, next_fire_at = $4 WHERE workspace_id = $1 AND journey_id = $2', [
+      ctx.workspaceId,
+      ctx.journey.journeyId,
+      cursor.entryCursor,
+      cursor.nextFireAt,
+    ]);
+    await tx.query('DROP TABLE candidates');
+    return entered;
+  });
+}
+
+/** Fills `candidates` from the trigger; returns the cursors to store. */
+async function collect(
+  tx: SqlExecutor,
+  ctx: EnrollContext,
+  trigger: Exclude<Trigger, { kind: 'api' }>,
+): Promise<Pick<EntryState, 'entryCursor' | 'nextFireAt'>> {
+  const ws = ctx.workspaceId;
+  const j = ctx.journey;
+  switch (trigger.kind) {
+    case 'segment': {
+      const [seg] = await tx.query<{ refresh_no: number }>('SELECT refresh_no FROM segments WHERE workspace_id = $1 AND segment_id = $2', [
+        ws,
+        trigger.segmentId,
+      ]);
+      const refreshNo = Number(seg?.refresh_no ?? 0);
+      if (j.entryCursor === null) {
+        // First run: the current members (if asked), then entries after this refresh.
+        if (trigger.existing) {
+          await tx.query(
+            `INSERT INTO candidates SELECT user_key, '', 's0.' || user_key, NULL, NULL, entered_at FROM segment_members
+             WHERE workspace_id = $1 AND segment_id = $2`,
+            [ws, trigger.segmentId],
+          );
+        }
+        return { entryCursor: refreshNo, nextFireAt: null };
+      }
+      await tx.query(
+        `INSERT INTO candidates SELECT user_key, '', 's' || refresh_no || '.' || user_key, NULL, NULL, changed_at FROM segment_changes
+         WHERE workspace_id = $1 AND segment_id = $2 AND change = 'entered' AND refresh_no > $3 AND refresh_no <= $4`,
+        [ws, trigger.segmentId, j.entryCursor, refreshNo],
+      );
+      return { entryCursor: refreshNo, nextFireAt: null };
+    }
+    case 'event': {
+      const b = new SqlBuilder(ctx.store.dialect);
+      const wsP = b.param(ws);
+      const key = trigger.key ? eventKeySql(b, trigger.key) : "''";
+      const since = b.param((j.entryCursor ?? ctx.now) - ctx.overlapMs);
+      const upTo = b.param(ctx.now);
+      // Only what happened since the journey started: importing last year's orders must not enrol anyone.
+      const startedAt = b.param(j.publishedAt - HOUR);
+      await tx.query(
+        `INSERT INTO candidates SELECT e.user_key, ${key}, 'e.' || e.message_id, e.properties, e.total, e.ts FROM events e
+         WHERE e.workspace_id = ${wsP} AND e.received_at > ${since} AND e.received_at <= ${upTo} AND e.ts >= ${startedAt}
+           AND ${eventMatchSql(b, wsP, trigger, ctx.now)}${trigger.key ? ` AND ${key} IS NOT NULL` : ''}`,
+        b.params,
+      );
+      return { entryCursor: ctx.now, nextFireAt: null };
+    }
+    case 'schedule': {
+      if (j.nextFireAt === null || j.nextFireAt > ctx.now) return { entryCursor: j.entryCursor, nextFireAt: j.nextFireAt };
+      const fire = j.nextFireAt;
+      const audience = trigger.segmentId
+        ? `SELECT user_key FROM segment_members WHERE workspace_id = $1 AND segment_id = ${Number(trigger.segmentId)}`
+        : 'SELECT user_key FROM users WHERE workspace_id = $1 AND merged_into IS NULL';
+      await tx.query(
+        `INSERT INTO candidates SELECT user_key, '', 't' || CAST($2 AS BIGINT) || '.' || user_key, NULL, NULL, CAST($2 AS BIGINT) FROM (${audience}) a`,
+        [ws, fire],
+      );
+      return { entryCursor: fire, nextFireAt: nextCronRun(trigger.cron, trigger.timezone, ctx.now) };
+    }
+    default: {
+      const unknown: never = trigger;
+      throw new Error(`unknown trigger ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+/** Admits the candidates (re-entry rules, one per key, concurrency cap, holdout draw) and records their entry. */
+export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>): Promise<number> {
+  const [{ n }] = (await tx.query<{ n: number }>('SELECT count(*) AS n FROM candidates')) as [{ n: number }];
+  if (Number(n) === 0) return 0;
+  const { settings } = ctx.definition;
+  const trigger = entryNode(ctx.definition).trigger;
+  const keyed = 'key' in trigger && trigger.key !== undefined;
+  const base = await reserveKeys(tx, 'journey_instance', Number(n));
+  const b = new SqlBuilder(ctx.store.dialect);
+  const ws = b.param(ctx.workspaceId);
+  const jid = b.param(ctx.journey.journeyId);
+  const now = b.param(ctx.now);
+  const sameInstance = `p.workspace_id = ${ws} AND p.journey_id = ${jid} AND p.user_key = c.user_key AND p.instance_key = c.instance_key`;
+  const reentry = settings.reentry;
+  const blocking =
+    reentry.mode === 'once'
+      ? sameInstance
+      : reentry.mode === 'after_exit'
+        ? `${sameInstance} AND p.status = 'active'`
+        : `${sameInstance} AND (p.status = 'active' OR p.entered_at > ${b.param(ctx.now - reentry.days * 86_400_000)})`;
+  const maxConcurrent = keyed ? settings.maxConcurrent : 1;
+  const holdout = `${bucketSql('x.user_key', b.param(saltHash(`journey:${ctx.journey.journeyId}`)))} < ${b.param(settings.holdoutPercent)}`;
+  await tx.query(
+    `INSERT INTO journey_instances (workspace_id, journey_id, version, instance_id, user_key, instance_key, entry_key, holdout, status,
+       node_id, node_state, due_at, entered_at, node_entered_at, step_no, trigger_props, trigger_total)
+     SELECT ${ws}, ${jid}, ${b.param(ctx.journey.version)}, ${b.param(base)} + x.seq, x.user_key, x.instance_key, x.entry_key, ${holdout}, 'active',
+       ${b.param(entryNode(ctx.definition).id)}, 0, ${now}, ${now}, ${now}, 0, x.trigger_props, x.trigger_total
+     FROM (
+       SELECT c.*, row_number() OVER (ORDER BY c.ts, c.entry_key) - 1 AS seq,
+         row_number() OVER (PARTITION BY c.user_key, c.instance_key ORDER BY c.ts, c.entry_key) AS per_key,
+         row_number() OVER (PARTITION BY c.user_key ORDER BY c.ts, c.entry_key) AS per_person
+       FROM candidates c JOIN users u ON u.workspace_id = ${ws} AND u.user_key = c.user_key AND u.merged_into IS NULL
+       WHERE NOT EXISTS (SELECT 1 FROM journey_instances p WHERE ${blocking})
+         AND NOT EXISTS (SELECT 1 FROM journey_instances p WHERE p.workspace_id = ${ws} AND p.journey_id = ${jid} AND p.entry_key = c.entry_key)
+     ) x
+     WHERE x.per_key = 1 AND x.per_person + (SELECT count(*) FROM journey_instances a
+       WHERE a.workspace_id = ${ws} AND a.journey_id = ${jid} AND a.user_key = x.user_key AND a.status = 'active') <= ${b.param(maxConcurrent)}
+     ON CONFLICT DO NOTHING`,
+    b.params,
+  );
+  const fresh = `journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND instance_id >= $3 AND instance_id < $4`;
+  const range = [ctx.workspaceId, ctx.journey.journeyId, base, base + Number(n)];
+  await insertJourneyEvents(tx, { dialect: ctx.store.dialect, workspaceId: ctx.workspaceId, now: ctx.now }, 'Journey Entered', {
+    from: `(SELECT user_key, instance_id, instance_key, holdout, version, 'j' || journey_id || '.i' || instance_id || '.enter' AS message_id FROM ${fresh}) x`,
+    params: range,
+    properties: [
+      ['journey_id', String(Number(ctx.journey.journeyId))],
+      ['version', 'x.version'],
+      ['instance_id', 'x.instance_id'],
+      ['key', "NULLIF(x.instance_key, '')"],
+      ['holdout', 'x.holdout'],
+    ],
+  });
+  const [{ entered }] = (await tx.query<{ entered: number }>(`SELECT count(*) AS entered FROM ${fresh}`, range)) as [{ entered: number }];
+  return Number(entered);
+}

@@ -1,0 +1,20 @@
+export { enrollViaApi } from './api-entry.ts';
+export * from './definition.ts';
+export { defaultEngineOptions, type EngineOptions, JourneyEngine, type TickResult } from './engine.ts';
+export { branchesOf, graphProblems } from './graph.ts';
+export { type InstancePath, type JourneyStats, journeyStats, type NodeCounts, personPath } from './inspect.ts';
+export {
+  archiveJourney,
+  createJourney,
+  type Journey,
+  type JourneyInput,
+  journeyInputSchema,
+  journeyStatuses,
+  listJourneys,
+  publishJourney,
+  requireJourney,
+  setJourneyRunning,
+  updateJourney,
+  validateJourney,
+  versionDefinition,
+} from './journeys-repo.ts';

@@ -1,0 +1,176 @@
+import type { SqlExecutor } from '../store/index.ts';
+
+export interface NodeCounts {
+  /** People at the node now (waiting, or about to move). */
+  current: number;
+  /** Instances that have left the node, per branch taken. */
+  branches: Record<string, number>;
+  passed: number;
+}
+
+export interface JourneyStats {
+  entered: number;
+  active: number;
+  completed: number;
+  exited: number;
+  converted: number;
+  revenue: number;
+  /** The same figures for the holdout (control) group alone. */
+  holdout: { entered: number; converted: number; revenue: number };
+  nodes: Record<string, NodeCounts>;
+  outbox: Record<string, number>;
+}
+
+/** Live counts of a journey: overall, for the holdout, per node and branch, and what it queued. */
+export async function journeyStats(db: SqlExecutor, workspaceId: number, journeyId: number): Promise<JourneyStats> {
+  const p = [workspaceId, journeyId];
+  const totals = await db.query<{ status: string; holdout: boolean; n: number; revenue: number | null }>(
+    `SELECT status, holdout, count(*) AS n, sum(revenue) AS revenue FROM journey_instances
+     WHERE workspace_id = $1 AND journey_id = $2 GROUP BY status, holdout`,
+    p,
+  );
+  const sum = (f: (r: (typeof totals)[number]) => boolean, v: (r: (typeof totals)[number]) => number) =>
+    totals.filter(f).reduce((s, r) => s + v(r), 0);
+  const count = (r: { n: number }) => Number(r.n);
+  const money = (r: { revenue: number | null }) => Number(r.revenue ?? 0);
+  const nodes: Record<string, NodeCounts> = {};
+  const node = (id: string) => (nodes[id] ??= { current: 0, branches: {}, passed: 0 });
+  const current = await db.query<{ node_id: string; n: number }>(
+    `SELECT node_id, count(*) AS n FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active' GROUP BY node_id`,
+    p,
+  );
+  for (const r of current) node(r.node_id).current = Number(r.n);
+  const steps = await db.query<{ node_id: string; branch: string; n: number }>(
+    `SELECT node_id, branch, count(*) AS n FROM journey_steps WHERE workspace_id = $1 AND journey_id = $2 GROUP BY node_id, branch`,
+    p,
+  );
+  for (const r of steps) {
+    node(r.node_id).branches[r.branch] = Number(r.n);
+    node(r.node_id).passed += Number(r.n);
+  }
+  const outbox = await db.query<{ action: string; n: number }>(
+    'SELECT action, count(*) AS n FROM outbox WHERE workspace_id = $1 AND journey_id = $2 GROUP BY action',
+    p,
+  );
+  return {
+    entered: sum(() => true, count),
+    active: sum((r) => r.status === 'active', count),
+    completed: sum((r) => r.status === 'completed', count),
+    exited: sum((r) => r.status === 'exited', count),
+    converted: sum((r) => r.status === 'converted', count),
+    revenue: sum((r) => r.status === 'converted', money),
+    holdout: {
+      entered: sum((r) => r.holdout, count),
+      converted: sum((r) => r.holdout && r.status === 'converted', count),
+      revenue: sum((r) => r.holdout && r.status === 'converted', money),
+    },
+    nodes,
+    outbox: Object.fromEntries(outbox.map((r) => [r.action, Number(r.n)])),
+  };
+}
+
+export interface InstancePath {
+  instanceId: number;
+  version: number;
+  key: string | null;
+  holdout: boolean;
+  status: string;
+  nodeId: string | null;
+  enteredAt: number;
+  exitedAt: number | null;
+  exitReason: string | null;
+  revenue: number | null;
+  steps: { stepNo: number; nodeId: string; branch: string | null; nextNodeId: string | null; at: number }[];
+  outbox: {
+    messageKey: string;
+    nodeId: string;
+    action: string;
+    channel: string | null;
+    template: string | null;
+    payload: unknown;
+    at: number;
+  }[];
+}
+
+/** A person's way through a journey: each instance, its steps and what it queued. */
+export async function personPath(db: SqlExecutor, workspaceId: number, journeyId: number, userKey: number): Promise<InstancePath[]> {
+  const instances = await db.query<{
+    instance_id: number;
+    version: number;
+    instance_key: string;
+    holdout: boolean;
+    status: string;
+    node_id: string | null;
+    entered_at: number;
+    exited_at: number | null;
+    exit_reason: string | null;
+    revenue: number | null;
+  }>(
+    `SELECT instance_id, version, instance_key, holdout, status, node_id, entered_at, exited_at, exit_reason, revenue FROM journey_instances
+     WHERE workspace_id = $1 AND journey_id = $2 AND user_key = $3 ORDER BY entered_at, instance_id`,
+    [workspaceId, journeyId, userKey],
+  );
+  const ids = instances.map((i) => Number(i.instance_id));
+  const steps = ids.length
+    ? await db.query<{
+        instance_id: number;
+        step_no: number;
+        node_id: string;
+        branch: string | null;
+        next_node_id: string | null;
+        stepped_at: number;
+      }>(
+        `SELECT instance_id, step_no, node_id, branch, next_node_id, stepped_at FROM journey_steps
+         WHERE workspace_id = $1 AND instance_id IN (SELECT unnest($2::BIGINT[])) ORDER BY instance_id, step_no`,
+        [workspaceId, ids],
+      )
+    : [];
+  const sent = ids.length
+    ? await db.query<{
+        instance_id: number;
+        message_key: string;
+        node_id: string;
+        action: string;
+        channel: string | null;
+        template: string | null;
+        payload: unknown;
+        created_at: number;
+      }>(
+        `SELECT instance_id, message_key, node_id, action, channel, template, payload, created_at FROM outbox
+         WHERE workspace_id = $1 AND instance_id IN (SELECT unnest($2::BIGINT[])) ORDER BY created_at, message_key`,
+        [workspaceId, ids],
+      )
+    : [];
+  return instances.map((i) => ({
+    instanceId: Number(i.instance_id),
+    version: Number(i.version),
+    key: i.instance_key === '' ? null : i.instance_key,
+    holdout: Boolean(i.holdout),
+    status: i.status,
+    nodeId: i.node_id,
+    enteredAt: Number(i.entered_at),
+    exitedAt: i.exited_at === null ? null : Number(i.exited_at),
+    exitReason: i.exit_reason,
+    revenue: i.revenue === null ? null : Number(i.revenue),
+    steps: steps
+      .filter((s) => Number(s.instance_id) === Number(i.instance_id))
+      .map((s) => ({
+        stepNo: Number(s.step_no),
+        nodeId: s.node_id,
+        branch: s.branch,
+        nextNodeId: s.next_node_id,
+        at: Number(s.stepped_at),
+      })),
+    outbox: sent
+      .filter((o) => Number(o.instance_id) === Number(i.instance_id))
+      .map((o) => ({
+        messageKey: o.message_key,
+        nodeId: o.node_id,
+        action: o.action,
+        channel: o.channel,
+        template: o.template,
+        payload: typeof o.payload === 'string' ? JSON.parse(o.payload) : o.payload,
+        at: Number(o.created_at),
+      })),
+  }));
+}

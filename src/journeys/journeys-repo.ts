@@ -1,0 +1,260 @@
+import { z } from 'zod';
+import { AppError, issuesToErrors } from '../core/errors.ts';
+import { checkReferences, nextCronRun, referencedSegments, requireSegment } from '../segments/index.ts';
+import { reserveKeys, type SqlExecutor, type Store } from '../store/index.ts';
+import { type JourneyDefinition, journeyDefinitionSchema, type Trigger } from './definition.ts';
+import { graphProblems } from './graph.ts';
+import { exitProperties, insertJourneyEvents } from './sql.ts';
+
+export const journeyStatuses = ['draft', 'published', 'paused', 'archived'] as const;
+export type JourneyStatus = (typeof journeyStatuses)[number];
+
+export const journeyInputSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(2000).optional(),
+  definition: journeyDefinitionSchema,
+});
+export type JourneyInput = z.infer<typeof journeyInputSchema>;
+
+export interface Journey {
+  journeyId: number;
+  name: string;
+  description: string | null;
+  status: JourneyStatus;
+  /** Latest published version (0: never published). New entries use it; people inside stay on theirs. */
+  version: number;
+  /** The definition being edited (equal to the latest version once published). */
+  definition: JourneyDefinition;
+  createdAt: number;
+  updatedAt: number;
+  publishedAt: number | null;
+}
+
+type JourneyRow = {
+  journey_id: number;
+  name: string;
+  description: string | null;
+  status: JourneyStatus;
+  draft: unknown;
+  version: number;
+  created_at: number;
+  updated_at: number;
+  published_at: number | null;
+};
+
+const toJourney = (r: JourneyRow): Journey => ({
+  journeyId: Number(r.journey_id),
+  name: r.name,
+  description: r.description,
+  status: r.status,
+  version: Number(r.version),
+  definition: journeyDefinitionSchema.parse(typeof r.draft === 'string' ? JSON.parse(r.draft) : r.draft),
+  createdAt: Number(r.created_at),
+  updatedAt: Number(r.updated_at),
+  publishedAt: r.published_at === null ? null : Number(r.published_at),
+});
+
+const columns = 'journey_id, name, description, status, draft, version, created_at, updated_at, published_at';
+
+export async function listJourneys(db: SqlExecutor, workspaceId: number): Promise<Journey[]> {
+  const rows = await db.query<JourneyRow>(
+    `SELECT ${columns} FROM journeys WHERE workspace_id = $1 AND status <> 'archived' ORDER BY journey_id`,
+    [workspaceId],
+  );
+  return rows.map(toJourney);
+}
+
+export async function requireJourney(db: SqlExecutor, workspaceId: number, journeyId: number): Promise<Journey> {
+  const [row] = await db.query<JourneyRow>(`SELECT ${columns} FROM journeys WHERE workspace_id = $1 AND journey_id = $2`, [
+    workspaceId,
+    journeyId,
+  ]);
+  if (!row) throw new AppError('not_found', `no journey ${journeyId}`, 'id');
+  return toJourney(row);
+}
+
+export async function createJourney(store: Store, workspaceId: number, input: JourneyInput, now: number): Promise<Journey> {
+  const journeyId = await reserveKeys(store, 'journey_id', 1);
+  await store.query(
+    `INSERT INTO journeys (workspace_id, journey_id, name, description, status, draft, version, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, 'draft', $5, 0, $6, $6)`,
+    [workspaceId, journeyId, input.name, input.description ?? null, JSON.stringify(input.definition), now],
+  );
+  return requireJourney(store, workspaceId, journeyId);
+}
+
+/** Everything that stops a definition from running, at once: graph problems and missing segments. */
+export async function publishProblems(store: Store, workspaceId: number, def: JourneyDefinition) {
+  const problems = graphProblems(def);
+  for (const [i, n] of def.nodes.entries()) {
+    const segmentIds: number[] = [];
+    if (n.type === 'entry' && (n.trigger.kind === 'segment' || n.trigger.kind === 'schedule') && n.trigger.segmentId) {
+      segmentIds.push(n.trigger.segmentId);
+    }
+    if (n.type === 'condition') {
+      for (const c of n.cases) {
+        if (c.when.kind !== 'audience') continue;
+        try {
+          await checkReferences(store, workspaceId, c.when.definition, null);
+        } catch (err) {
+          if (!(err instanceof AppError)) throw err;
+          problems.push({ code: 'invalid_request', message: err.message, path: `definition.nodes[${i}]` });
+        }
+        segmentIds.push(...referencedSegments(c.when.definition).map((r) => r.segmentId));
+      }
+    }
+    for (const id of new Set(segmentIds)) {
+      try {
+        const s = await requireSegment(store, workspaceId, id);
+        if (s.status === 'archived') throw new AppError('conflict', `segment ${id} is archived`);
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        problems.push({ code: 'invalid_request', message: err.message, path: `definition.nodes[${i}]` });
+      }
+    }
+  }
+  return problems;
+}
+
+function refuse(problems: ReturnType<typeof graphProblems>): never {
+  throw new AppError('invalid_request', `the journey cannot be published: ${problems[0]!.message}`, problems[0]!.path, problems);
+}
+
+/**
+ * Saves an edit. A draft just changes; a running (or paused) journey gets a new published
+ * version: new entries use it, people already inside finish on the version they entered.
+ */
+export async function updateJourney(
+  store: Store,
+  workspaceId: number,
+  journeyId: number,
+  input: JourneyInput,
+  now: number,
+): Promise<Journey> {
+  const current = await requireJourney(store, workspaceId, journeyId);
+  if (current.status === 'archived') throw new AppError('conflict', `journey ${journeyId} is archived`, 'id');
+  if (current.status !== 'draft') {
+    const problems = await publishProblems(store, workspaceId, input.definition);
+    if (problems.length > 0) refuse(problems);
+  }
+  await store.query(
+    `UPDATE journeys SET name = $3, description = $4, draft = $5, updated_at = $6 WHERE workspace_id = $1 AND journey_id = $2`,
+    [workspaceId, journeyId, input.name, input.description ?? null, JSON.stringify(input.definition), now],
+  );
+  if (current.status !== 'draft') await publishVersion(store, workspaceId, current, input.definition, now);
+  return requireJourney(store, workspaceId, journeyId);
+}
+
+/** Validates the draft and starts the journey (first version), or publishes the draft as a new version. */
+export async function publishJourney(store: Store, workspaceId: number, journeyId: number, now: number): Promise<Journey> {
+  const j = await requireJourney(store, workspaceId, journeyId);
+  if (j.status === 'archived') throw new AppError('conflict', `journey ${journeyId} is archived`, 'id');
+  const problems = await publishProblems(store, workspaceId, j.definition);
+  if (problems.length > 0) refuse(problems);
+  await publishVersion(store, workspaceId, j, j.definition, now);
+  return requireJourney(store, workspaceId, journeyId);
+}
+
+const triggerOf = (def: JourneyDefinition): Trigger | undefined => def.nodes.find((n) => n.type === 'entry')?.trigger;
+
+async function publishVersion(store: Store, workspaceId: number, j: Journey, def: JourneyDefinition, now: number): Promise<void> {
+  const version = j.version + 1;
+  const trigger = triggerOf(def)!;
+  // Cursors start fresh when the journey first runs or its trigger changes; otherwise entry carries on.
+  const previous = j.version > 0 ? triggerOf(await versionDefinition(store, workspaceId, j.journeyId, j.version)) : undefined;
+  const restart = JSON.stringify(previous) !== JSON.stringify(trigger);
+  await store.transaction(async (tx) => {
+    await tx.query(
+      'INSERT INTO journey_versions (workspace_id, journey_id, version, definition, published_at) VALUES ($1, $2, $3, $4, $5)',
+      [workspaceId, j.journeyId, version, JSON.stringify(def), now],
+    );
+    const status = j.status === 'paused' ? 'paused' : 'published';
+    const sets = ['version = $3', 'status = $4', 'published_at = COALESCE(published_at, $5)', 'updated_at = $5'];
+    const params: (number | string | null)[] = [workspaceId, j.journeyId, version, status, now];
+    if (restart) {
+      params.push(
+        trigger.kind === 'event' ? now : null,
+        trigger.kind === 'schedule' ? nextCronRun(trigger.cron, trigger.timezone, now) : null,
+      );
+      sets.push('entry_cursor = $6', 'next_fire_at = $7', 'events_watermark = COALESCE(events_watermark, $5)');
+    }
+    await tx.query(`UPDATE journeys SET ${sets.join(', ')} WHERE workspace_id = $1 AND journey_id = $2`, params);
+  });
+}
+
+/** Pauses (no entries, nobody moves; waits that come due meanwhile go on at resume) or resumes. */
+export async function setJourneyRunning(
+  store: Store,
+  workspaceId: number,
+  journeyId: number,
+  running: boolean,
+  now: number,
+): Promise<Journey> {
+  const j = await requireJourney(store, workspaceId, journeyId);
+  const from = running ? 'paused' : 'published';
+  if (j.status !== from) throw new AppError('conflict', `journey ${journeyId} is ${j.status}, not ${from}`, 'id');
+  await store.query('UPDATE journeys SET status = $3, updated_at = $4 WHERE workspace_id = $1 AND journey_id = $2', [
+    workspaceId,
+    journeyId,
+    running ? 'published' : 'paused',
+    now,
+  ]);
+  return requireJourney(store, workspaceId, journeyId);
+}
+
+const definitions = new WeakMap<Store | SqlExecutor, Map<string, JourneyDefinition>>();
+
+/** A published version's definition (versions never change, so they are cached). */
+export async function versionDefinition(
+  db: SqlExecutor,
+  workspaceId: number,
+  journeyId: number,
+  version: number,
+): Promise<JourneyDefinition> {
+  let cache = definitions.get(db);
+  if (!cache) {
+    cache = new Map();
+    definitions.set(db, cache);
+  }
+  const key = `${workspaceId}/${journeyId}/${version}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const [row] = await db.query<{ definition: unknown }>(
+    'SELECT definition FROM journey_versions WHERE workspace_id = $1 AND journey_id = $2 AND version = $3',
+    [workspaceId, journeyId, version],
+  );
+  if (!row) throw new AppError('not_found', `journey ${journeyId} has no version ${version}`, 'version');
+  const def = journeyDefinitionSchema.parse(typeof row.definition === 'string' ? JSON.parse(row.definition) : row.definition);
+  cache.set(key, def);
+  return def;
+}
+
+/** Validation for the API's dry run: schema and graph problems, all at once. */
+export async function validateJourney(store: Store, workspaceId: number, body: unknown) {
+  const parsed = journeyDefinitionSchema.safeParse(body);
+  if (!parsed.success) return issuesToErrors(parsed.error.issues, ['definition']);
+  return publishProblems(store, workspaceId, parsed.data);
+}
+
+/** Archives a journey: it stops, and everyone still inside leaves (reason `archived`). */
+export async function archiveJourney(store: Store, workspaceId: number, journeyId: number, now: number): Promise<void> {
+  await requireJourney(store, workspaceId, journeyId);
+  await store.transaction(async (tx) => {
+    const active = `journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`;
+    await insertJourneyEvents(tx, { dialect: store.dialect, workspaceId, now }, 'Journey Exited', {
+      from: `(SELECT user_key, instance_id, node_id, 'j' || journey_id || '.i' || instance_id || '.exit' AS message_id FROM ${active}) x`,
+      params: [workspaceId, journeyId],
+      properties: exitProperties(journeyId, "'archived'"),
+    });
+    await tx.query(
+      `UPDATE journey_instances SET status = 'exited', exit_reason = 'archived', exited_at = $3, due_at = NULL
+      WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`,
+      [workspaceId, journeyId, now],
+    );
+    await tx.query(`UPDATE journeys SET status = 'archived', updated_at = $3 WHERE workspace_id = $1 AND journey_id = $2`, [
+      workspaceId,
+      journeyId,
+      now,
+    ]);
+  });
+}

@@ -1,0 +1,73 @@
+import { compileSegment, SqlBuilder } from '../../segments/index.ts';
+import type { JourneyCondition } from '../definition.ts';
+import { instanceEventSql } from '../sql.ts';
+import type { NodeHandler, StepContext } from '../step-context.ts';
+
+/** Below this many ready people an audience condition is evaluated for them only, else for everyone and joined. */
+const RESTRICT_BELOW = 20_000;
+
+/**
+ * Yes/no or multi-way split. Cases are checked in order, each as one INSERT…SELECT over the
+ * ready instances that no earlier case took; the rest take `otherwise`.
+ */
+export const conditionHandler: NodeHandler<'condition'> = {
+  branches: (node) => [...new Set([...node.cases.map((c) => c.branch), node.otherwise])],
+  waits: false,
+  async step(ctx, node) {
+    for (const c of node.cases) {
+      const b = new SqlBuilder(ctx.dialect);
+      const holds = await conditionSql(ctx, b, c.when);
+      await ctx.tx.query(
+        `INSERT INTO moves (instance_id, branch) SELECT r.instance_id, ${b.param(c.branch)} FROM ready r
+         WHERE r.instance_id NOT IN (SELECT instance_id FROM moves) AND ${holds}`,
+        b.params,
+      );
+    }
+    await ctx.tx.query(
+      `INSERT INTO moves (instance_id, branch) SELECT r.instance_id, $1 FROM ready r WHERE r.instance_id NOT IN (SELECT instance_id FROM moves)`,
+      [node.otherwise],
+    );
+  },
+};
+
+/** A condition over the ready instance `r`. Audience conditions are evaluated first into a temporary table. */
+async function conditionSql(ctx: StepContext, b: SqlBuilder, when: JourneyCondition): Promise<string> {
+  const ws = () => b.param(ctx.workspaceId);
+  const ofInstance = (action: string, node: string | undefined) =>
+    `o.workspace_id = ${ws()} AND o.instance_id = r.instance_id AND o.action = '${action}'${node ? ` AND o.node_id = ${b.param(node)}` : ''}`;
+  switch (when.kind) {
+    case 'audience': {
+      const [{ n }] = (await ctx.tx.query<{ n: number }>('SELECT count(*) AS n FROM ready')) as [{ n: number }];
+      const restrictTo =
+        Number(n) < RESTRICT_BELOW
+          ? (await ctx.tx.query<{ user_key: number }>('SELECT user_key FROM ready')).map((r) => Number(r.user_key))
+          : undefined;
+      const compiled = compileSegment(when.definition, { dialect: ctx.dialect, workspaceId: ctx.workspaceId, now: ctx.now, restrictTo });
+      await ctx.tx.query('DROP TABLE IF EXISTS audience_hits');
+      await ctx.tx.query(`CREATE TEMP TABLE audience_hits AS ${compiled.sql}`, compiled.params);
+      return 'r.user_key IN (SELECT user_key FROM audience_hits)';
+    }
+    case 'since_entry':
+      return instanceEventSql(b, ctx, when, 'r.entered_at');
+    case 'coupon_used':
+      // Shops report a used coupon as the `coupon` property of the order (or of Coupon Applied).
+      return `EXISTS (SELECT 1 FROM outbox o JOIN events e ON e.workspace_id = o.workspace_id AND e.user_key = r.user_key
+        AND e.ts >= o.created_at AND ${b.jsonText('e.properties', 'coupon')} = ${b.jsonText('o.payload', 'code')}
+        WHERE ${ofInstance('coupon', when.node)})`;
+    case 'message_clicked':
+      return `EXISTS (SELECT 1 FROM outbox o JOIN events e ON e.workspace_id = o.workspace_id AND e.user_key = r.user_key
+        AND e.event = 'Message Clicked' AND e.ts >= o.created_at AND ${b.jsonText('e.properties', 'message_key')} = o.message_key
+        WHERE ${ofInstance('message', when.node)})`;
+    case 'recommendation_viewed': {
+      const bought = `EXISTS (SELECT 1 FROM event_items i WHERE i.workspace_id = e.workspace_id AND i.user_key = e.user_key
+        AND i.event = 'Order Completed' AND i.product_id = e.product_id AND i.ts >= o.created_at)`;
+      return `EXISTS (SELECT 1 FROM outbox o JOIN events e ON e.workspace_id = o.workspace_id AND e.user_key = r.user_key
+        AND e.event = 'Product Viewed' AND e.ts >= o.created_at AND ${b.jsonText('e.properties', 'recommendation_id')} = o.message_key
+        WHERE ${ofInstance('recommend', when.node)} AND ${when.bought ? '' : 'NOT '}${bought})`;
+    }
+    default: {
+      const unknown: never = when;
+      throw new Error(`unknown condition ${JSON.stringify(unknown)}`);
+    }
+  }
+}

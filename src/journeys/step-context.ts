@@ -1,0 +1,47 @@
+import type { Dialect, SqlExecutor } from '../store/index.ts';
+import type { JourneyDefinition, NodeOf, NodeType } from './definition.ts';
+
+/**
+ * What a node handler works with during one step of one node. The engine has put the instances
+ * that are ready at the node into the temporary table `ready`; the handler decides their
+ * branches by inserting `(instance_id, branch)` rows into the temporary table `moves`, all in the
+ * engine's transaction, so a step either happens whole (with its outbox rows) or not at all.
+ *
+ * `ready` columns: instance_id, user_key, instance_key, holdout, node_state (0 just arrived,
+ * 1 waiting, 2 woken by an event), due_at, entered_at, node_entered_at, step_no,
+ * trigger_props (JSON), trigger_total.
+ */
+export interface StepContext {
+  tx: SqlExecutor;
+  dialect: Dialect;
+  workspaceId: number;
+  journeyId: number;
+  version: number;
+  definition: JourneyDefinition;
+  now: number;
+  /** Events received after this instant are new since the previous tick (with an overlap). */
+  newEventsSince: number;
+  /** Whether the journey has one instance per key (e.g. per order). */
+  keyed: boolean;
+  /** The property naming an instance's key, for keyed journeys. */
+  keyProperty: string | null;
+}
+
+export interface NodeHandler<T extends NodeType> {
+  /** The branches the node may take (each must be connected by an edge). */
+  branches(node: NodeOf<T>): string[];
+  /** Whether people may stay at this node across ticks; a cycle in the graph must pass such a node. */
+  waits: boolean;
+  /** Each tick, before any step: wake waiting instances that should move now (e.g. the awaited event came). */
+  wake?(ctx: StepContext, node: NodeOf<T>): Promise<void>;
+  /** Decides the branches of the instances in `ready`. Instances it leaves out of `moves` stay at the node. */
+  step(ctx: StepContext, node: NodeOf<T>): Promise<void>;
+}
+
+/** One handler per node type: a new node type does not compile until its handler exists. */
+export type HandlerRegistry = { [T in NodeType]: NodeHandler<T> };
+
+/** Everyone in `ready` takes `branch` (optionally only those matching `where` on alias r). */
+export async function moveAll(ctx: StepContext, branch: string, where = 'TRUE'): Promise<void> {
+  await ctx.tx.query(`INSERT INTO moves (instance_id, branch) SELECT r.instance_id, $1 FROM ready r WHERE ${where}`, [branch]);
+}
