@@ -48,12 +48,13 @@ export class Shop {
     return this.disposeStore();
   }
 
-  /** Events as the tracking API would store them, received at the current virtual time. */
-  async send(events: Record<string, unknown>[]): Promise<void> {
+  /** Events as the tracking API would store them, received at the current virtual time (`at`: when they happened, default now). */
+  async send(events: (Record<string, unknown> & { at?: number })[]): Promise<void> {
     const now = this.clock.now();
     const ctx = { workspaceId: this.ws, receivedAt: now, source: 'api' as const };
-    const normalized = events.map((raw, i) => {
-      const r = normalizeEvent({ type: 'track', messageId: `m${++seq}`, timestamp: new Date(now).toISOString(), ...raw }, [i], ctx);
+    const normalized = events.map(({ at, ...raw }, i) => {
+      const timestamp = new Date(at ?? now).toISOString();
+      const r = normalizeEvent({ type: 'track', messageId: `m${++seq}`, timestamp, ...raw }, [i], ctx);
       if (!r.ok) throw new Error(`bad test event ${JSON.stringify(raw)}: ${JSON.stringify(r.errors)}`);
       return r.event;
     });
@@ -65,8 +66,19 @@ export class Shop {
     for (const r of rows) this.keys.set(r.value, Number(r.user_key));
   }
 
-  track(userId: string, event: string, properties: Record<string, unknown> = {}): Promise<void> {
-    return this.send([{ userId, event, properties }]);
+  track(userId: string, event: string, properties: Record<string, unknown> = {}, at?: number): Promise<void> {
+    return this.send([{ userId, event, properties, at }]);
+  }
+
+  /** The outbox row a person got from a node (the latest, if several). */
+  async outboxRow(journeyId: number, userId: string, nodeId: string): Promise<{ message_key: string; payload: Record<string, unknown> }> {
+    const rows = await this.store.query<{ message_key: string; payload: unknown }>(
+      `SELECT message_key, payload FROM outbox WHERE workspace_id = $1 AND journey_id = $2 AND user_key = $3 AND node_id = $4 ORDER BY created_at DESC`,
+      [this.ws, journeyId, this.key(userId), nodeId],
+    );
+    const row = rows[0];
+    if (!row) throw new Error(`${userId} got nothing from ${nodeId}`);
+    return { message_key: row.message_key, payload: (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as Record<string, unknown> };
   }
 
   identify(userId: string, traits: Record<string, unknown>): Promise<void> {
@@ -117,10 +129,13 @@ export class Shop {
 
   /** What a person was sent by a journey, as "node:template-or-action" in order. */
   async sent(journeyId: number, userId: string): Promise<string[]> {
-    const rows = await this.store.query<{ node_id: string; action: string; template: string | null }>(
-      `SELECT node_id, action, template FROM outbox WHERE workspace_id = $1 AND journey_id = $2 AND user_key = $3 ORDER BY created_at, message_key`,
+    const rows = await this.store.query<{ node_id: string; action: string; template: string | null; message_key: string; created_at: number }>(
+      `SELECT node_id, action, template, message_key, created_at FROM outbox WHERE workspace_id = $1 AND journey_id = $2 AND user_key = $3`,
       [this.ws, journeyId, this.key(userId)],
     );
+    // In step order: the message key ends with the instance's step number (".s3").
+    const step = (key: string) => Number(key.slice(key.lastIndexOf('.s') + 2));
+    rows.sort((a, b) => Number(a.created_at) - Number(b.created_at) || step(a.message_key) - step(b.message_key));
     return rows.map((r) => `${r.node_id}:${r.template ?? r.action}`);
   }
 }
