@@ -67,7 +67,12 @@ describe.each(engines)('new member first order (%s)', (engine) => {
   beforeAll(async () => {
     shop = await Shop.open(engine);
     // Some shop history, so "bestsellers" has something to recommend.
-    await shop.track('old', 'Order Completed', { order_id: 'O1', total: 30, products: [{ product_id: 'tee', price: 10, quantity: 3 }] }, shop.clock.now() - 5 * DAY);
+    await shop.track(
+      'old',
+      'Order Completed',
+      { order_id: 'O1', total: 30, products: [{ product_id: 'tee', price: 10, quantity: 3 }] },
+      shop.clock.now() - 5 * DAY,
+    );
     journeyId = await shop.journey('First order', firstOrder);
     for (const who of ['ann', 'bob', 'cat']) await shop.track(who, 'Signed Up');
     await shop.tick();
@@ -75,7 +80,8 @@ describe.each(engines)('new member first order (%s)', (engine) => {
   afterAll(() => shop.dispose());
 
   it('gives the coupon at sign-up', async () => {
-    for (const who of ['ann', 'bob', 'cat']) expect(await shop.sent(journeyId, who)).toEqual(['welcome:coupon', 'welcome-msg:welcome-coupon']);
+    for (const who of ['ann', 'bob', 'cat'])
+      expect(await shop.sent(journeyId, who)).toEqual(['welcome:coupon', 'welcome-msg:welcome-coupon']);
   });
 
   it('ends on the first order (ann orders on day 2 with her coupon)', async () => {

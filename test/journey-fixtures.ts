@@ -78,7 +78,10 @@ export class Shop {
     );
     const row = rows[0];
     if (!row) throw new Error(`${userId} got nothing from ${nodeId}`);
-    return { message_key: row.message_key, payload: (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as Record<string, unknown> };
+    return {
+      message_key: row.message_key,
+      payload: (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as Record<string, unknown>,
+    };
   }
 
   identify(userId: string, traits: Record<string, unknown>): Promise<void> {
@@ -129,7 +132,13 @@ export class Shop {
 
   /** What a person was sent by a journey, as "node:template-or-action" in order. */
   async sent(journeyId: number, userId: string): Promise<string[]> {
-    const rows = await this.store.query<{ node_id: string; action: string; template: string | null; message_key: string; created_at: number }>(
+    const rows = await this.store.query<{
+      node_id: string;
+      action: string;
+      template: string | null;
+      message_key: string;
+      created_at: number;
+    }>(
       `SELECT node_id, action, template, message_key, created_at FROM outbox WHERE workspace_id = $1 AND journey_id = $2 AND user_key = $3`,
       [this.ws, journeyId, this.key(userId)],
     );
