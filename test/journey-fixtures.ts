@@ -138,13 +138,19 @@ export class Shop {
       template: string | null;
       message_key: string;
       created_at: number;
+      instance_id: number;
     }>(
-      `SELECT node_id, action, template, message_key, created_at FROM outbox WHERE workspace_id = $1 AND journey_id = $2 AND user_key = $3`,
+      `SELECT node_id, action, template, message_key, created_at, instance_id FROM outbox WHERE workspace_id = $1 AND journey_id = $2 AND user_key = $3`,
       [this.ws, journeyId, this.key(userId)],
     );
-    // In step order: the message key ends with the instance's step number (".s3").
+    // In time order, then by instance, then step (the message key ends with the step number, ".s3").
     const step = (key: string) => Number(key.slice(key.lastIndexOf('.s') + 2));
-    rows.sort((a, b) => Number(a.created_at) - Number(b.created_at) || step(a.message_key) - step(b.message_key));
+    rows.sort(
+      (a, b) =>
+        Number(a.created_at) - Number(b.created_at) ||
+        Number(a.instance_id) - Number(b.instance_id) ||
+        step(a.message_key) - step(b.message_key),
+    );
     return rows.map((r) => `${r.node_id}:${r.template ?? r.action}`);
   }
 }

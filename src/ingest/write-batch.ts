@@ -2,6 +2,7 @@ import type { ColumnSpec, SqlExecutor, Store } from '../store/index.ts';
 import { columnTypes, reserveKeys } from '../store/index.ts';
 import { recordMergesAndConflicts } from './identity-records.ts';
 import type { NormalizedEvent } from './normalized-event.ts';
+import { personRowTables } from './person-tables.ts';
 import { type Resolution, resolveIdentities } from './resolve-identities.ts';
 
 export interface WriteResult {
@@ -104,7 +105,7 @@ async function applyMerges(store: Store, tx: SqlExecutor, workspaceId: number, r
     const from = r.merges.map((m) => m.from);
     const into = r.merges.map((m) => m.into);
     const mapping = 'FROM (SELECT unnest($2::bigint[]) AS from_key, unnest($3::bigint[]) AS into_key) m';
-    for (const table of ['identities', 'events', 'event_items']) {
+    for (const table of personRowTables) {
       await tx.query(
         `UPDATE ${table} SET user_key = m.into_key ${mapping} WHERE ${table}.workspace_id = $1 AND ${table}.user_key = m.from_key`,
         [workspaceId, from, into],

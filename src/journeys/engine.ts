@@ -3,7 +3,7 @@ import { serialQueue } from '../core/serial-queue.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
 import type { Session, Store } from '../store/index.ts';
 import { advanceNode } from './advance.ts';
-import type { JourneyDefinition, NodeType } from './definition.ts';
+import type { JourneyDefinition, NodeType, Trigger } from './definition.ts';
 import { enroll, entryNode } from './enroll.ts';
 import { convertGoals } from './goal.ts';
 import { versionDefinition } from './journeys-repo.ts';
@@ -33,6 +33,16 @@ type RunningJourney = {
   events_watermark: number | null;
 };
 
+/** What a journey has to do in a tick. */
+interface Work {
+  /** Its trigger may have brought someone. */
+  enroll: boolean;
+  /** Events came since it last looked (goals, awaited events). */
+  events: boolean;
+  /** Some of its instances are due at a node. */
+  due: boolean;
+}
+
 /** DuckDB has one writer: ticks of one store run one after another in this process. */
 const serialized = serialQueue();
 
@@ -48,6 +58,8 @@ const serialized = serialQueue();
  */
 export class JourneyEngine {
   private ticker: Ticker | null = null;
+  /** Each journey's current trigger, learnt on its first tick (to tell cheaply whether it has work). */
+  private readonly triggers = new Map<number, Trigger>();
 
   constructor(
     private readonly store: Store,
@@ -71,13 +83,59 @@ export class JourneyEngine {
          WHERE workspace_id = $1 AND status = 'published' ORDER BY journey_id`,
         [workspaceId],
       );
+      if (journeys.length === 0) return [];
+      const work = await this.pendingWork(workspaceId, journeys);
       const results: TickResult[] = [];
       for (const j of journeys) {
-        const r = await this.store.session((session) => this.withLease(session, j, () => this.tickJourney(session, workspaceId, j)));
+        const todo = work(j);
+        if (!todo.enroll && !todo.events && !todo.due) continue;
+        const r = await this.store.session((session) => this.withLease(session, j, () => this.tickJourney(session, workspaceId, j, todo)));
         if (r) results.push(r);
       }
       return results;
     });
+  }
+
+  /**
+   * What each journey has to do this tick, from three cheap workspace-wide reads, so that idle
+   * journeys cost nothing (each statement costs a few milliseconds on DuckDB, and ticks run
+   * every few hundred milliseconds).
+   */
+  private async pendingWork(workspaceId: number, journeys: RunningJourney[]): Promise<(j: RunningJourney) => Work> {
+    const now = this.clock.now();
+    const since = (j: RunningJourney) => (j.events_watermark === null ? now : Number(j.events_watermark)) - this.options.overlapMs;
+    const [{ latest }] = (await this.store.query<{ latest: number | null }>(
+      'SELECT max(received_at) AS latest FROM events WHERE workspace_id = $1 AND received_at > $2',
+      [workspaceId, Math.min(...journeys.map(since))],
+    )) as [{ latest: number | null }];
+    const due = new Set(
+      (
+        await this.store.query<{ journey_id: number }>(
+          `SELECT DISTINCT journey_id FROM journey_instances WHERE workspace_id = $1 AND status = 'active' AND due_at <= $2`,
+          [workspaceId, now],
+        )
+      ).map((r) => Number(r.journey_id)),
+    );
+    const refreshNo = new Map(
+      (
+        await this.store.query<{ segment_id: number; refresh_no: number }>(
+          'SELECT segment_id, refresh_no FROM segments WHERE workspace_id = $1',
+          [workspaceId],
+        )
+      ).map((r) => [Number(r.segment_id), Number(r.refresh_no)]),
+    );
+    return (j) => {
+      const events = latest !== null && Number(latest) > since(j);
+      const trigger = this.triggers.get(Number(j.journey_id));
+      // Unknown trigger (not loaded yet): let the tick find out.
+      let enroll = true;
+      if (trigger?.kind === 'event') enroll = events;
+      else if (trigger?.kind === 'segment')
+        enroll = j.entry_cursor === null || (refreshNo.get(trigger.segmentId) ?? 0) > Number(j.entry_cursor);
+      else if (trigger?.kind === 'schedule') enroll = j.next_fire_at !== null && Number(j.next_fire_at) <= now;
+      else if (trigger?.kind === 'api') enroll = false;
+      return { enroll, events, due: due.has(Number(j.journey_id)) };
+    };
   }
 
   /** On PostgreSQL, runs `fn` only if no other process is advancing this journey. */
@@ -92,55 +150,59 @@ export class JourneyEngine {
     }
   }
 
-  private async tickJourney(session: Session, workspaceId: number, j: RunningJourney): Promise<TickResult> {
+  private async tickJourney(session: Session, workspaceId: number, j: RunningJourney, todo: Work): Promise<TickResult> {
     const now = this.clock.now();
     const journeyId = Number(j.journey_id);
     const newEventsSince = (j.events_watermark === null ? now : Number(j.events_watermark)) - this.options.overlapMs;
     const current = await versionDefinition(this.store, workspaceId, journeyId, Number(j.version));
-    const entered = await enroll({
-      store: this.store,
-      session,
-      workspaceId,
-      journey: {
-        journeyId,
-        version: Number(j.version),
-        publishedAt: Number(j.published_at),
-        entryCursor: j.entry_cursor === null ? null : Number(j.entry_cursor),
-        nextFireAt: j.next_fire_at === null ? null : Number(j.next_fire_at),
-      },
-      definition: current,
-      now,
-      overlapMs: this.options.overlapMs,
-    });
+    this.triggers.set(journeyId, entryNode(current).trigger);
+    const entered = !todo.enroll
+      ? 0
+      : await enroll({
+          store: this.store,
+          session,
+          workspaceId,
+          journey: {
+            journeyId,
+            version: Number(j.version),
+            publishedAt: Number(j.published_at),
+            entryCursor: j.entry_cursor === null ? null : Number(j.entry_cursor),
+            nextFireAt: j.next_fire_at === null ? null : Number(j.next_fire_at),
+          },
+          definition: current,
+          now,
+          overlapMs: this.options.overlapMs,
+        });
 
-    const versions = await session.query<{ version: number }>(
-      `SELECT DISTINCT version FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`,
-      [workspaceId, journeyId],
-    );
+    // Goals and awaited events: only when events came since the last look.
     const contexts = new Map<number, Omit<StepContext, 'tx'>>();
-    for (const { version } of versions) {
-      const definition = await versionDefinition(this.store, workspaceId, journeyId, Number(version));
-      contexts.set(Number(version), this.stepContext(workspaceId, journeyId, Number(version), definition, now, newEventsSince));
-    }
-
     let converted = 0;
-    for (const ctx of contexts.values()) {
-      converted += await session.transaction(async (tx) => {
-        const n = await convertGoals(tx, { ...ctx, tx });
-        for (const node of ctx.definition.nodes) {
-          const wake = (handlers[node.type] as NodeHandler<NodeType>).wake;
-          if (wake) await wake({ ...ctx, tx }, node as never);
-        }
-        return n;
-      });
+    if (todo.events) {
+      const versions = await session.query<{ version: number }>(
+        `SELECT DISTINCT version FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`,
+        [workspaceId, journeyId],
+      );
+      for (const { version } of versions) {
+        const definition = await versionDefinition(this.store, workspaceId, journeyId, Number(version));
+        contexts.set(Number(version), this.stepContext(workspaceId, journeyId, Number(version), definition, now, newEventsSince));
+      }
+      for (const ctx of contexts.values()) {
+        converted += await session.transaction(async (tx) => {
+          const n = await convertGoals(tx, { ...ctx, tx });
+          for (const node of ctx.definition.nodes) {
+            const wake = (handlers[node.type] as NodeHandler<NodeType>).wake;
+            if (wake) await wake({ ...ctx, tx }, node as never);
+          }
+          return n;
+        });
+      }
+      await session.query('UPDATE journeys SET events_watermark = $3 WHERE workspace_id = $1 AND journey_id = $2', [
+        workspaceId,
+        journeyId,
+        now,
+      ]);
     }
-
-    const moved = await this.advanceAll(session, workspaceId, journeyId, contexts, now);
-    await session.query('UPDATE journeys SET events_watermark = $3 WHERE workspace_id = $1 AND journey_id = $2', [
-      workspaceId,
-      journeyId,
-      now,
-    ]);
+    const moved = await this.advanceAll(session, workspaceId, journeyId, contexts, now, newEventsSince);
     return { journeyId, entered, converted, moved };
   }
 
@@ -151,10 +213,12 @@ export class JourneyEngine {
     journeyId: number,
     contexts: Map<number, Omit<StepContext, 'tx'>>,
     now: number,
+    newEventsSince: number,
   ): Promise<number> {
     let moved = 0;
-    const maxPasses = 2 + Math.max(0, ...[...contexts.values()].map((c) => c.definition.nodes.length));
-    for (let pass = 0; pass < maxPasses; pass++) {
+    // A person passes at most every node once per tick, unless a zero-length wait loops: bounded.
+    const passes = () => 2 + Math.max(0, ...[...contexts.values()].map((c) => c.definition.nodes.length));
+    for (let pass = 0; pass < passes(); pass++) {
       const ready = await session.query<{ version: number; node_id: string }>(
         `SELECT DISTINCT version, node_id FROM journey_instances
          WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active' AND due_at <= $3`,
@@ -165,9 +229,8 @@ export class JourneyEngine {
       for (const r of ready) {
         let ctx = contexts.get(Number(r.version));
         if (!ctx) {
-          // Entered during this tick on a version with nobody inside before.
           const definition = await versionDefinition(this.store, workspaceId, journeyId, Number(r.version));
-          ctx = this.stepContext(workspaceId, journeyId, Number(r.version), definition, now, now);
+          ctx = this.stepContext(workspaceId, journeyId, Number(r.version), definition, now, newEventsSince);
           contexts.set(Number(r.version), ctx);
         }
         const node = ctx.definition.nodes.find((n) => n.id === r.node_id);

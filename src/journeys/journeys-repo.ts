@@ -182,7 +182,11 @@ async function publishVersion(store: Store, workspaceId: number, j: Journey, def
   });
 }
 
-/** Pauses (no entries, nobody moves; waits that come due meanwhile go on at resume) or resumes. */
+/**
+ * Pauses or resumes. While paused nobody enters and nobody moves; at resume, waits that came due
+ * go on, goals reached meanwhile still count, but triggers that fired meanwhile (events, segment
+ * entries, schedule runs) do not enrol anyone: a pause is the operator's stop button.
+ */
 export async function setJourneyRunning(
   store: Store,
   workspaceId: number,
@@ -193,13 +197,34 @@ export async function setJourneyRunning(
   const j = await requireJourney(store, workspaceId, journeyId);
   const from = running ? 'paused' : 'published';
   if (j.status !== from) throw new AppError('conflict', `journey ${journeyId} is ${j.status}, not ${from}`, 'id');
-  await store.query('UPDATE journeys SET status = $3, updated_at = $4 WHERE workspace_id = $1 AND journey_id = $2', [
-    workspaceId,
-    journeyId,
-    running ? 'published' : 'paused',
-    now,
-  ]);
+  const sets = ['status = $3', 'updated_at = $4'];
+  const params: (number | string | null)[] = [workspaceId, journeyId, running ? 'published' : 'paused', now];
+  if (running) {
+    const trigger = triggerOf(await versionDefinition(store, workspaceId, journeyId, j.version))!;
+    const cursor = await triggerCursorNow(store, workspaceId, trigger, now);
+    params.push(cursor.entryCursor, cursor.nextFireAt);
+    sets.push('entry_cursor = COALESCE($5, entry_cursor)', 'next_fire_at = $6');
+  }
+  await store.query(`UPDATE journeys SET ${sets.join(', ')} WHERE workspace_id = $1 AND journey_id = $2`, params);
   return requireJourney(store, workspaceId, journeyId);
+}
+
+/** Entry cursors that skip everything the trigger brought before `now`. */
+async function triggerCursorNow(store: Store, workspaceId: number, trigger: Trigger, now: number) {
+  switch (trigger.kind) {
+    case 'event':
+      return { entryCursor: now, nextFireAt: null };
+    case 'segment':
+      return { entryCursor: (await requireSegment(store, workspaceId, trigger.segmentId)).refreshNo, nextFireAt: null };
+    case 'schedule':
+      return { entryCursor: null, nextFireAt: nextCronRun(trigger.cron, trigger.timezone, now) };
+    case 'api':
+      return { entryCursor: null, nextFireAt: null };
+    default: {
+      const unknown: never = trigger;
+      throw new Error(`unknown trigger ${JSON.stringify(unknown)}`);
+    }
+  }
 }
 
 const definitions = new WeakMap<Store | SqlExecutor, Map<string, JourneyDefinition>>();

@@ -1,5 +1,6 @@
 import type { Dialect, SqlExecutor } from '../../store/index.ts';
 import { columnTypes } from '../../store/index.ts';
+import { personRowTables } from '../person-tables.ts';
 import { analyze } from './staging.ts';
 
 /**
@@ -28,7 +29,7 @@ export async function writeEvents(tx: SqlExecutor, dialect: Dialect, workspaceId
   const json = columnTypes[dialect].json;
   const p = [workspaceId, now];
   await analyze(tx, dialect, 'imp_person', 'imp_newuser', 'imp_remap', 'imp_tsrc', 'imp_xident', 'imp_item');
-  for (const table of ['identities', 'events', 'event_items']) {
+  for (const table of personRowTables) {
     await tx.query(
       `UPDATE ${table} SET user_key = r.to_key FROM imp_remap r WHERE ${table}.workspace_id = $1 AND ${table}.user_key = r.from_key`,
       [workspaceId],
