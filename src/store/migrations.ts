@@ -300,6 +300,8 @@ const migrations: Migration[] = [
           `CREATE INDEX journey_instances_ready ON journey_instances (workspace_id, journey_id, node_id, due_at) WHERE status = 'active'`,
         ),
         ...pgOnly(`CREATE INDEX journey_instances_by_user ON journey_instances (workspace_id, journey_id, user_key)`),
+        // The engine's "which journeys have anyone due?" question, asked every tick.
+        ...pgOnly(`CREATE INDEX journey_instances_due ON journey_instances (workspace_id, due_at) WHERE status = 'active'`),
         // Every step an instance took: the node it left, the branch, where it went. Counts and paths read this.
         `CREATE TABLE journey_steps (
           workspace_id ${t.int} NOT NULL,

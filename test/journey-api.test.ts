@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOUR, VirtualClock } from '../src/core/clock.ts';
+import { engines } from './engines.ts';
+import { type Harness, startHarness } from './server-harness.ts';
+
+const START = Date.UTC(2026, 2, 2);
+
+const welcome = {
+  nodes: [
+    { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Signed Up' }, position: { x: 0, y: 0 } },
+    { id: 'hi', type: 'send', channel: 'email', template: 'welcome', position: { x: 0, y: 120 } },
+    { id: 'wait', type: 'wait', wait: { kind: 'duration', duration: '1d' } },
+    { id: 'nudge', type: 'send', channel: 'push', template: 'nudge' },
+  ],
+  edges: [
+    { from: 'in', to: 'hi' },
+    { from: 'hi', to: 'wait' },
+    { from: 'wait', to: 'nudge' },
+  ],
+  settings: { goal: { event: 'Order Completed' }, holdoutPercent: 10 },
+};
+
+describe.each(engines)('journeys API (%s)', (engine) => {
+  let h: Harness;
+  const clock = new VirtualClock(START);
+  const call = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown) => {
+    const res = await h.server.app.inject({
+      method,
+      url,
+      headers: { authorization: h.adminAuth },
+      ...(body === undefined ? {} : { payload: body as object }),
+    });
+    return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null };
+  };
+  const track = async (userId: string, event: string, properties: Record<string, unknown> = {}) => {
+    const res = await h.server.app.inject({
+      method: 'POST',
+      url: '/v1/track',
+      headers: { authorization: h.writeAuth },
+      payload: { userId, event, properties, timestamp: new Date(clock.now()).toISOString() },
+    });
+    expect(res.statusCode).toBe(200);
+  };
+  const tick = () => h.server.journeys.tickWorkspace(h.keys.workspaceId);
+  beforeAll(async () => {
+    h = await startHarness(engine, clock);
+  });
+  afterAll(() => h.dispose());
+
+  let id = 0;
+  it('creates a draft, refuses bad definitions with every problem and its path', async () => {
+    const bad = await call('POST', '/api/journeys', { name: 'x', definition: { nodes: [{ id: 'a', type: 'teleport' }], edges: [] } });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ code: 'invalid_request', path: 'definition.nodes[0].type' });
+    const created = await call('POST', '/api/journeys', { name: 'Welcome', definition: welcome });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ status: 'draft', version: 0, name: 'Welcome' });
+    expect(created.body.definition.nodes[1].position).toEqual({ x: 0, y: 120 });
+    id = created.body.journeyId;
+  });
+
+  it('validates a graph without saving it, reporting every problem at once', async () => {
+    const broken = {
+      ...welcome,
+      edges: [
+        { from: 'in', to: 'hi' },
+        { from: 'hi', to: 'nowhere' },
+      ],
+    };
+    const r = await call('POST', '/api/journeys/validate', { definition: broken });
+    expect(r.status).toBe(200);
+    expect(r.body.valid).toBe(false);
+    expect(r.body.problems.map((p: { path: string }) => p.path)).toEqual([
+      'definition.edges[1].to',
+      'definition.nodes[2]',
+      'definition.nodes[3]',
+    ]);
+    expect((await call('POST', '/api/journeys/validate', { definition: welcome })).body).toEqual({ valid: true, problems: [] });
+  });
+
+  it('refuses to publish a broken draft (400 with all problems), publishes a sound one', async () => {
+    const draft = await call('POST', '/api/journeys', {
+      name: 'Broken',
+      definition: { ...welcome, nodes: [...welcome.nodes, { id: 'orphan', type: 'exit' }], edges: welcome.edges.slice(1) },
+    });
+    const refused = await call('POST', `/api/journeys/${draft.body.journeyId}/publish`);
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors.length).toBeGreaterThanOrEqual(2);
+    const published = await call('POST', `/api/journeys/${id}/publish`);
+    expect(published.status).toBe(200);
+    expect(published.body).toMatchObject({ status: 'published', version: 1 });
+  });
+
+  it("runs: counts per node, a person's path, the outbox", async () => {
+    for (const who of ['ann', 'bob', 'cat', 'dan', 'eve']) await track(who, 'Signed Up');
+    await h.server.ingest.flush();
+    await tick();
+    const j = await call('GET', `/api/journeys/${id}`);
+    expect(j.body.stats).toMatchObject({ entered: 5, active: 5 });
+    expect(j.body.stats.nodes.wait.current).toBe(5);
+    expect(j.body.stats.nodes.in.passed).toBe(5);
+    const path = await call('GET', `/api/journeys/${id}/people/ann`);
+    expect(path.status).toBe(200);
+    expect(path.body.instances[0].steps.map((s: { nodeId: string }) => s.nodeId)).toEqual(['in', 'hi']);
+    expect(path.body.instances[0].nodeId).toBe('wait');
+    const outbox = await call('GET', `/api/outbox?journeyId=${id}`);
+    const treated = 5 - j.body.stats.holdout.entered;
+    expect(outbox.body.messages).toHaveLength(treated);
+    expect(outbox.body.messages[0]).toMatchObject({ action: 'message', channel: 'email', template: 'welcome', status: 'queued' });
+    expect((await call('GET', `/api/journeys/${id}/people/nobody`)).status).toBe(404);
+  });
+
+  it('pauses and resumes (409 when the state does not allow it); an edit publishes a new version', async () => {
+    expect((await call('POST', `/api/journeys/${id}/resume`)).status).toBe(409);
+    expect((await call('POST', `/api/journeys/${id}/pause`)).body.status).toBe('paused');
+    expect((await call('POST', `/api/journeys/${id}/pause`)).status).toBe(409);
+    const edited = await call('PUT', `/api/journeys/${id}`, {
+      name: 'Welcome v2',
+      definition: { ...welcome, nodes: welcome.nodes.map((n) => (n.id === 'nudge' ? { ...n, template: 'nudge-2' } : n)) },
+    });
+    expect(edited.body).toMatchObject({ status: 'paused', version: 2, name: 'Welcome v2' });
+    const refused = await call('PUT', `/api/journeys/${id}`, { name: 'x', definition: { ...welcome, edges: [] } });
+    expect(refused.status).toBe(400);
+    expect((await call('POST', `/api/journeys/${id}/resume`)).body.status).toBe('published');
+    clock.advance(25 * HOUR);
+    await tick();
+    // People inside stay on version 1.
+    const outbox = await call('GET', `/api/outbox?journeyId=${id}`);
+    expect(new Set(outbox.body.messages.map((m: { template: string }) => m.template))).toEqual(new Set(['welcome', 'nudge']));
+  });
+
+  it('enrols through the API (idempotent), and archives', async () => {
+    const created = await call('POST', '/api/journeys', {
+      name: 'By API',
+      definition: {
+        nodes: [
+          { id: 'in', type: 'entry', trigger: { kind: 'api', key: 'ticket' } },
+          { id: 'tell', type: 'send', channel: 'sms', template: 'ticket-update' },
+        ],
+        edges: [{ from: 'in', to: 'tell' }],
+      },
+    });
+    const apiId = created.body.journeyId;
+    expect((await call('POST', `/api/journeys/${apiId}/enroll`, { userId: 'ann', key: 'T1' })).status).toBe(409);
+    await call('POST', `/api/journeys/${apiId}/publish`);
+    expect((await call('POST', `/api/journeys/${apiId}/enroll`, { userId: 'ann' })).body).toMatchObject({ path: 'key' });
+    expect((await call('POST', `/api/journeys/${apiId}/enroll`, { userId: 'nobody', key: 'T1' })).status).toBe(404);
+    expect((await call('POST', `/api/journeys/${apiId}/enroll`, { key: 'T1' })).body).toMatchObject({
+      code: 'invalid_request',
+      path: 'userId',
+    });
+    const first = await call('POST', `/api/journeys/${apiId}/enroll`, {
+      userId: 'ann',
+      key: 'T1',
+      properties: { subject: 'Where is my parcel' },
+      idempotencyKey: 'r1',
+    });
+    expect(first.status).toBe(201);
+    const retry = await call('POST', `/api/journeys/${apiId}/enroll`, { userId: 'ann', key: 'T1', idempotencyKey: 'r1' });
+    expect(retry.status).toBe(200);
+    expect(retry.body).toEqual({ entered: false, instanceId: first.body.instanceId });
+    await tick();
+    const outbox = await call('GET', `/api/outbox?journeyId=${apiId}`);
+    expect(outbox.body.messages).toHaveLength(1);
+    expect(outbox.body.messages[0].payload.trigger).toEqual({ subject: 'Where is my parcel' });
+    expect((await call('DELETE', `/api/journeys/${apiId}`)).status).toBe(204);
+    expect((await call('GET', `/api/journeys/${apiId}`)).body.status).toBe('archived');
+    expect((await call('GET', '/api/journeys')).body.journeys.map((j: { journeyId: number }) => j.journeyId)).not.toContain(apiId);
+    expect((await call('POST', `/api/journeys/${apiId}/publish`)).status).toBe(409);
+  });
+
+  it('needs the admin key', async () => {
+    const res = await h.server.app.inject({ method: 'GET', url: '/api/journeys' });
+    expect(res.statusCode).toBe(401);
+    expect(JSON.parse(res.body)).toMatchObject({ code: 'unauthorized' });
+  });
+});
