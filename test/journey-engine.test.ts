@@ -33,7 +33,14 @@ describe('journey graph checks', () => {
         nodes: [
           { id: 'a', type: 'entry', trigger: { kind: 'api' } },
           { id: 'b', type: 'entry', trigger: { kind: 'api' } },
-          { id: 'split', type: 'split', variants: [{ branch: 'A', percent: 50 }, { branch: 'B', percent: 50 }] },
+          {
+            id: 'split',
+            type: 'split',
+            variants: [
+              { branch: 'A', percent: 50 },
+              { branch: 'B', percent: 50 },
+            ],
+          },
           { id: 'lonely', type: 'send', channel: 'sms', template: 't' },
           { id: 'x', type: 'exit' },
           { id: 'x', type: 'exit' },
@@ -67,7 +74,9 @@ describe('journey graph checks', () => {
         nodes: [
           { id: 'in', type: 'entry', trigger: { kind: 'api' } },
           { id: 's', type: 'send', channel: 'sms', template: 't' },
-          withWait ? { id: 'w', type: 'wait', wait: { kind: 'duration', duration: '7d' } } : { id: 'w', type: 'update_trait', set: { a: 1 } },
+          withWait
+            ? { id: 'w', type: 'wait', wait: { kind: 'duration', duration: '7d' } }
+            : { id: 'w', type: 'update_trait', set: { a: 1 } },
         ],
         edges: [
           { from: 'in', to: 's' },
@@ -136,12 +145,26 @@ describe.each(engines)('journey engine (%s)', (engine) => {
   });
 
   it('keeps people on the version they entered; new entries take the edited one', async () => {
-    const v1 = line('Version Test', [send('v1-first'), { id: 'wait', type: 'wait', wait: { kind: 'duration', duration: '1d' } }, send('v1-last')]);
+    const v1 = line('Version Test', [
+      send('v1-first'),
+      { id: 'wait', type: 'wait', wait: { kind: 'duration', duration: '1d' } },
+      send('v1-last'),
+    ]);
     const id = await shop.journey('versions', v1);
     await shop.track('ann', 'Version Test');
     await shop.tick();
-    const v2 = line('Version Test', [send('v2-first'), { id: 'wait', type: 'wait', wait: { kind: 'duration', duration: '1d' } }, send('v2-last')]);
-    const j = await updateJourney(shop.store, shop.ws, id, { name: 'versions', definition: journeyDefinitionSchema.parse(v2) }, shop.clock.now());
+    const v2 = line('Version Test', [
+      send('v2-first'),
+      { id: 'wait', type: 'wait', wait: { kind: 'duration', duration: '1d' } },
+      send('v2-last'),
+    ]);
+    const j = await updateJourney(
+      shop.store,
+      shop.ws,
+      id,
+      { name: 'versions', definition: journeyDefinitionSchema.parse(v2) },
+      shop.clock.now(),
+    );
     expect(j).toMatchObject({ version: 2, status: 'published' });
     await shop.track('bob', 'Version Test');
     await shop.advance(DAY + HOUR);
@@ -175,22 +198,19 @@ describe.each(engines)('journey engine (%s)', (engine) => {
   });
 
   it('waits for an event of the same key, or times out', async () => {
-    const id = await shop.journey(
-      'wait-for-event',
-      {
-        nodes: [
-          { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Order Shipped', key: 'order_id' } },
-          { id: 'await', type: 'wait_for_event', event: 'Order Delivered', timeout: '3d' },
-          send('thanks'),
-          send('sorry'),
-        ],
-        edges: [
-          { from: 'in', to: 'await' },
-          { from: 'await', branch: 'event', to: 'thanks' },
-          { from: 'await', branch: 'timeout', to: 'sorry' },
-        ],
-      },
-    );
+    const id = await shop.journey('wait-for-event', {
+      nodes: [
+        { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Order Shipped', key: 'order_id' } },
+        { id: 'await', type: 'wait_for_event', event: 'Order Delivered', timeout: '3d' },
+        send('thanks'),
+        send('sorry'),
+      ],
+      edges: [
+        { from: 'in', to: 'await' },
+        { from: 'await', branch: 'event', to: 'thanks' },
+        { from: 'await', branch: 'timeout', to: 'sorry' },
+      ],
+    });
     await shop.track('ann', 'Order Shipped', { order_id: 'S1', total: 10 });
     await shop.track('ann', 'Order Shipped', { order_id: 'S2', total: 10 });
     await shop.tick();
@@ -206,13 +226,15 @@ describe.each(engines)('journey engine (%s)', (engine) => {
     expect(later.find((p) => p.key === 'S2')!.steps.find((s) => s.nodeId === 'await')!.branch).toBe('timeout');
   });
 
-  it('waits until a local time of day in each person\'s time zone, across a DST change', async () => {
+  it("waits until a local time of day in each person's time zone, across a DST change", async () => {
     await shop.identify('ny', { timezone: 'America/New_York' });
     await shop.identify('sh', { timezone: 'Asia/Shanghai' });
     await shop.identify('nozone', {});
     const id = await shop.journey(
       'local-time',
-      line('Local Time Test', [{ id: 'ten', type: 'wait', wait: { kind: 'local_time', at: '10:00' } }, send('morning')], { timezone: 'Europe/Berlin' }),
+      line('Local Time Test', [{ id: 'ten', type: 'wait', wait: { kind: 'local_time', at: '10:00' } }, send('morning')], {
+        timezone: 'Europe/Berlin',
+      }),
     );
     // Saturday 2026-03-07 20:00 UTC; New York moves its clocks forward on Sunday 2026-03-08.
     shop.clock.set(Date.UTC(2026, 2, 7, 20));
@@ -230,7 +252,10 @@ describe.each(engines)('journey engine (%s)', (engine) => {
     await shop.identify('unknown', {});
     const id = await shop.journey(
       'trait-wait',
-      line('Trait Wait Test', [{ id: 'before', type: 'wait', wait: { kind: 'trait', trait: 'renewal_date', offset: '-3d' } }, send('renew-soon')]),
+      line('Trait Wait Test', [
+        { id: 'before', type: 'wait', wait: { kind: 'trait', trait: 'renewal_date', offset: '-3d' } },
+        send('renew-soon'),
+      ]),
     );
     await shop.track('renewer', 'Trait Wait Test');
     await shop.track('unknown', 'Trait Wait Test');
@@ -247,7 +272,14 @@ describe.each(engines)('journey engine (%s)', (engine) => {
     const id = await shop.journey('split', {
       nodes: [
         { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Split Test' } },
-        { id: 'ab', type: 'split', variants: [{ branch: 'A', percent: 30 }, { branch: 'B', percent: 70 }] },
+        {
+          id: 'ab',
+          type: 'split',
+          variants: [
+            { branch: 'A', percent: 30 },
+            { branch: 'B', percent: 70 },
+          ],
+        },
         send('a'),
         send('b'),
       ],
@@ -290,6 +322,36 @@ describe.each(engines)('journey engine (%s)', (engine) => {
     await shop.send([{ userId: 'bob', event: 'Cap Test', properties: { order_id: 'c1' } }]);
     await shop.tick();
     expect((await shop.path(capped, 'bob')).map((p) => p.key)).toEqual(['c1', 'c2']);
+  });
+
+  it('enrols a segment on a schedule (recurring in a time zone, or once at a date-time)', async () => {
+    await shop.identify('vip1', { tier: 'vip' });
+    await shop.identify('vip2', { tier: 'vip' });
+    const vips = await shop.segment('VIPs', { type: 'trait', trait: 'tier', op: 'eq', value: 'vip' } as never);
+    const start = shop.clock.now();
+    // Mondays 10:00 in Shanghai = 02:00 UTC.
+    const weekly = await shop.journey('weekly', {
+      nodes: [
+        { id: 'in', type: 'entry', trigger: { kind: 'schedule', cron: '0 10 * * 1', timezone: 'Asia/Shanghai', segmentId: vips } },
+        send('weekly-news'),
+      ],
+      edges: [{ from: 'in', to: 'weekly-news' }],
+    });
+    const once = await shop.journey('once', {
+      nodes: [
+        { id: 'in', type: 'entry', trigger: { kind: 'schedule', cron: '2026-03-20T09:30:00', timezone: 'UTC', segmentId: vips } },
+        send('flash-sale'),
+      ],
+      edges: [{ from: 'in', to: 'flash-sale' }],
+    });
+    await shop.advance(22 * DAY, 6 * HOUR);
+    const weeks = (await shop.path(weekly, 'vip1')).map((p) => new Date(p.enteredAt).toISOString());
+    expect(weeks.length).toBeGreaterThanOrEqual(3);
+    for (const w of weeks) expect(w).toMatch(/T0[2-7]:00:00\.000Z$/);
+    expect(new Date(weeks[0]!).getUTCDay()).toBe(1);
+    expect(await shop.sent(once, 'vip2')).toEqual(['flash-sale:flash-sale']);
+    expect((await shop.path(once, 'vip2'))[0]!.enteredAt).toBeGreaterThanOrEqual(Date.UTC(2026, 2, 20, 9, 30));
+    expect(start).toBeLessThan(Date.UTC(2026, 2, 20));
   });
 
   it('API entry is idempotent per key; update_trait sets traits and tags', async () => {

@@ -52,7 +52,9 @@ export const triggerSchema = z
     z
       .strictObject({
         kind: z.literal('schedule'),
-        cron: cronSchema,
+        cron: cronSchema.describe(
+          'A cron expression ("0 10 * * 1" = Mondays 10:00), or a local date-time ("2026-11-11T10:00:00") to run once',
+        ),
         timezone: timeZone.default('UTC'),
         segmentId: z.number().int().positive().optional().describe('Whom to enrol each time (omit for everyone)'),
       })
