@@ -354,6 +354,28 @@ describe.each(engines)('journey engine (%s)', (engine) => {
     expect(start).toBeLessThan(Date.UTC(2026, 2, 20));
   });
 
+  it("enrols on a schedule in each person's own time zone", async () => {
+    await shop.identify('tokyo', { timezone: 'Asia/Tokyo', club: 'daily' });
+    await shop.identify('paris', { timezone: 'Europe/Paris', club: 'daily' });
+    await shop.identify('nowhere', { club: 'daily' });
+    const club = await shop.segment('Daily club', { type: 'trait', trait: 'club', op: 'eq', value: 'daily' } as never);
+    const id = await shop.journey('local-schedule', {
+      nodes: [
+        { id: 'in', type: 'entry', trigger: { kind: 'schedule', cron: '0 9 * * *', timezone: 'user', segmentId: club } },
+        send('good-morning'),
+      ],
+      edges: [{ from: 'in', to: 'good-morning' }],
+      settings: { timezone: 'America/Sao_Paulo' },
+    });
+    const from = shop.clock.now();
+    await shop.advance(2 * DAY, HOUR);
+    const hours = async (who: string) =>
+      (await shop.path(id, who)).filter((p) => p.enteredAt > from).map((p) => new Date(p.enteredAt).getUTCHours());
+    expect(await hours('tokyo')).toEqual([0, 0]); // 09:00 in Tokyo
+    expect(await hours('paris')).toEqual([8, 8]); // 09:00 in Paris (winter)
+    expect(await hours('nowhere')).toEqual([12, 12]); // the journey's zone: 09:00 in São Paulo
+  });
+
   it('API entry is idempotent per key; update_trait sets traits and tags', async () => {
     const id = await shop.journey('api', {
       nodes: [

@@ -55,7 +55,10 @@ export const triggerSchema = z
         cron: cronSchema.describe(
           'A cron expression ("0 10 * * 1" = Mondays 10:00), or a local date-time ("2026-11-11T10:00:00") to run once',
         ),
-        timezone: timeZone.default('UTC'),
+        timezone: timeZone
+          .or(z.literal('user'))
+          .default('UTC')
+          .describe('Time zone of the schedule; "user": each person at that local time in their own zone'),
         segmentId: z.number().int().positive().optional().describe('Whom to enrol each time (omit for everyone)'),
       })
       .describe('Once or recurring on a cron schedule, over an audience'),

@@ -1,8 +1,9 @@
 import { bucketSql, saltHash } from '../core/buckets.ts';
 import { HOUR } from '../core/clock.ts';
-import { eventMatchSql, nextCronRun, SqlBuilder } from '../segments/index.ts';
+import { eventMatchSql, SqlBuilder } from '../segments/index.ts';
 import { columnTypes, type Dialect, reserveKeys, type Session, type SqlExecutor, type Store } from '../store/index.ts';
 import type { JourneyDefinition, NodeOf, Trigger } from './definition.ts';
+import { collectScheduled } from './schedule-entry.ts';
 import { eventKeySql, insertJourneyEvents } from './sql.ts';
 
 /** The journey row fields enrolment reads and moves. */
@@ -105,18 +106,8 @@ async function collect(
       );
       return { entryCursor: ctx.now, nextFireAt: null };
     }
-    case 'schedule': {
-      if (j.nextFireAt === null || j.nextFireAt > ctx.now) return { entryCursor: j.entryCursor, nextFireAt: j.nextFireAt };
-      const fire = j.nextFireAt;
-      const audience = trigger.segmentId
-        ? `SELECT user_key FROM segment_members WHERE workspace_id = $1 AND segment_id = ${Number(trigger.segmentId)}`
-        : 'SELECT user_key FROM users WHERE workspace_id = $1 AND merged_into IS NULL';
-      await tx.query(
-        `INSERT INTO candidates SELECT user_key, '', 't' || CAST($2 AS BIGINT) || '.' || user_key, NULL, NULL, CAST($2 AS BIGINT) FROM (${audience}) a`,
-        [ws, fire],
-      );
-      return { entryCursor: fire, nextFireAt: nextCronRun(trigger.cron, trigger.timezone, ctx.now) };
-    }
+    case 'schedule':
+      return collectScheduled(tx, ws, trigger, j, ctx.now, ctx.definition.settings.timezone);
     default: {
       const unknown: never = trigger;
       throw new Error(`unknown trigger ${JSON.stringify(unknown)}`);

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { AppError, issuesToErrors } from '../core/errors.ts';
-import { checkReferences, nextCronRun, referencedSegments, requireSegment } from '../segments/index.ts';
+import { checkReferences, referencedSegments, requireSegment } from '../segments/index.ts';
 import { reserveKeys, type SqlExecutor, type Store } from '../store/index.ts';
 import { type JourneyDefinition, journeyDefinitionSchema, type Trigger } from './definition.ts';
 import { graphProblems } from './graph.ts';
+import { firstFireAt } from './schedule-entry.ts';
 import { exitProperties, insertJourneyEvents } from './sql.ts';
 
 export const journeyStatuses = ['draft', 'published', 'paused', 'archived'] as const;
@@ -172,10 +173,7 @@ async function publishVersion(store: Store, workspaceId: number, j: Journey, def
     const sets = ['version = $3', 'status = $4', 'published_at = COALESCE(published_at, $5)', 'updated_at = $5'];
     const params: (number | string | null)[] = [workspaceId, j.journeyId, version, status, now];
     if (restart) {
-      params.push(
-        trigger.kind === 'event' ? now : null,
-        trigger.kind === 'schedule' ? nextCronRun(trigger.cron, trigger.timezone, now) : null,
-      );
+      params.push(trigger.kind === 'event' ? now : null, trigger.kind === 'schedule' ? firstFireAt(trigger, now) : null);
       sets.push('entry_cursor = $6', 'next_fire_at = $7', 'events_watermark = COALESCE(events_watermark, $5)');
     }
     await tx.query(`UPDATE journeys SET ${sets.join(', ')} WHERE workspace_id = $1 AND journey_id = $2`, params);
@@ -217,7 +215,7 @@ async function triggerCursorNow(store: Store, workspaceId: number, trigger: Trig
     case 'segment':
       return { entryCursor: (await requireSegment(store, workspaceId, trigger.segmentId)).refreshNo, nextFireAt: null };
     case 'schedule':
-      return { entryCursor: null, nextFireAt: nextCronRun(trigger.cron, trigger.timezone, now) };
+      return { entryCursor: now, nextFireAt: firstFireAt(trigger, now) };
     case 'api':
       return { entryCursor: null, nextFireAt: null };
     default: {
