@@ -380,12 +380,12 @@ describe.each(engines)('journey engine (%s)', (engine) => {
     const id = await shop.journey('api', {
       nodes: [
         { id: 'in', type: 'entry', trigger: { kind: 'api' } },
-        { id: 'tag', type: 'update_trait', set: { vip: true, tier: 'gold' }, tag: 'recalled' },
+        { id: 'tag', type: 'update_trait', set: { vip: true, tier: 'gold', name: null }, tag: 'recalled' },
       ],
       edges: [{ from: 'in', to: 'tag' }],
       settings: { reentry: { mode: 'after_exit' } },
     });
-    await shop.identify('dee', { name: 'Dee', tags: { early: true } });
+    await shop.identify('dee', { name: 'Dee', email: 'dee@example.com', tags: { early: true } });
     const first = await enrollViaApi(shop.store, shop.ws, id, { userKey: shop.key('dee'), idempotencyKey: 'req-1' }, shop.clock.now());
     const retry = await enrollViaApi(shop.store, shop.ws, id, { userKey: shop.key('dee'), idempotencyKey: 'req-1' }, shop.clock.now());
     expect(first.entered).toBe(true);
@@ -396,7 +396,7 @@ describe.each(engines)('journey engine (%s)', (engine) => {
       shop.key('dee'),
     ]);
     const traits = typeof user!.traits === 'string' ? JSON.parse(user!.traits) : user!.traits;
-    expect(traits).toEqual({ name: 'Dee', vip: true, tier: 'gold', tags: { early: true, recalled: true } });
+    expect(traits).toEqual({ email: 'dee@example.com', vip: true, tier: 'gold', tags: { early: true, recalled: true } });
   });
 
   it('writes journey events that segments can use', async () => {
