@@ -107,6 +107,13 @@ describe.each(engines)('journeys API (%s)', (engine) => {
     const treated = 5 - j.body.stats.holdout.entered;
     expect(outbox.body.messages).toHaveLength(treated);
     expect(outbox.body.messages[0]).toMatchObject({ action: 'message', channel: 'email', template: 'welcome', status: 'queued' });
+    for (const m of outbox.body.messages) expect(['ann', 'bob', 'cat', 'dan', 'eve']).toContain(m.userId);
+    // Pages, newest first: the cursor of a page's last row asks for the next.
+    const page1 = await call('GET', `/api/outbox?journeyId=${id}&limit=2`);
+    const page2 = await call('GET', `/api/outbox?journeyId=${id}&limit=10&before=${encodeURIComponent(page1.body.messages[1].cursor)}`);
+    expect([...page1.body.messages, ...page2.body.messages].map((m: { messageKey: string }) => m.messageKey).sort()).toEqual(
+      outbox.body.messages.map((m: { messageKey: string }) => m.messageKey).sort(),
+    );
     expect((await call('GET', `/api/journeys/${id}/people/nobody`)).status).toBe(404);
   });
 
@@ -144,6 +151,10 @@ describe.each(engines)('journeys API (%s)', (engine) => {
     expect((await call('POST', `/api/journeys/${apiId}/enroll`, { userId: 'ann', key: 'T1' })).status).toBe(409);
     await call('POST', `/api/journeys/${apiId}/publish`);
     expect((await call('POST', `/api/journeys/${apiId}/enroll`, { userId: 'ann' })).body).toMatchObject({ path: 'key' });
+    // The key may come as the keyed property of the properties.
+    expect((await call('POST', `/api/journeys/${apiId}/enroll`, { userId: 'bob', properties: { ticket: 'T9' } })).body).toMatchObject({
+      entered: true,
+    });
     expect((await call('POST', `/api/journeys/${apiId}/enroll`, { userId: 'nobody', key: 'T1' })).status).toBe(404);
     expect((await call('POST', `/api/journeys/${apiId}/enroll`, { key: 'T1' })).body).toMatchObject({
       code: 'invalid_request',
@@ -161,8 +172,10 @@ describe.each(engines)('journeys API (%s)', (engine) => {
     expect(retry.body).toEqual({ entered: false, instanceId: first.body.instanceId });
     await tick();
     const outbox = await call('GET', `/api/outbox?journeyId=${apiId}`);
-    expect(outbox.body.messages).toHaveLength(1);
-    expect(outbox.body.messages[0].payload.trigger).toEqual({ subject: 'Where is my parcel' });
+    expect(outbox.body.messages).toHaveLength(2);
+    expect(outbox.body.messages.find((m: { userId: string }) => m.userId === 'ann').payload.trigger).toEqual({
+      subject: 'Where is my parcel',
+    });
     expect((await call('DELETE', `/api/journeys/${apiId}`)).status).toBe(204);
     expect((await call('GET', `/api/journeys/${apiId}`)).body.status).toBe('archived');
     expect((await call('GET', '/api/journeys')).body.journeys.map((j: { journeyId: number }) => j.journeyId)).not.toContain(apiId);

@@ -9,6 +9,7 @@ import {
   journeyInputSchema,
   journeyStats,
   listJourneys,
+  listOutbox,
   personPath,
   publishJourney,
   requireJourney,
@@ -44,7 +45,7 @@ export const enrollBodySchema = z.strictObject({
 
 export const outboxQuerySchema = z.object({
   journeyId: z.coerce.number().int().positive().optional(),
-  after: z.string().optional().describe('message_key of the last row of the previous page'),
+  before: z.string().optional().describe('`cursor` of the last row of the previous page (newest first)'),
   limit: z.coerce.number().int().min(1).max(10_000).default(100),
 });
 
@@ -160,15 +161,6 @@ export function registerJourneyRoutes(app: FastifyInstance, ctx: ApiContext) {
   app.get('/api/outbox', async (request) => {
     const workspaceId = await ws(request);
     const q = parseOrThrow(outboxQuerySchema, request.query);
-    const params: (number | string)[] = [workspaceId, q.limit];
-    const where = ['workspace_id = $1'];
-    if (q.journeyId !== undefined) where.push(`journey_id = $${params.push(q.journeyId)}`);
-    if (q.after !== undefined) where.push(`message_key > $${params.push(q.after)}`);
-    const rows = await ctx.store.query(
-      `SELECT message_key, journey_id, node_id, instance_id, user_key, action, channel, template, payload, status, created_at
-       FROM outbox WHERE ${where.join(' AND ')} ORDER BY message_key LIMIT $2`,
-      params,
-    );
-    return { messages: rows.map((r) => ({ ...r, payload: typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload })) };
+    return { messages: await listOutbox(ctx.store, workspaceId, q) };
   });
 }

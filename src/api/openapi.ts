@@ -11,6 +11,7 @@ import {
   trackSchema,
 } from '../core/events.ts';
 import { errorBodySchema } from './errors.ts';
+import { journeyPaths, journeySchemas } from './openapi-journeys.ts';
 import { segmentPaths, segmentSchemas } from './openapi-segments.ts';
 import { traitsPaths, traitsSchemas } from './openapi-traits.ts';
 import { newWorkspaceSchema } from './workspace-routes.ts';
@@ -123,6 +124,7 @@ export function openApiDocument() {
         NewWorkspace: schema(newWorkspaceSchema),
         ...segmentSchemas,
         ...traitsSchemas,
+        ...journeySchemas,
         ...Object.fromEntries(Object.entries(commerceEvents).map(([name, s]) => [`Commerce_${name.replace(/ /g, '')}`, schema(s)])),
       },
     },
@@ -230,6 +232,7 @@ export function openApiDocument() {
       },
       ...segmentPaths,
       ...traitsPaths,
+      ...journeyPaths,
       '/health': {
         get: {
           summary: 'Liveness and store check',

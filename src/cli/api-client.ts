@@ -29,12 +29,14 @@ export class ApiClient {
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.raw(method, path, body);
     const text = await res.text();
-    const parsed = text ? (JSON.parse(text) as T & { message?: string; path?: string }) : ({} as T & { message?: string; path?: string });
-    if (!res.ok)
-      throw new AppError(
-        'invalid_request',
-        `server said ${res.status}: ${parsed.message ?? text}${parsed.path ? ` (at ${parsed.path})` : ''}`,
-      );
+    type ErrorReply = { message?: string; path?: string; errors?: { message: string; path: string }[] };
+    const parsed = (text ? JSON.parse(text) : {}) as T & ErrorReply;
+    if (!res.ok) {
+      const at = (e: { path?: string }) => (e.path ? ` (at ${e.path})` : '');
+      // Every problem of a refused request, one per line (e.g. all graph problems of a journey).
+      const more = (parsed.errors ?? []).slice(1).map((e) => `\n  ${e.message}${at(e)}`);
+      throw new AppError('invalid_request', `server said ${res.status}: ${parsed.message ?? text}${at(parsed)}${more.join('')}`);
+    }
     return parsed;
   }
 

@@ -3,9 +3,11 @@ import { AppError } from '../core/errors.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerImport } from './commands/import.ts';
+import { registerJourneys } from './commands/journeys.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerSegments } from './commands/segments.ts';
 import { registerServe } from './commands/serve.ts';
+import { registerSimulate } from './commands/simulate.ts';
 
 const program = new Command('shopflow').description('Shopflow: e-commerce marketing automation').showHelpAfterError();
 registerServe(program);
@@ -13,6 +15,8 @@ registerDemo(program);
 registerImport(program);
 registerKeys(program);
 registerSegments(program);
+registerJourneys(program);
+registerSimulate(program);
 registerBench(program);
 
 try {

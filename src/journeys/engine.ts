@@ -1,5 +1,4 @@
 import type { Clock } from '../core/clock.ts';
-import { serialQueue } from '../core/serial-queue.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
 import type { Session, Store } from '../store/index.ts';
 import { advanceNode } from './advance.ts';
@@ -8,6 +7,7 @@ import { enroll, entryNode } from './enroll.ts';
 import { convertGoals } from './goal.ts';
 import { versionDefinition } from './journeys-repo.ts';
 import { handlers } from './nodes/index.ts';
+import { journeyWrites } from './serial.ts';
 import type { NodeHandler, StepContext } from './step-context.ts';
 
 export interface EngineOptions {
@@ -43,9 +43,6 @@ interface Work {
   due: boolean;
 }
 
-/** DuckDB has one writer: ticks of one store run one after another in this process. */
-const serialized = serialQueue();
-
 /**
  * Moves everyone through every running journey. A tick, per journey:
  * 1. enrol what the trigger brought since the last tick;
@@ -58,8 +55,8 @@ const serialized = serialQueue();
  */
 export class JourneyEngine {
   private ticker: Ticker | null = null;
-  /** Each journey's current trigger, learnt on its first tick (to tell cheaply whether it has work). */
-  private readonly triggers = new Map<number, Trigger>();
+  /** Each journey version's trigger, learnt on its first tick (to tell cheaply whether it has work). */
+  private readonly triggers = new Map<string, Trigger>();
 
   constructor(
     private readonly store: Store,
@@ -77,7 +74,7 @@ export class JourneyEngine {
   }
 
   tickWorkspace(workspaceId: number): Promise<TickResult[]> {
-    return serialized(this.store, async () => {
+    return journeyWrites(this.store, async () => {
       const journeys = await this.store.query<RunningJourney>(
         `SELECT journey_id, version, published_at, entry_cursor, next_fire_at, events_watermark FROM journeys
          WHERE workspace_id = $1 AND status = 'published' ORDER BY journey_id`,
@@ -126,7 +123,7 @@ export class JourneyEngine {
     );
     return (j) => {
       const events = latest !== null && Number(latest) > since(j);
-      const trigger = this.triggers.get(Number(j.journey_id));
+      const trigger = this.triggers.get(`${j.journey_id}/${j.version}`);
       // Unknown trigger (not loaded yet): let the tick find out.
       let enroll = true;
       if (trigger?.kind === 'event') enroll = events;
@@ -155,7 +152,7 @@ export class JourneyEngine {
     const journeyId = Number(j.journey_id);
     const newEventsSince = (j.events_watermark === null ? now : Number(j.events_watermark)) - this.options.overlapMs;
     const current = await versionDefinition(this.store, workspaceId, journeyId, Number(j.version));
-    this.triggers.set(journeyId, entryNode(current).trigger);
+    this.triggers.set(`${journeyId}/${j.version}`, entryNode(current).trigger);
     const entered = !todo.enroll
       ? 0
       : await enroll({

@@ -2,7 +2,7 @@ export { enrollViaApi } from './api-entry.ts';
 export * from './definition.ts';
 export { defaultEngineOptions, type EngineOptions, JourneyEngine, type TickResult } from './engine.ts';
 export { branchesOf, graphProblems } from './graph.ts';
-export { type InstancePath, type JourneyStats, journeyStats, type NodeCounts, personPath } from './inspect.ts';
+export { type InstancePath, type JourneyStats, journeyStats, listOutbox, type NodeCounts, type OutboxRow, personPath } from './inspect.ts';
 export {
   archiveJourney,
   createJourney,

@@ -174,3 +174,71 @@ export async function personPath(db: SqlExecutor, workspaceId: number, journeyId
       })),
   }));
 }
+
+export interface OutboxRow {
+  messageKey: string;
+  journeyId: number;
+  nodeId: string;
+  instanceId: number;
+  userKey: number;
+  userId: string | null;
+  action: string;
+  channel: string | null;
+  template: string | null;
+  payload: unknown;
+  status: string;
+  createdAt: number;
+  /** Pass as `before` to get the next (older) page. */
+  cursor: string;
+}
+
+/** What journeys queued, newest first, with the person's user id, a page at a time. */
+export async function listOutbox(
+  db: SqlExecutor,
+  workspaceId: number,
+  q: { journeyId?: number; before?: string; limit: number },
+): Promise<OutboxRow[]> {
+  const params: (number | string)[] = [workspaceId, q.limit];
+  const where = ['o.workspace_id = $1'];
+  if (q.journeyId !== undefined) where.push(`o.journey_id = $${params.push(q.journeyId)}`);
+  if (q.before !== undefined) {
+    const [at, ...key] = q.before.split(':');
+    where.push(
+      `(o.created_at < $${params.push(Number(at))} OR (o.created_at = $${params.length} AND o.message_key < $${params.push(key.join(':'))}))`,
+    );
+  }
+  const rows = await db.query<{
+    message_key: string;
+    journey_id: number;
+    node_id: string;
+    instance_id: number;
+    user_key: number;
+    user_id: string | null;
+    action: string;
+    channel: string | null;
+    template: string | null;
+    payload: unknown;
+    status: string;
+    created_at: number;
+  }>(
+    `SELECT o.message_key, o.journey_id, o.node_id, o.instance_id, o.user_key, o.action, o.channel, o.template, o.payload, o.status, o.created_at,
+       (SELECT min(i.value) FROM identities i WHERE i.workspace_id = o.workspace_id AND i.user_key = o.user_key AND i.type = 'user_id') AS user_id
+     FROM outbox o WHERE ${where.join(' AND ')} ORDER BY o.created_at DESC, o.message_key DESC LIMIT $2`,
+    params,
+  );
+  return rows.map((r) => ({
+    messageKey: r.message_key,
+    journeyId: Number(r.journey_id),
+    nodeId: r.node_id,
+    instanceId: Number(r.instance_id),
+    userKey: Number(r.user_key),
+    userId: r.user_id,
+    action: r.action,
+    channel: r.channel,
+    template: r.template,
+    payload: typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload,
+    status: r.status,
+    createdAt: Number(r.created_at),
+    cursor: `${Number(r.created_at)}:${r.message_key}`,
+  }));
+}

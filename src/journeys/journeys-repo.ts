@@ -5,6 +5,7 @@ import { reserveKeys, type SqlExecutor, type Store } from '../store/index.ts';
 import { type JourneyDefinition, journeyDefinitionSchema, type Trigger } from './definition.ts';
 import { graphProblems } from './graph.ts';
 import { firstFireAt } from './schedule-entry.ts';
+import { journeyWrites } from './serial.ts';
 import { exitProperties, insertJourneyEvents } from './sql.ts';
 
 export const journeyStatuses = ['draft', 'published', 'paused', 'archived'] as const;
@@ -125,59 +126,68 @@ function refuse(problems: ReturnType<typeof graphProblems>): never {
  * Saves an edit. A draft just changes; a running (or paused) journey gets a new published
  * version: new entries use it, people already inside finish on the version they entered.
  */
-export async function updateJourney(
-  store: Store,
-  workspaceId: number,
-  journeyId: number,
-  input: JourneyInput,
-  now: number,
-): Promise<Journey> {
-  const current = await requireJourney(store, workspaceId, journeyId);
-  if (current.status === 'archived') throw new AppError('conflict', `journey ${journeyId} is archived`, 'id');
-  if (current.status !== 'draft') {
-    const problems = await publishProblems(store, workspaceId, input.definition);
-    if (problems.length > 0) refuse(problems);
-  }
-  await store.query(
-    `UPDATE journeys SET name = $3, description = $4, draft = $5, updated_at = $6 WHERE workspace_id = $1 AND journey_id = $2`,
-    [workspaceId, journeyId, input.name, input.description ?? null, JSON.stringify(input.definition), now],
-  );
-  if (current.status !== 'draft') await publishVersion(store, workspaceId, current, input.definition, now);
-  return requireJourney(store, workspaceId, journeyId);
+export function updateJourney(store: Store, workspaceId: number, journeyId: number, input: JourneyInput, now: number): Promise<Journey> {
+  return journeyWrites(store, async () => {
+    const current = await requireJourney(store, workspaceId, journeyId);
+    if (current.status === 'archived') throw new AppError('conflict', `journey ${journeyId} is archived`, 'id');
+    if (current.status !== 'draft') {
+      const problems = await publishProblems(store, workspaceId, input.definition);
+      if (problems.length > 0) refuse(problems);
+    }
+    await store.transaction(async (tx) => {
+      await tx.query(
+        `UPDATE journeys SET name = $3, description = $4, draft = $5, updated_at = $6 WHERE workspace_id = $1 AND journey_id = $2`,
+        [workspaceId, journeyId, input.name, input.description ?? null, JSON.stringify(input.definition), now],
+      );
+      if (current.status !== 'draft') await publishVersion(store, tx, workspaceId, current, input.definition, now);
+    });
+    return requireJourney(store, workspaceId, journeyId);
+  });
 }
 
 /** Validates the draft and starts the journey (first version), or publishes the draft as a new version. */
-export async function publishJourney(store: Store, workspaceId: number, journeyId: number, now: number): Promise<Journey> {
-  const j = await requireJourney(store, workspaceId, journeyId);
-  if (j.status === 'archived') throw new AppError('conflict', `journey ${journeyId} is archived`, 'id');
-  const problems = await publishProblems(store, workspaceId, j.definition);
-  if (problems.length > 0) refuse(problems);
-  await publishVersion(store, workspaceId, j, j.definition, now);
-  return requireJourney(store, workspaceId, journeyId);
+export function publishJourney(store: Store, workspaceId: number, journeyId: number, now: number): Promise<Journey> {
+  return journeyWrites(store, async () => {
+    const j = await requireJourney(store, workspaceId, journeyId);
+    if (j.status === 'archived') throw new AppError('conflict', `journey ${journeyId} is archived`, 'id');
+    const problems = await publishProblems(store, workspaceId, j.definition);
+    if (problems.length > 0) refuse(problems);
+    await store.transaction((tx) => publishVersion(store, tx, workspaceId, j, j.definition, now));
+    return requireJourney(store, workspaceId, journeyId);
+  });
 }
 
 const triggerOf = (def: JourneyDefinition): Trigger | undefined => def.nodes.find((n) => n.type === 'entry')?.trigger;
 
-async function publishVersion(store: Store, workspaceId: number, j: Journey, def: JourneyDefinition, now: number): Promise<void> {
-  const version = j.version + 1;
+/**
+ * Makes `def` the next version, inside the caller's transaction. The version number comes from
+ * the UPDATE (which on PostgreSQL also locks the row), so two publishes can never claim the same one.
+ */
+async function publishVersion(store: Store, tx: SqlExecutor, workspaceId: number, j: Journey, def: JourneyDefinition, now: number) {
+  // Inline integers: DuckDB cannot prepare UPDATE … RETURNING.
+  const [bumped] = await tx.query<{ version: number }>(
+    `UPDATE journeys SET version = version + 1 WHERE workspace_id = ${Number(workspaceId)} AND journey_id = ${Number(j.journeyId)} RETURNING version`,
+  );
+  const version = Number(bumped!.version);
   const trigger = triggerOf(def)!;
   // Cursors start fresh when the journey first runs or its trigger changes; otherwise entry carries on.
-  const previous = j.version > 0 ? triggerOf(await versionDefinition(store, workspaceId, j.journeyId, j.version)) : undefined;
+  const previous = version > 1 ? triggerOf(await versionDefinition(store, workspaceId, j.journeyId, version - 1)) : undefined;
   const restart = JSON.stringify(previous) !== JSON.stringify(trigger);
-  await store.transaction(async (tx) => {
-    await tx.query(
-      'INSERT INTO journey_versions (workspace_id, journey_id, version, definition, published_at) VALUES ($1, $2, $3, $4, $5)',
-      [workspaceId, j.journeyId, version, JSON.stringify(def), now],
-    );
-    const status = j.status === 'paused' ? 'paused' : 'published';
-    const sets = ['version = $3', 'status = $4', 'published_at = COALESCE(published_at, $5)', 'updated_at = $5'];
-    const params: (number | string | null)[] = [workspaceId, j.journeyId, version, status, now];
-    if (restart) {
-      params.push(trigger.kind === 'event' ? now : null, trigger.kind === 'schedule' ? firstFireAt(trigger, now) : null);
-      sets.push('entry_cursor = $6', 'next_fire_at = $7', 'events_watermark = COALESCE(events_watermark, $5)');
-    }
-    await tx.query(`UPDATE journeys SET ${sets.join(', ')} WHERE workspace_id = $1 AND journey_id = $2`, params);
-  });
+  await tx.query('INSERT INTO journey_versions (workspace_id, journey_id, version, definition, published_at) VALUES ($1, $2, $3, $4, $5)', [
+    workspaceId,
+    j.journeyId,
+    version,
+    JSON.stringify(def),
+    now,
+  ]);
+  const status = j.status === 'paused' ? 'paused' : 'published';
+  const sets = ['status = $3', 'published_at = COALESCE(published_at, $4)', 'updated_at = $4'];
+  const params: (number | string | null)[] = [workspaceId, j.journeyId, status, now];
+  if (restart) {
+    params.push(trigger.kind === 'event' ? now : null, trigger.kind === 'schedule' ? firstFireAt(trigger, now) : null);
+    sets.push('entry_cursor = $5', 'next_fire_at = $6', 'events_watermark = COALESCE(events_watermark, $4)');
+  }
+  await tx.query(`UPDATE journeys SET ${sets.join(', ')} WHERE workspace_id = $1 AND journey_id = $2`, params);
 }
 
 /**
@@ -185,26 +195,22 @@ async function publishVersion(store: Store, workspaceId: number, j: Journey, def
  * go on, goals reached meanwhile still count, but triggers that fired meanwhile (events, segment
  * entries, schedule runs) do not enrol anyone: a pause is the operator's stop button.
  */
-export async function setJourneyRunning(
-  store: Store,
-  workspaceId: number,
-  journeyId: number,
-  running: boolean,
-  now: number,
-): Promise<Journey> {
-  const j = await requireJourney(store, workspaceId, journeyId);
-  const from = running ? 'paused' : 'published';
-  if (j.status !== from) throw new AppError('conflict', `journey ${journeyId} is ${j.status}, not ${from}`, 'id');
-  const sets = ['status = $3', 'updated_at = $4'];
-  const params: (number | string | null)[] = [workspaceId, journeyId, running ? 'published' : 'paused', now];
-  if (running) {
-    const trigger = triggerOf(await versionDefinition(store, workspaceId, journeyId, j.version))!;
-    const cursor = await triggerCursorNow(store, workspaceId, trigger, now);
-    params.push(cursor.entryCursor, cursor.nextFireAt);
-    sets.push('entry_cursor = COALESCE($5, entry_cursor)', 'next_fire_at = $6');
-  }
-  await store.query(`UPDATE journeys SET ${sets.join(', ')} WHERE workspace_id = $1 AND journey_id = $2`, params);
-  return requireJourney(store, workspaceId, journeyId);
+export function setJourneyRunning(store: Store, workspaceId: number, journeyId: number, running: boolean, now: number): Promise<Journey> {
+  return journeyWrites(store, async () => {
+    const j = await requireJourney(store, workspaceId, journeyId);
+    const from = running ? 'paused' : 'published';
+    if (j.status !== from) throw new AppError('conflict', `journey ${journeyId} is ${j.status}, not ${from}`, 'id');
+    const sets = ['status = $3', 'updated_at = $4'];
+    const params: (number | string | null)[] = [workspaceId, journeyId, running ? 'published' : 'paused', now];
+    if (running) {
+      const trigger = triggerOf(await versionDefinition(store, workspaceId, journeyId, j.version))!;
+      const cursor = await triggerCursorNow(store, workspaceId, trigger, now);
+      params.push(cursor.entryCursor, cursor.nextFireAt);
+      sets.push('entry_cursor = COALESCE($5, entry_cursor)', 'next_fire_at = $6');
+    }
+    await store.query(`UPDATE journeys SET ${sets.join(', ')} WHERE workspace_id = $1 AND journey_id = $2`, params);
+    return requireJourney(store, workspaceId, journeyId);
+  });
 }
 
 /** Entry cursors that skip everything the trigger brought before `now`. */
@@ -260,24 +266,26 @@ export async function validateJourney(store: Store, workspaceId: number, body: u
 }
 
 /** Archives a journey: it stops, and everyone still inside leaves (reason `archived`). */
-export async function archiveJourney(store: Store, workspaceId: number, journeyId: number, now: number): Promise<void> {
-  await requireJourney(store, workspaceId, journeyId);
-  await store.transaction(async (tx) => {
-    const active = `journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`;
-    await insertJourneyEvents(tx, { dialect: store.dialect, workspaceId, now }, 'Journey Exited', {
-      from: `(SELECT user_key, instance_id, node_id, 'j' || journey_id || '.i' || instance_id || '.exit' AS message_id FROM ${active}) x`,
-      params: [workspaceId, journeyId],
-      properties: exitProperties(journeyId, "'archived'"),
-    });
-    await tx.query(
-      `UPDATE journey_instances SET status = 'exited', exit_reason = 'archived', exited_at = $3, due_at = NULL
+export function archiveJourney(store: Store, workspaceId: number, journeyId: number, now: number): Promise<void> {
+  return journeyWrites(store, async () => {
+    await requireJourney(store, workspaceId, journeyId);
+    await store.transaction(async (tx) => {
+      const active = `journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`;
+      await insertJourneyEvents(tx, { dialect: store.dialect, workspaceId, now }, 'Journey Exited', {
+        from: `(SELECT user_key, instance_id, node_id, 'j' || journey_id || '.i' || instance_id || '.exit' AS message_id FROM ${active}) x`,
+        params: [workspaceId, journeyId],
+        properties: exitProperties(journeyId, "'archived'"),
+      });
+      await tx.query(
+        `UPDATE journey_instances SET status = 'exited', exit_reason = 'archived', exited_at = $3, due_at = NULL
       WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`,
-      [workspaceId, journeyId, now],
-    );
-    await tx.query(`UPDATE journeys SET status = 'archived', updated_at = $3 WHERE workspace_id = $1 AND journey_id = $2`, [
-      workspaceId,
-      journeyId,
-      now,
-    ]);
+        [workspaceId, journeyId, now],
+      );
+      await tx.query(`UPDATE journeys SET status = 'archived', updated_at = $3 WHERE workspace_id = $1 AND journey_id = $2`, [
+        workspaceId,
+        journeyId,
+        now,
+      ]);
+    });
   });
 }
