@@ -1,23 +1,30 @@
 import { Command } from 'commander';
 import { AppError } from '../core/errors.ts';
-import { registerBench } from './commands/bench.ts';
-import { registerDemo } from './commands/demo.ts';
-import { registerImport } from './commands/import.ts';
-import { registerJourneys } from './commands/journeys.ts';
-import { registerKeys } from './commands/keys.ts';
-import { registerSegments } from './commands/segments.ts';
-import { registerServe } from './commands/serve.ts';
-import { registerSimulate } from './commands/simulate.ts';
+
+
+type Register = (program: Command) => void;
+
+/**
+ * Each command's module, loaded only when that command runs: operator commands (segments,
+ * journeys) then start in well under a second instead of loading the server, the simulator and
+ * the benchmarks. Help (no or an unknown command) loads them all.
+ */
+const commands: Record<string, () => Promise<Register>> = {
+  serve: async () => (await import('./commands/serve.ts')).registerServe,
+  demo: async () => (await import('./commands/demo.ts')).registerDemo,
+  import: async () => (await import('./commands/import.ts')).registerImport,
+  keys: async () => (await import('./commands/keys.ts')).registerKeys,
+  segments: async () => (await import('./commands/segments.ts')).registerSegments,
+  journeys: async () => (await import('./commands/journeys.ts')).registerJourneys,
+  simulate: async () => (await import('./commands/simulate.ts')).registerSimulate,
+  bench: async () => (await import('./commands/bench.ts')).registerBench,
+};
 
 const program = new Command('shopflow').description('Shopflow: e-commerce marketing automation').showHelpAfterError();
-registerServe(program);
-registerDemo(program);
-registerImport(program);
-registerKeys(program);
-registerSegments(program);
-registerJourneys(program);
-registerSimulate(program);
-registerBench(program);
+const name = process.argv[2];
+for (const [command, load] of Object.entries(commands)) {
+  if (name === undefined || !(name in commands) || name === command) (await load())(program);
+}
 
 try {
   await program.parseAsync(process.argv);
