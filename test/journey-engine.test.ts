@@ -100,7 +100,7 @@ describe.each(engines)('journey engine (%s)', (engine) => {
     const id = await shop.journey('crash', line('Crash Test', [send('hello'), send('again')]));
     await shop.track('ann', 'Crash Test');
     await shop.track('bob', 'Crash Test');
-    // The step of "again" dies half-way: after its outbox rows are written, before the instances move.
+    // The step of "again" dies half-way: after its outbox rows are written, at its step events.
     const original = shop.store.session.bind(shop.store);
     let failures = 0;
     shop.store.session = ((fn: Parameters<typeof original>[0]) =>
@@ -111,7 +111,7 @@ describe.each(engines)('journey engine (%s)', (engine) => {
             body({
               append: tx.append.bind(tx),
               async query<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
-                if (failures === 0 && sql.includes('SET node_id = m.next_node')) {
+                if (failures === 0 && sql.startsWith('INSERT INTO events') && params?.includes('Journey Step')) {
                   const [again] = await tx.query<{ n: number }>("SELECT count(*) AS n FROM outbox WHERE node_id = 'again'");
                   if (Number(again!.n) > 0) {
                     failures++;
@@ -369,11 +369,14 @@ describe.each(engines)('journey engine (%s)', (engine) => {
     });
     const from = shop.clock.now();
     await shop.advance(2 * DAY, HOUR);
-    const hours = async (who: string) =>
-      (await shop.path(id, who)).filter((p) => p.enteredAt > from).map((p) => new Date(p.enteredAt).getUTCHours());
-    expect(await hours('tokyo')).toEqual([0, 0]); // 09:00 in Tokyo
-    expect(await hours('paris')).toEqual([8, 8]); // 09:00 in Paris (winter)
-    expect(await hours('nowhere')).toEqual([12, 12]); // the journey's zone: 09:00 in São Paulo
+    // The local hour of each entry in the zone that should apply (DST included).
+    const localHours = async (who: string, zone: string) =>
+      (await shop.path(id, who))
+        .filter((p) => p.enteredAt > from)
+        .map((p) => Number(new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: 'numeric', hourCycle: 'h23' }).format(p.enteredAt)));
+    expect(await localHours('tokyo', 'Asia/Tokyo')).toEqual([9, 9]);
+    expect(await localHours('paris', 'Europe/Paris')).toEqual([9, 9]);
+    expect(await localHours('nowhere', 'America/Sao_Paulo')).toEqual([9, 9]); // no zone of their own: the journey's
   });
 
   it('API entry is idempotent per key; update_trait sets traits and tags', async () => {

@@ -1,4 +1,4 @@
-import type { Session } from '../store/index.ts';
+import { columnTypes, type Dialect, type Session } from '../store/index.ts';
 import type { JourneyNode, NodeType } from './definition.ts';
 import { handlers } from './nodes/index.ts';
 import { exitProperties, insertJourneyEvents } from './sql.ts';
@@ -15,16 +15,14 @@ import type { NodeHandler, StepContext } from './step-context.ts';
 export async function advanceNode(session: Session, base: Omit<StepContext, 'tx'>, node: JourneyNode): Promise<number> {
   return session.transaction(async (tx) => {
     const ctx: StepContext = { ...base, tx };
-    const ws = ctx.workspaceId;
-    await tx.query('DROP TABLE IF EXISTS ready');
+    await tx.query('DELETE FROM ready');
     await tx.query(
-      `CREATE TEMP TABLE ready AS SELECT instance_id, user_key, instance_key, holdout, node_state, due_at, entered_at, node_entered_at,
+      `INSERT INTO ready SELECT instance_id, user_key, instance_key, holdout, node_state, due_at, entered_at, node_entered_at,
          step_no, trigger_props, trigger_total
        FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND version = $3 AND node_id = $4 AND status = 'active' AND due_at <= $5`,
-      [ws, ctx.journeyId, ctx.version, node.id, ctx.now],
+      [ctx.workspaceId, ctx.journeyId, ctx.version, node.id, ctx.now],
     );
-    await tx.query('DROP TABLE IF EXISTS moves');
-    await tx.query('CREATE TEMP TABLE moves (instance_id BIGINT NOT NULL, branch TEXT NOT NULL, next_node TEXT)');
+    await tx.query('DELETE FROM moves');
     await (handlers[node.type] as NodeHandler<NodeType>).step(ctx, node as never);
 
     const edges = ctx.definition.edges.filter((e) => e.from === node.id);
@@ -34,15 +32,25 @@ export async function advanceNode(session: Session, base: Omit<StepContext, 'tx'
         [edges.map((e) => e.branch), edges.map((e) => e.to)],
       );
     }
-    const [{ n }] = (await tx.query<{ n: number }>('SELECT count(*) AS n FROM moves')) as [{ n: number }];
-    if (Number(n) > 0) await applyMoves(ctx, node);
-    await tx.query('DROP TABLE moves');
-    await tx.query('DROP TABLE ready');
-    return Number(n);
+    const [counts] = await tx.query<{ n: number; onward: number }>('SELECT count(*) AS n, count(next_node) AS onward FROM moves');
+    const n = Number(counts!.n);
+    if (n > 0) await applyMoves(ctx, node, { onward: Number(counts!.onward), finished: n - Number(counts!.onward) });
+    return n;
   });
 }
 
-async function applyMoves(ctx: StepContext, node: JourneyNode): Promise<void> {
+/**
+ * The scratch tables of steps (`ready`, `moves`), made once per connection: creating and dropping
+ * them at every step cost more than the step itself on DuckDB. Each step empties them first.
+ */
+export async function prepareStepTables(session: Session, dialect: Dialect): Promise<void> {
+  const t = columnTypes[dialect];
+  await session.query(`CREATE TEMP TABLE IF NOT EXISTS ready (instance_id BIGINT, user_key BIGINT, instance_key TEXT, holdout BOOLEAN,
+    node_state INTEGER, due_at BIGINT, entered_at BIGINT, node_entered_at BIGINT, step_no INTEGER, trigger_props ${t.json}, trigger_total ${t.double})`);
+  await session.query('CREATE TEMP TABLE IF NOT EXISTS moves (instance_id BIGINT NOT NULL, branch TEXT NOT NULL, next_node TEXT)');
+}
+
+async function applyMoves(ctx: StepContext, node: JourneyNode, counts: { onward: number; finished: number }): Promise<void> {
   const { tx } = ctx;
   const ws = ctx.workspaceId;
   const moved = 'moves m JOIN ready r ON r.instance_id = m.instance_id';
@@ -66,11 +74,14 @@ async function applyMoves(ctx: StepContext, node: JourneyNode): Promise<void> {
       ['holdout', 'x.holdout'],
     ],
   });
-  await tx.query(
-    `UPDATE journey_instances SET node_id = m.next_node, node_state = 0, due_at = $2, node_entered_at = $2, step_no = step_no + 1
-     FROM moves m WHERE journey_instances.workspace_id = $1 AND journey_instances.instance_id = m.instance_id AND m.next_node IS NOT NULL`,
-    [ws, ctx.now],
-  );
+  if (counts.onward > 0) {
+    await tx.query(
+      `UPDATE journey_instances SET node_id = m.next_node, node_state = 0, due_at = $2, node_entered_at = $2, step_no = step_no + 1
+       FROM moves m WHERE journey_instances.workspace_id = $1 AND journey_instances.instance_id = m.instance_id AND m.next_node IS NOT NULL`,
+      [ws, ctx.now],
+    );
+  }
+  if (counts.finished === 0) return;
   // A branch with no edge ends the instance: at an exit node on purpose, elsewhere at the end of its path.
   const reason = node.type === 'exit' ? 'exit_node' : 'end_of_path';
   const status = node.type === 'exit' ? 'exited' : 'completed';

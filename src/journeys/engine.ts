@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
 import type { Session, Store } from '../store/index.ts';
-import { advanceNode } from './advance.ts';
+import { advanceNode, prepareStepTables } from './advance.ts';
 import type { JourneyDefinition, NodeType, Trigger } from './definition.ts';
 import { enroll, entryNode } from './enroll.ts';
 import { convertGoals } from './goal.ts';
@@ -213,6 +213,7 @@ export class JourneyEngine {
     newEventsSince: number,
   ): Promise<number> {
     let moved = 0;
+    await prepareStepTables(session, this.store.dialect);
     // A person passes at most every node once per tick, unless a zero-length wait loops: bounded.
     const passes = () => 2 + Math.max(0, ...[...contexts.values()].map((c) => c.definition.nodes.length));
     for (let pass = 0; pass < passes(); pass++) {

@@ -16,13 +16,16 @@ export async function convertGoals(tx: SqlExecutor, ctx: StepContext): Promise<n
   const ws = b.param(ctx.workspaceId);
   const jid = b.param(ctx.journeyId);
   const sameKey = ctx.keyed && ctx.keyProperty && goal.sameKey ? ` AND ${eventKeySql(b, ctx.keyProperty)} = r.instance_key` : '';
+  const reached = `journey_instances r JOIN events e ON e.workspace_id = ${ws} AND e.user_key = r.user_key
+       AND e.received_at > ${b.param(ctx.newEventsSince)} AND e.ts >= r.entered_at AND ${eventMatchSql(b, ws, goal, ctx.now)}${sameKey}
+     WHERE r.workspace_id = ${ws} AND r.journey_id = ${jid} AND r.version = ${b.param(ctx.version)} AND r.status = 'active'`;
+  // Most ticks convert nobody: one probe instead of building (and dropping) the table.
+  if ((await tx.query(`SELECT 1 AS hit FROM ${reached} LIMIT 1`, b.params)).length === 0) return 0;
   await tx.query('DROP TABLE IF EXISTS conversions');
   await tx.query(
     `CREATE TEMP TABLE conversions AS
      SELECT r.instance_id, r.user_key, r.node_id, r.holdout, r.instance_key, sum(COALESCE(e.total, 0)) AS revenue, max(e.order_id) AS order_id
-     FROM journey_instances r JOIN events e ON e.workspace_id = ${ws} AND e.user_key = r.user_key
-       AND e.received_at > ${b.param(ctx.newEventsSince)} AND e.ts >= r.entered_at AND ${eventMatchSql(b, ws, goal, ctx.now)}${sameKey}
-     WHERE r.workspace_id = ${ws} AND r.journey_id = ${jid} AND r.version = ${b.param(ctx.version)} AND r.status = 'active'
+     FROM ${reached}
      GROUP BY r.instance_id, r.user_key, r.node_id, r.holdout, r.instance_key`,
     b.params,
   );
