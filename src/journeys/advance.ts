@@ -60,23 +60,28 @@ async function applyMoves(ctx: StepContext, node: JourneyNode, counts: { onward:
     [ws, ctx.journeyId, ctx.version, node.id, ctx.now],
   );
   const j = String(Number(ctx.journeyId));
-  await insertJourneyEvents(tx, ctx, 'Journey Step', {
-    from: `(SELECT r.user_key, r.instance_id, r.holdout, m.branch, m.next_node, 'j' || ${j} || '.i' || r.instance_id || '.s' || (r.step_no + 1) AS message_id FROM ${moved}) x`,
-    params: [],
-    properties: [
-      ['journey_id', j],
-      ['version', String(Number(ctx.version))],
-      ['instance_id', 'x.instance_id'],
-      ['node_id', `'${node.id}'`],
-      ['node_type', `'${node.type}'`],
-      ['branch', 'x.branch'],
-      ['next_node_id', 'x.next_node'],
-      ['holdout', 'x.holdout'],
-    ],
-  });
+  // Leaving the entry node is what `Journey Entered` already said: no second event for it.
+  if (node.type !== 'entry') {
+    await insertJourneyEvents(tx, ctx, 'Journey Step', {
+      from: `(SELECT r.user_key, r.instance_id, r.holdout, m.branch, m.next_node, 'j' || ${j} || '.i' || r.instance_id || '.s' || (r.step_no + 1) AS message_id FROM ${moved}) x`,
+      params: [],
+      properties: [
+        ['journey_id', j],
+        ['version', String(Number(ctx.version))],
+        ['instance_id', 'x.instance_id'],
+        ['node_id', `'${node.id}'`],
+        ['node_type', `'${node.type}'`],
+        ['branch', 'x.branch'],
+        ['next_node_id', 'x.next_node'],
+        ['holdout', 'x.holdout'],
+      ],
+    });
+  }
   if (counts.onward > 0) {
+    const arrival = arrivalSql(ctx, node);
     await tx.query(
-      `UPDATE journey_instances SET node_id = m.next_node, node_state = 0, due_at = $2, node_entered_at = $2, step_no = step_no + 1
+      `UPDATE journey_instances SET node_id = m.next_node, node_state = ${arrival.state}, due_at = ${arrival.due}, node_entered_at = $2,
+         step_no = step_no + 1
        FROM moves m WHERE journey_instances.workspace_id = $1 AND journey_instances.instance_id = m.instance_id AND m.next_node IS NOT NULL`,
       [ws, ctx.now],
     );
@@ -96,4 +101,25 @@ async function applyMoves(ctx: StepContext, node: JourneyNode, counts: { onward:
      FROM moves m WHERE journey_instances.workspace_id = $1 AND journey_instances.instance_id = m.instance_id AND m.next_node IS NULL`,
     [ws, ctx.now, status, reason],
   );
+}
+
+/**
+ * State and due time of instances arriving at the next nodes (SQL over `m.next_node`, $2 = now):
+ * at a node whose arrivals just wait a fixed time, already waiting until then; elsewhere, due now.
+ */
+function arrivalSql(ctx: StepContext, node: JourneyNode): { state: string; due: string } {
+  const waits: [string, number][] = [];
+  for (const e of ctx.definition.edges) {
+    if (e.from !== node.id) continue;
+    const next = ctx.definition.nodes.find((n) => n.id === e.to)!;
+    const ms = (handlers[next.type] as NodeHandler<NodeType>).waitOnArrival?.(next as never);
+    if (ms !== null && ms !== undefined) waits.push([next.id, ms]);
+  }
+  if (waits.length === 0) return { state: '0', due: '$2' };
+  // Node ids are validated names (letters, digits, _ and -), safe to write as literals.
+  const cases = (value: (ms: number) => string) => waits.map(([id, ms]) => `WHEN '${id}' THEN ${value(ms)}`).join(' ');
+  return {
+    state: `CASE m.next_node ${cases(() => '1')} ELSE 0 END`,
+    due: `CASE m.next_node ${cases((ms) => `CAST($2 AS BIGINT) + ${Math.round(ms)}`)} ELSE $2 END`,
+  };
 }

@@ -135,7 +135,16 @@ export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>
       : reentry.mode === 'after_exit'
         ? `${sameInstance} AND p.status = 'active'`
         : `${sameInstance} AND (p.status = 'active' OR p.entered_at > ${b.param(ctx.now - reentry.days * 86_400_000)})`;
-  const maxConcurrent = keyed ? settings.maxConcurrent : 1;
+  // Keyed journeys cap a person's instances at once; unkeyed ones need no count: the re-entry
+  // rule already refuses anyone with an active instance, and one candidate per person is kept.
+  const concurrency = keyed
+    ? {
+        join: `LEFT JOIN (SELECT a.user_key, count(*) AS n FROM journey_instances a
+            WHERE a.workspace_id = ${ws} AND a.journey_id = ${jid} AND a.status = 'active' AND a.user_key IN (SELECT user_key FROM candidates)
+            GROUP BY a.user_key) active ON active.user_key = x.user_key`,
+        check: `x.per_person + COALESCE(active.n, 0) <= ${b.param(settings.maxConcurrent)}`,
+      }
+    : { join: '', check: 'x.per_person = 1' };
   const holdout = `${bucketSql('x.user_key', b.param(saltHash(`journey:${ctx.journey.journeyId}`)))} < ${b.param(settings.holdoutPercent)}`;
   await tx.query(
     `INSERT INTO journey_instances (workspace_id, journey_id, version, instance_id, user_key, instance_key, entry_key, holdout, status,
@@ -149,9 +158,8 @@ export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>
        FROM candidates c JOIN users u ON u.workspace_id = ${ws} AND u.user_key = c.user_key AND u.merged_into IS NULL
        WHERE NOT EXISTS (SELECT 1 FROM journey_instances p WHERE ${blocking})
          AND NOT EXISTS (SELECT 1 FROM journey_instances p WHERE p.workspace_id = ${ws} AND p.journey_id = ${jid} AND p.entry_key = c.entry_key)
-     ) x
-     WHERE x.per_key = 1 AND x.per_person + (SELECT count(*) FROM journey_instances a
-       WHERE a.workspace_id = ${ws} AND a.journey_id = ${jid} AND a.user_key = x.user_key AND a.status = 'active') <= ${b.param(maxConcurrent)}
+     ) x ${concurrency.join}
+     WHERE x.per_key = 1 AND ${concurrency.check}
      ON CONFLICT DO NOTHING`,
     b.params,
   );

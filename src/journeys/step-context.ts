@@ -32,6 +32,12 @@ export interface NodeHandler<T extends NodeType> {
   branches(node: NodeOf<T>): string[];
   /** Whether people may stay at this node across ticks; a cycle in the graph must pass such a node. */
   waits: boolean;
+  /**
+   * For nodes where everyone arriving simply waits a fixed time (a duration wait, the timeout of a
+   * wait for an event): that time. Arrivals are then set waiting as they move in, saving a step
+   * (and a whole-table UPDATE) per node.
+   */
+  waitOnArrival?(node: NodeOf<T>): number | null;
   /** Each tick, before any step: wake waiting instances that should move now (e.g. the awaited event came). */
   wake?(ctx: StepContext, node: NodeOf<T>): Promise<void>;
   /** Decides the branches of the instances in `ready`. Instances it leaves out of `moves` stay at the node. */

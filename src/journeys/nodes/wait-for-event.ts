@@ -10,6 +10,7 @@ import { moveAll, type NodeHandler } from '../step-context.ts';
 export const waitForEventHandler: NodeHandler<'wait_for_event'> = {
   branches: () => ['event', 'timeout'],
   waits: true,
+  waitOnArrival: (node) => durationMs(node.timeout),
   async wake(ctx, node) {
     const b = new SqlBuilder(ctx.dialect);
     const ws = b.param(ctx.workspaceId);

@@ -17,6 +17,7 @@ export function signedDurationMs(offset: string): number {
 export const waitHandler: NodeHandler<'wait'> = {
   branches: () => ['next'],
   waits: true,
+  waitOnArrival: (node) => (node.wait.kind === 'duration' ? durationMs(node.wait.duration) : null),
   async step(ctx, node) {
     await setWakeTimes(ctx, node.wait);
     await moveAll(ctx, 'next', 'r.node_state = 1');
