@@ -8,16 +8,18 @@ import { benchStore, type Engine } from './bench-store.ts';
 import { emptyFigures } from './empty-figures.ts';
 import { importBench } from './import-bench.ts';
 import { ingestHttp } from './ingest-http.ts';
+import { runJourneysBenchmark } from './journey-bench.ts';
 import { runSegmentsBenchmark } from './segment-bench.ts';
 
 export type { Engine } from './bench-store.ts';
 export { formatTable } from './format-table.ts';
+export { formatJourneyTable } from './journey-table.ts';
 export { formatSegmentTable } from './segment-table.ts';
 
 export interface BenchOptions {
-  /** Pool of returning users (default 100,000). */
+  /** Pool of returning users (default 100,000); segments and journeys: people (default 1,000,000). */
   users?: number;
-  /** Events per run; the default depends on the benchmark and engine (see `defaultEvents`). */
+  /** Events per run; the default depends on the benchmark and engine (see `defaultEvents`); journeys: latency orders. */
   events?: number;
   engines: Engine[];
   /** ingest-http: events per `/v1/batch` request (default 500). */
@@ -54,7 +56,7 @@ export interface BenchResult {
   [extra: string]: unknown;
 }
 
-export const benchmarkNames: string[] = ['ingest-http', 'import', 'segments'];
+export const benchmarkNames: string[] = ['ingest-http', 'import', 'segments', 'journeys'];
 
 /** Events per run when --events is not given: PostgreSQL runs are smaller to stay in minutes. */
 export const defaultEvents: Record<string, Record<Engine, number>> = {
@@ -99,6 +101,16 @@ export async function runBenchmark(name: string, options: BenchOptions): Promise
       engines: options.engines,
       seed: options.seed ?? 42,
       progress: options.progress ?? silentProgress,
+    });
+  }
+  if (name === 'journeys') {
+    // Three measurements per engine (latency, send, timers), each its own row: its own loop too.
+    return runJourneysBenchmark({
+      users: options.users,
+      events: options.events,
+      engines: options.engines,
+      progress: options.progress ?? silentProgress,
+      traceSql: options.traceSql,
     });
   }
   const results: BenchResult[] = [];

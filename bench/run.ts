@@ -7,7 +7,15 @@
 import { mkdirSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { terminalProgress } from '../src/cli/progress.ts';
-import { type BenchResult, benchmarkNames, type Engine, formatSegmentTable, formatTable, runBenchmark } from './index.ts';
+import {
+  type BenchResult,
+  benchmarkNames,
+  type Engine,
+  formatJourneyTable,
+  formatSegmentTable,
+  formatTable,
+  runBenchmark,
+} from './index.ts';
 
 function positiveInt(v: string): number {
   const n = Number(v.replace(/_/g, ''));
@@ -17,8 +25,12 @@ function positiveInt(v: string): number {
 
 const program = new Command('bench')
   .description('Shopflow benchmarks, each against a plain SQL baseline in the same run')
-  .option('--users <n>', 'pool of returning users (segments: people, default 1,000,000)', positiveInt)
-  .option('--events <n>', 'events per run (default per benchmark and engine, see docs/benchmarks.md)', positiveInt)
+  .option('--users <n>', 'pool of returning users (segments, journeys: people, default 1,000,000)', positiveInt)
+  .option(
+    '--events <n>',
+    'events per run (default per benchmark and engine, see docs/benchmarks.md; journeys: latency orders)',
+    positiveInt,
+  )
   .addOption(new Option('--only <name>', 'run one benchmark').choices(benchmarkNames))
   .addOption(new Option('--engine <engine>', 'run one engine').choices(['duckdb', 'postgres']))
   .option('--batch-size <n>', 'ingest-http: events per /v1/batch request', positiveInt)
@@ -63,9 +75,10 @@ for (const name of names) {
   );
 }
 if (!opts.json) {
-  const others = results.filter((r) => r.benchmark !== 'segments');
+  const others = results.filter((r) => r.benchmark !== 'segments' && r.benchmark !== 'journeys');
   if (others.length > 0) process.stdout.write(`${formatTable(others)}\n\n`);
-  if (others.length < results.length) process.stdout.write(`${formatSegmentTable(results)}\n\n`);
+  if (results.some((r) => r.benchmark === 'segments')) process.stdout.write(`${formatSegmentTable(results)}\n\n`);
+  if (results.some((r) => r.benchmark === 'journeys')) process.stdout.write(`${formatJourneyTable(results)}\n\n`);
 }
 process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 if (results.some((r) => r.error)) process.exitCode = 1;

@@ -1,0 +1,113 @@
+import type { JourneyReport, SimulationReport } from './report.ts';
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const money = (n: number) =>
+  `${n < 0 ? '−' : ''}$${Math.abs(n).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+const pct = (r: number | null) => (r === null ? '–' : `${(r * 100).toFixed(1)}%`);
+const pts = (d: number) => `${d >= 0 ? '+' : '−'}${Math.abs(d * 100).toFixed(1)} pts`;
+
+/** Numbers (and amounts) right-aligned, text left-aligned. */
+function table(header: string[], rows: (string | number)[][], indent = '  '): string[] {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, c) => Math.max(...cells.map((r) => r[c]!.length)));
+  const numeric = header.map((_, c) => rows.every((r) => typeof r[c] === 'number' || String(r[c]).startsWith('$')));
+  const cell = (v: string, c: number) => (numeric[c] ? v.padStart(widths[c]!) : v.padEnd(widths[c]!));
+  return cells.map((r) => (indent + r.map(cell).join('  ')).trimEnd());
+}
+
+function journeyLines(j: JourneyReport): string[] {
+  const lines = [`Journey ${j.journeyId} "${j.name}" (${j.file})`];
+  const split = j.holdout ? ` (test ${int(j.test.entered)}, holdout ${int(j.holdout.entered)})` : '';
+  lines.push(
+    `  entered ${int(j.entered)}${split} · converted ${int(j.converted)} · revenue ${money(j.revenue)} · ` +
+      `still in the journey ${int(j.active)} · completed ${int(j.completed)} · exited ${int(j.exited)}`,
+  );
+  if (j.holdout) {
+    lines.push(
+      `  conversion: test ${pct(j.test.conversionRate)} (${j.test.converted}/${j.test.entered}), ` +
+        `holdout ${pct(j.holdout.conversionRate)} (${j.holdout.converted}/${j.holdout.entered}); holdout messages: ${j.holdout.messages}`,
+    );
+    const l = j.lift;
+    if (l) {
+      const rel =
+        l.relativeLift === null ? '' : `, relative ${l.relativeLift >= 0 ? '+' : '−'}${Math.abs(l.relativeLift * 100).toFixed(0)}%`;
+      lines.push(
+        `  lift: ${pts(l.difference)} (95% CI ${pts(l.differenceCi95[0])} … ${pts(l.differenceCi95[1])})${rel} — ` +
+          `${l.significant ? 'significant' : 'not significant'} [${l.method}]`,
+      );
+      lines.push(
+        `        estimated incremental: ${l.incrementalConversions.toFixed(1)} conversions, ${money(l.incrementalRevenue)} revenue`,
+      );
+    }
+  } else {
+    lines.push(`  conversion: ${pct(j.test.conversionRate)} (no holdout: lift cannot be measured)`);
+  }
+  lines.push(
+    `  orders caused by messages (simulator ground truth): ${int(j.messageDrivenOrders.orders)}, ${money(j.messageDrivenOrders.revenue)}`,
+  );
+  const outbox = Object.entries(j.outbox);
+  lines.push(`  outbox: ${outbox.length ? outbox.map(([a, n]) => `${a} ${int(n)}`).join(', ') : 'nothing queued'}`);
+  const channels = Object.entries(j.channels);
+  if (channels.length > 0) {
+    lines.push(
+      ...table(
+        ['channel', 'sent', 'unreachable', 'delivered', 'opened', 'clicked', 'orders', 'revenue', 'unsubscribed'],
+        channels.map(([ch, c]) => [
+          ch,
+          c.sent,
+          c.unreachable,
+          c.delivered,
+          c.opened,
+          c.clicked,
+          c.orders,
+          money(c.revenue),
+          c.unsubscribed,
+        ]),
+      ),
+    );
+  }
+  const c = j.coupons;
+  if (c.issued > 0) {
+    lines.push(
+      `  coupons: ${int(c.issued)} issued (${money(c.faceValue)} face value); used after a message ${c.usedAfterMessage}, ` +
+        `on orders placed anyway ${c.usedOnOwnOrders}; discount given ${money(c.discountGiven)}`,
+    );
+  }
+  lines.push('  nodes:');
+  lines.push(
+    ...table(
+      ['node', 'type', 'passed', 'waiting', 'branches'],
+      j.nodes.map((n) => [
+        n.id,
+        n.type,
+        n.passed,
+        n.current,
+        Object.entries(n.branches)
+          .map(([b, k]) => `${b} ${k}`)
+          .join(', '),
+      ]),
+      '    ',
+    ),
+  );
+  return lines;
+}
+
+/** The report as text for a terminal. */
+export function formatReport(r: SimulationReport): string {
+  const s = r.settings;
+  const lines = [
+    `Simulated ${s.days} days (${s.start.slice(0, 16)}Z → ${s.end.slice(0, 16)}Z, step ${s.step}) of ${int(r.shop.people)} shoppers ` +
+      `with ${s.historyDays} days of history, seed ${s.seed}, on ${s.engine}: ${r.steps} steps in ${r.seconds} s`,
+    `shop: ${int(r.shop.historyEvents)} history events; during the run ${int(r.shop.organicEvents)} organic and ` +
+      `${int(r.shop.responseEvents)} response events (${int(r.shop.pendingResponses)} responses fall after the end)`,
+  ];
+  for (const j of r.journeys) lines.push('', ...journeyLines(j));
+  if (r.warnings.length > 0) lines.push('', `warnings (${r.warnings.length}):`, ...r.warnings.map((w) => `  ${w}`));
+  lines.push(
+    '',
+    `wall time ${r.seconds} s: ${Object.entries(r.timing)
+      .map(([phase, s]) => `${phase} ${s} s`)
+      .join(', ')}`,
+  );
+  return lines.join('\n');
+}
