@@ -60,7 +60,7 @@ function simulate(p: BgNbdParams, n: number, seed: number, holdout = 0) {
 
 /**
  * E[Y(t) | x, tx, T] by direct integration over the posterior — no 2F1 involved. λ integrates in
- * closed form (Gamma integrals); p numerically (midpoint rule; p = u^(1/a) when a < 1).
+ * closed form (Gamma integrals); p numerically (midpoint rule, with substitutions where a or b < 1).
  */
 function integratedExpectation(q: BgNbdParams, t: number, { x, tx, T }: CustomerSummary): number {
   const n = 40_000;
@@ -68,10 +68,18 @@ function integratedExpectation(q: BgNbdParams, t: number, { x, tx, T }: Customer
   let dead = 0;
   let future = 0;
   for (let i = 0; i < n; i++) {
-    const u = (i + 0.5) / n; // midpoint rule on u in (0, 1)
-    // Beta density × dp, up to a constant; the substitution only helps where p^(a−1) is singular.
-    const p = q.a < 1 ? u ** (1 / q.a) : u;
-    const weight = (1 - p) ** (q.b - 1) * (q.a < 1 ? 1 / q.a : p ** (q.a - 1));
+    // Midpoint rule on u in (0, 1); where the Beta density is singular, a substitution removes it:
+    // p = (2u)^(1/a)/2 below 1/2 when a < 1, p = 1 − (2−2u)^(1/b)/2 above when b < 1.
+    const u = (i + 0.5) / n;
+    let p = u;
+    let weight = p ** (q.a - 1) * (1 - p) ** (q.b - 1); // Beta density × dp, up to a constant
+    if (u < 0.5 && q.a < 1) {
+      p = (2 * u) ** (1 / q.a) / 2;
+      weight = ((1 - p) ** (q.b - 1) * 2 ** (1 - q.a)) / q.a;
+    } else if (u >= 0.5 && q.b < 1) {
+      p = 1 - (2 - 2 * u) ** (1 / q.b) / 2;
+      weight = (p ** (q.a - 1) * 2 ** (1 - q.b)) / q.b;
+    }
     const staying = (1 - p) ** x * (q.alpha + T) ** -(q.r + x);
     alive += weight * staying;
     if (x > 0) dead += weight * p * (1 - p) ** (x - 1) * (q.alpha + tx) ** -(q.r + x);
@@ -144,6 +152,22 @@ describe('BG/NBD predictions', () => {
           expect(Math.abs(expectedPurchases(params, t, c) - want), JSON.stringify({ params, c, t })).toBeLessThan(1e-4 * Math.max(1, want));
         }
       }
+    }
+  });
+
+  it('handles a + b < 1 (then c = a + b − 1 < 0 for people without a repeat purchase)', () => {
+    // A refit of a simulated shop reached such parameters.
+    const params = { r: 0.8, alpha: 10, a: 0.3, b: 0.4 };
+    let previous = 0;
+    for (const t of [1, 13, 39, 200]) {
+      for (const c of cases) {
+        const got = expectedPurchases(params, t, c);
+        expect(Number.isFinite(got) && got >= 0).toBe(true);
+        expect(Math.abs(got - integratedExpectation(params, t, c))).toBeLessThan(1e-4 * Math.max(1, got));
+      }
+      const growing = expectedPurchases(params, t, cases[1]!);
+      expect(growing).toBeGreaterThan(previous);
+      previous = growing;
     }
   });
 

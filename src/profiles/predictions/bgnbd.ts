@@ -202,7 +202,9 @@ export function expectedPurchases(params: BgNbdParams, t: number, c: CustomerSum
   const logOneMinusZ = Math.log(alpha + T) - Math.log(alpha + T + t);
   const eps = a - 1;
   let bracket: number; // (1 − (1−z)^(r+x)·2F1(…)) / (a − 1)
-  if (Math.abs((a + b - 1 - r) * eps) <= (r + x) * (b + x)) {
+  // With no repeat purchase and a + b < 1, c = a+b−1 is negative: the positive-terms series does
+  // not apply, while the Euler form stays a valid (signed) series.
+  if (a + b + x - 1 <= 0 || Math.abs((a + b - 1 - r) * eps) <= (r + x) * (b + x)) {
     const tail = hyp2f1Tail(a + b - 1 - r, eps, a + b + x - 1, z);
     // expm1(ε·L)/ε → L as ε → 0.
     const em = Math.abs(eps) < 1e-12 ? logOneMinusZ : Math.expm1(eps * logOneMinusZ) / eps;
