@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { AppError } from '../core/errors.ts';
 
-
 type Register = (program: Command) => void;
 
 /**

@@ -1,5 +1,5 @@
 import { columnTypes, type Dialect, type Session } from '../store/index.ts';
-import type { JourneyNode, NodeType } from './definition.ts';
+import type { JourneyDefinition, JourneyNode, NodeType } from './definition.ts';
 import { handlers } from './nodes/index.ts';
 import { exitProperties, insertJourneyEvents } from './sql.ts';
 import type { NodeHandler, StepContext } from './step-context.ts';
@@ -111,9 +111,8 @@ function arrivalSql(ctx: StepContext, node: JourneyNode): { state: string; due: 
   const waits: [string, number][] = [];
   for (const e of ctx.definition.edges) {
     if (e.from !== node.id) continue;
-    const next = ctx.definition.nodes.find((n) => n.id === e.to)!;
-    const ms = (handlers[next.type] as NodeHandler<NodeType>).waitOnArrival?.(next as never);
-    if (ms !== null && ms !== undefined) waits.push([next.id, ms]);
+    const ms = waitOnArrival(ctx.definition, e.to);
+    if (ms !== null) waits.push([e.to, ms]);
   }
   if (waits.length === 0) return { state: '0', due: '$2' };
   // Node ids are validated names (letters, digits, _ and -), safe to write as literals.
@@ -122,4 +121,10 @@ function arrivalSql(ctx: StepContext, node: JourneyNode): { state: string; due: 
     state: `CASE m.next_node ${cases(() => '1')} ELSE 0 END`,
     due: `CASE m.next_node ${cases((ms) => `CAST($2 AS BIGINT) + ${Math.round(ms)}`)} ELSE $2 END`,
   };
+}
+
+/** How long people arriving at node `nodeId` simply wait (see NodeHandler.waitOnArrival), or null. */
+export function waitOnArrival(definition: JourneyDefinition, nodeId: string): number | null {
+  const node = definition.nodes.find((n) => n.id === nodeId)!;
+  return (handlers[node.type] as NodeHandler<NodeType>).waitOnArrival?.(node as never) ?? null;
 }

@@ -2,6 +2,7 @@ import { bucketSql, saltHash } from '../core/buckets.ts';
 import { HOUR } from '../core/clock.ts';
 import { eventMatchSql, SqlBuilder } from '../segments/index.ts';
 import { columnTypes, type Dialect, reserveKeys, type Session, type SqlExecutor, type Store } from '../store/index.ts';
+import { waitOnArrival } from './advance.ts';
 import type { JourneyDefinition, NodeOf, Trigger } from './definition.ts';
 import { collectScheduled } from './schedule-entry.ts';
 import { eventKeySql, insertJourneyEvents } from './sql.ts';
@@ -145,12 +146,13 @@ export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>
         check: `x.per_person + COALESCE(active.n, 0) <= ${b.param(settings.maxConcurrent)}`,
       }
     : { join: '', check: 'x.per_person = 1' };
+  const start = startingPoint(ctx.definition, ctx.now);
   const holdout = `${bucketSql('x.user_key', b.param(saltHash(`journey:${ctx.journey.journeyId}`)))} < ${b.param(settings.holdoutPercent)}`;
   await tx.query(
     `INSERT INTO journey_instances (workspace_id, journey_id, version, instance_id, user_key, instance_key, entry_key, holdout, status,
        node_id, node_state, due_at, entered_at, node_entered_at, step_no, trigger_props, trigger_total)
      SELECT ${ws}, ${jid}, ${b.param(ctx.journey.version)}, ${b.param(base)} + x.seq, x.user_key, x.instance_key, x.entry_key, ${holdout}, 'active',
-       ${b.param(entryNode(ctx.definition).id)}, 0, ${now}, ${now}, ${now}, 0, x.trigger_props, x.trigger_total
+       ${b.param(start.nodeId)}, ${start.state}, ${b.param(start.dueAt)}, ${now}, ${now}, 0, x.trigger_props, x.trigger_total
      FROM (
        SELECT c.*, row_number() OVER (ORDER BY c.ts, c.entry_key) - 1 AS seq,
          row_number() OVER (PARTITION BY c.user_key, c.instance_key ORDER BY c.ts, c.entry_key) AS per_key,
@@ -178,4 +180,17 @@ export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>
   });
   const [{ entered }] = (await tx.query<{ entered: number }>(`SELECT count(*) AS entered FROM ${fresh}`, range)) as [{ entered: number }];
   return Number(entered);
+}
+
+/**
+ * Where new instances start: the entry node only passes people on, so they start at the node
+ * after it (waiting already, if that is a fixed wait) — one step and one whole-table UPDATE fewer
+ * per entry. An entry with nothing after it keeps them, and its step ends them.
+ */
+function startingPoint(definition: JourneyDefinition, now: number): { nodeId: string; state: number; dueAt: number } {
+  const entry = entryNode(definition);
+  const next = definition.edges.find((e) => e.from === entry.id)?.to;
+  if (!next) return { nodeId: entry.id, state: 0, dueAt: now };
+  const wait = waitOnArrival(definition, next);
+  return wait === null ? { nodeId: next, state: 0, dueAt: now } : { nodeId: next, state: 1, dueAt: now + wait };
 }

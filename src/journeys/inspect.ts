@@ -1,4 +1,6 @@
 import type { SqlExecutor } from '../store/index.ts';
+import { entryNode } from './enroll.ts';
+import { versionDefinition } from './journeys-repo.ts';
 
 export interface NodeCounts {
   /** People at the node now (waiting, or about to move). */
@@ -47,6 +49,19 @@ export async function journeyStats(db: SqlExecutor, workspaceId: number, journey
   for (const r of steps) {
     node(r.node_id).branches[r.branch] = Number(r.n);
     node(r.node_id).passed += Number(r.n);
+  }
+  // People start at the node after the entry (enroll.ts), so the entry's passes are the entries.
+  const byVersion = await db.query<{ version: number; n: number }>(
+    'SELECT version, count(*) AS n FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 GROUP BY version',
+    p,
+  );
+  for (const v of byVersion) {
+    const def = await versionDefinition(db, workspaceId, journeyId, Number(v.version));
+    const entry = entryNode(def);
+    if (!def.edges.some((e) => e.from === entry.id)) continue;
+    const counts = node(entry.id);
+    counts.passed += Number(v.n);
+    counts.branches.next = (counts.branches.next ?? 0) + Number(v.n);
   }
   const outbox = await db.query<{ action: string; n: number }>(
     'SELECT action, count(*) AS n FROM outbox WHERE workspace_id = $1 AND journey_id = $2 GROUP BY action',
