@@ -78,6 +78,7 @@ export async function enrolEveryone(store: Store, ws: number, journeyId: number,
         definition,
         now,
         overlapMs: 0,
+        settled: now,
       });
       await tx.query('DROP TABLE candidates');
       return n;

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Clock } from '../core/clock.ts';
 import { IngestBuffer, type IngestBufferOptions } from '../ingest/index.ts';
-import { type EngineOptions, JourneyEngine } from '../journeys/index.ts';
+import { defaultEngineOptions, type EngineOptions, JourneyEngine } from '../journeys/index.ts';
 import { type ProfileJobOptions, ProfileJobs } from '../profiles/index.ts';
 import { type RefresherOptions, SegmentRefresher } from '../segments/index.ts';
 import type { Store } from '../store/index.ts';
@@ -46,9 +46,13 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     logger: { level: options.logLevel },
     logController: new LogController({ disableRequestLogging: true }),
   });
-  const journeys = new JourneyEngine(options.store, options.clock, options.journeys);
   // New events may enrol people or end their waits: the engine ticks right after each commit.
-  const ingest = new IngestBuffer(options.store, options.clock, { ...options.ingest, onCommitted: () => journeys.nudge() });
+  let nudge = () => {};
+  const ingest = new IngestBuffer(options.store, options.clock, { ...options.ingest, onCommitted: () => nudge() });
+  // On DuckDB this process is the only writer, so the buffer knows exactly what is not stored yet.
+  const pendingSince = options.store.dialect === 'duckdb' ? () => ingest.oldestPending() : undefined;
+  const journeys = new JourneyEngine(options.store, options.clock, { ...defaultEngineOptions, ...options.journeys, pendingSince });
+  nudge = () => journeys.nudge();
   const segments = new SegmentRefresher(options.store, options.clock, options.segments);
   const ctx: ApiContext = {
     store: options.store,

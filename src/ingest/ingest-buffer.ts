@@ -41,6 +41,8 @@ export class IngestBuffer {
   private queued = 0;
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> | null = null;
+  /** The batch being written, until it is committed (or failed). */
+  private inFlight: Pending[] = [];
 
   constructor(
     private readonly store: Store,
@@ -62,6 +64,19 @@ export class IngestBuffer {
     });
   }
 
+  /**
+   * The receive time of the oldest event accepted but not yet committed, or null when none is:
+   * events received before it are all in the store. Lets a reader in this process (the journey
+   * engine on DuckDB, where this process is the only writer) move its cursor exactly.
+   */
+  oldestPending(): number | null {
+    let oldest: number | null = null;
+    for (const p of [...this.inFlight, ...this.queue]) {
+      for (const e of p.events) if (oldest === null || e.receivedAt < oldest) oldest = e.receivedAt;
+    }
+    return oldest;
+  }
+
   /** Writes what is queued now; resolves when everything submitted so far is written. */
   async flush(): Promise<void> {
     while (this.queue.length > 0 || this.writing) {
@@ -79,8 +94,10 @@ export class IngestBuffer {
     const taken = this.queue;
     this.queue = [];
     this.queued = 0;
+    this.inFlight = taken;
     this.writing = this.write(taken).finally(() => {
       this.writing = null;
+      this.inFlight = [];
       if (this.queue.length > 0) this.kick();
     });
   }

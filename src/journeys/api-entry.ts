@@ -51,6 +51,7 @@ export async function enrollViaApi(store: Store, workspaceId: number, journeyId:
           definition,
           now,
           overlapMs: 0,
+          settled: now,
         });
         await tx.query('DROP TABLE candidates');
         return n;

@@ -13,6 +13,11 @@ import type { NodeHandler, StepContext } from './step-context.ts';
 export interface EngineOptions {
   /** Events received this long before the last tick are read again (a batch may commit late). */
   overlapMs: number;
+  /**
+   * Where this process is the only writer (DuckDB), the ingest buffer's oldest uncommitted
+   * receive time: then cursors move exactly to it instead of trailing by `overlapMs`.
+   */
+  pendingSince?: () => number | null;
 }
 
 export const defaultEngineOptions: EngineOptions = { overlapMs: 10_000 };
@@ -100,7 +105,8 @@ export class JourneyEngine {
    */
   private async pendingWork(workspaceId: number, journeys: RunningJourney[]): Promise<(j: RunningJourney) => Work> {
     const now = this.clock.now();
-    const since = (j: RunningJourney) => (j.events_watermark === null ? now : Number(j.events_watermark)) - this.options.overlapMs;
+    const { overlap } = this.eventHorizon(now);
+    const since = (j: RunningJourney) => (j.events_watermark === null ? now : Number(j.events_watermark)) - overlap;
     const [{ latest }] = (await this.store.query<{ latest: number | null }>(
       'SELECT max(received_at) AS latest FROM events WHERE workspace_id = $1 AND received_at > $2',
       [workspaceId, Math.min(...journeys.map(since))],
@@ -150,7 +156,8 @@ export class JourneyEngine {
   private async tickJourney(session: Session, workspaceId: number, j: RunningJourney, todo: Work): Promise<TickResult> {
     const now = this.clock.now();
     const journeyId = Number(j.journey_id);
-    const newEventsSince = (j.events_watermark === null ? now : Number(j.events_watermark)) - this.options.overlapMs;
+    const horizon = this.eventHorizon(now);
+    const newEventsSince = (j.events_watermark === null ? now : Number(j.events_watermark)) - horizon.overlap;
     const current = await versionDefinition(this.store, workspaceId, journeyId, Number(j.version));
     this.triggers.set(`${journeyId}/${j.version}`, entryNode(current).trigger);
     const entered = !todo.enroll
@@ -168,7 +175,8 @@ export class JourneyEngine {
           },
           definition: current,
           now,
-          overlapMs: this.options.overlapMs,
+          overlapMs: horizon.overlap,
+          settled: horizon.settled,
         });
 
     // Goals and awaited events: only when events came since the last look.
@@ -196,11 +204,23 @@ export class JourneyEngine {
       await session.query('UPDATE journeys SET events_watermark = $3 WHERE workspace_id = $1 AND journey_id = $2', [
         workspaceId,
         journeyId,
-        now,
+        horizon.settled,
       ]);
     }
     const moved = await this.advanceAll(session, workspaceId, journeyId, contexts, now, newEventsSince);
     return { journeyId, entered, converted, moved };
+  }
+
+  /**
+   * How far events are surely all stored, and how far back to re-read: exactly (the ingest
+   * buffer says what is still uncommitted) or with the overlap (other processes may write).
+   */
+  private eventHorizon(now: number): { settled: number; overlap: number } {
+    if (!this.options.pendingSince) return { settled: now, overlap: this.options.overlapMs };
+    const pending = this.options.pendingSince();
+    // An overlap of 1 ms: an event received in the very millisecond of the cursor is read again
+    // next time rather than missed (entries, goals and wakes are idempotent).
+    return { settled: pending === null ? now : Math.min(now, pending - 1), overlap: 1 };
   }
 
   /** Steps nodes with ready instances until none are left (bounded, in case of a zero-length wait loop). */

@@ -25,6 +25,8 @@ export interface EnrollContext {
   now: number;
   /** Re-read events received this long before the cursor (a batch may commit late). */
   overlapMs: number;
+  /** Events received up to here are all stored: the event cursor moves here. */
+  settled: number;
 }
 
 /** The temporary table of candidates for entry, from any trigger. */
@@ -96,7 +98,7 @@ async function collect(
       const wsP = b.param(ws);
       const key = trigger.key ? eventKeySql(b, trigger.key) : "''";
       const since = b.param((j.entryCursor ?? ctx.now) - ctx.overlapMs);
-      const upTo = b.param(ctx.now);
+      const upTo = b.param(ctx.settled);
       // Only what happened since the journey started: importing last year's orders must not enrol anyone.
       const startedAt = b.param(j.publishedAt - HOUR);
       await tx.query(
@@ -105,7 +107,7 @@ async function collect(
            AND ${eventMatchSql(b, wsP, trigger, ctx.now)}${trigger.key ? ` AND ${key} IS NOT NULL` : ''}`,
         b.params,
       );
-      return { entryCursor: ctx.now, nextFireAt: null };
+      return { entryCursor: ctx.settled, nextFireAt: null };
     }
     case 'schedule':
       return collectScheduled(tx, ws, trigger, j, ctx.now, ctx.definition.settings.timezone);
