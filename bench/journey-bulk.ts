@@ -25,8 +25,8 @@ import {
   settle,
   WAIT_MS,
 } from './journey-data.ts';
-import { JourneyTrace } from './journey-trace.ts';
 import { ProcessSampler, round, secondsSince } from './stats.ts';
+import { StoreTrace } from './store-trace.ts';
 
 /** Journeys start here (a Monday, 10:00 UTC); the bulk phases run on a virtual clock. */
 export const BULK_START = Date.UTC(2026, 2, 2, 10);
@@ -64,7 +64,7 @@ async function dueNow(store: Store, ws: number, now: number): Promise<number> {
  * when a tick finishes its work (as it should), more if it leaves some for the next tick. Only
  * the ticks are timed; `ticks` says how many it took.
  */
-async function tickPhase(store: Store, trace: JourneyTrace | null, clock: VirtualClock, ws: number, label: string, progress: Progress) {
+async function tickPhase(store: Store, trace: StoreTrace | null, clock: VirtualClock, ws: number, label: string, progress: Progress) {
   const engine = new JourneyEngine(trace ? trace.wrap(store) : store, clock);
   const loadAvg1m = round(loadavg()[0] ?? 0);
   progress.start(label, 1);
@@ -90,7 +90,7 @@ async function tickPhase(store: Store, trace: JourneyTrace | null, clock: Virtua
 export async function runBulk(store: Store, o: BulkOptions): Promise<{ rows: Row[]; setup: Record<string, unknown> }> {
   const n = o.users;
   const clock = new VirtualClock(BULK_START);
-  const trace = o.traceSql ? new JourneyTrace() : null;
+  const trace = o.traceSql ? new StoreTrace() : null;
   const setupStart = performance.now();
   const ws = (await createWorkspace(store, 'bench-journeys', clock.now())).workspaceId;
   await generatePeople(store, ws, n, clock.now(), o.progress);

@@ -10,6 +10,7 @@
  * → child `pong`s → parent `go` → child `progress`… then `done`.
  */
 import http from 'node:http';
+import { postJson } from './http-post.ts';
 
 export interface SenderOptions {
   url: string;
@@ -67,30 +68,6 @@ function bodyOf(i: number, customers: number): Buffer {
   );
 }
 
-function post(agent: http.Agent, target: URL, auth: string, body: Buffer, onSent: () => void): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: '/v1/track',
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: auth },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    onSent();
-    req.end(body);
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 async function drive(o: SenderOptions): Promise<SenderResult> {
@@ -111,7 +88,7 @@ async function drive(o: SenderOptions): Promise<SenderResult> {
     const body = bodyOf(i, o.customers);
     let t0 = 0;
     inFlight.push(
-      post(agent, target, auth, body, () => {
+      postJson(agent, target, '/v1/track', auth, body, () => {
         t0 = performance.now();
         sentAt[i] = performance.timeOrigin + t0;
       })

@@ -20,8 +20,8 @@ import { createJourney, defaultEngineOptions, journeyDefinitionSchema, publishJo
 import type { Store } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { orderId, type SenderCommand, type SenderMessage, type SenderOptions, type SenderResult, wallNow } from './journey-client.ts';
-import { JourneyTrace } from './journey-trace.ts';
 import { ProcessSampler, quantile, round } from './stats.ts';
+import { StoreTrace } from './store-trace.ts';
 
 export interface LatencyOptions {
   /** Measured events (orders). */
@@ -165,7 +165,7 @@ export async function runLatency(store: Store, o: LatencyOptions): Promise<Recor
   );
   await publishJourney(store, ws.workspaceId, j.journeyId, now);
   const config = parseConfig({ logLevel: 'silent' }, {});
-  const trace = o.traceSql ? new JourneyTrace() : null;
+  const trace = o.traceSql ? new StoreTrace() : null;
   const server = await buildServer({
     store: trace ? trace.wrap(store) : store,
     clock: systemClock,

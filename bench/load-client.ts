@@ -8,6 +8,7 @@
  */
 import http from 'node:http';
 import { batchBody, EventGenerator, type GenOptions } from './gen-events.ts';
+import { postJson } from './http-post.ts';
 import { quantile } from './stats.ts';
 
 export interface LoadOptions {
@@ -58,29 +59,6 @@ function buildBodies(o: LoadOptions): Buffer[] {
   return bodies;
 }
 
-function post(agent: http.Agent, target: URL, auth: string, body: Buffer): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: '/v1/batch',
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: auth },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 async function drive(o: LoadOptions, bodies: Buffer[]): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
   const target = new URL(o.url);
@@ -99,7 +77,7 @@ async function drive(o: LoadOptions, bodies: Buffer[]): Promise<LoadResult> {
       const i = next++;
       const t0 = performance.now();
       try {
-        const res = await post(agent, target, auth, bodies[i]!);
+        const res = await postJson(agent, target, '/v1/batch', auth, bodies[i]!);
         latencies[i] = performance.now() - t0;
         if (res.status === 200) {
           const r = JSON.parse(res.text) as { stored: number; duplicates: number };
