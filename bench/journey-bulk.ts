@@ -137,7 +137,6 @@ export async function runBulk(store: Store, o: BulkOptions): Promise<{ rows: Row
     ticks: send.ticks,
     outbox: n,
     enrolSeconds: round(enrol.seconds, 3),
-    enrolledBy: 'admit',
     setupSeconds: round(setupSeconds, 1),
     peakRssMb: send.sampled.peakRssMb,
     cpuPct: send.sampled.cpuPct,
@@ -176,6 +175,6 @@ export async function runBulk(store: Store, o: BulkOptions): Promise<{ rows: Row
   };
   return {
     rows: [sendRow, timersRow],
-    setup: { setupSeconds: round(setupSeconds, 1), enrolSeconds: round(enrol.seconds, 3), enrolledBy: 'admit' },
+    setup: { setupSeconds: round(setupSeconds, 1), enrolSeconds: round(enrol.seconds, 3) },
   };
 }
