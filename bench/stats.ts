@@ -8,11 +8,11 @@ export function quantile(sorted: ArrayLike<number>, q: number): number | null {
   return sorted[i] ?? null;
 }
 
-/** Rounds to `digits` decimals for display and JSON; null stays null. */
+/** Rounds to `digits` decimals for display and JSON; null stays null (and −0 becomes 0, as JSON would make it). */
 export function round(n: number | null, digits = 2): number | null {
   if (n === null || !Number.isFinite(n)) return null;
   const f = 10 ** digits;
-  return Math.round(n * f) / f;
+  return Math.round(n * f) / f + 0;
 }
 
 /**
