@@ -75,6 +75,17 @@ describe.each(engines)('unpaid order journey (%s)', (engine) => {
     expect((await shop.path(journeyId, 'cat'))[0]).toMatchObject({ status: 'converted', revenue: 460 });
   });
 
+  it('an order paid before the engine got to it (here: a second after placing) converts at once and gets nothing', async () => {
+    const now = shop.clock.now();
+    await shop.send([
+      { userId: 'dee', event: 'Order Placed', properties: { order_id: 'D1', total: 80 }, at: now - 2000 },
+      { userId: 'dee', event: 'Order Completed', properties: { order_id: 'D1', total: 80 }, at: now - 1000 },
+    ]);
+    await shop.tick();
+    expect((await shop.path(journeyId, 'dee'))[0]).toMatchObject({ key: 'D1', status: 'converted', revenue: 80 });
+    expect(await shop.sent(journeyId, 'dee')).toEqual([]);
+  });
+
   it('reminds after the wait only where the coupon is still unused, once', async () => {
     await shop.advance(5 * HOUR);
     expect(await shop.sent(journeyId, 'ann')).toEqual([
@@ -89,7 +100,7 @@ describe.each(engines)('unpaid order journey (%s)', (engine) => {
     await shop.advance(5 * HOUR);
     expect(await shop.sent(journeyId, 'bob')).toHaveLength(3);
     const stats = await shop.stats(journeyId);
-    expect(stats).toMatchObject({ entered: 4, converted: 2, revenue: 470, completed: 2, active: 0 });
+    expect(stats).toMatchObject({ entered: 5, converted: 3, revenue: 550, completed: 2, active: 0 });
     expect(stats.nodes.used!.branches).toEqual({ no: 2 });
   });
 });

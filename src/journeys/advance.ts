@@ -17,7 +17,7 @@ export async function advanceNode(session: Session, base: Omit<StepContext, 'tx'
     const ctx: StepContext = { ...base, tx };
     await tx.query('DELETE FROM ready');
     await tx.query(
-      `INSERT INTO ready SELECT instance_id, user_key, instance_key, holdout, node_state, due_at, entered_at, node_entered_at,
+      `INSERT INTO ready SELECT instance_id, user_key, instance_key, entry_key, holdout, node_state, due_at, entered_at, node_entered_at,
          step_no, trigger_props, trigger_total
        FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND version = $3 AND node_id = $4 AND status = 'active' AND due_at <= $5`,
       [ctx.workspaceId, ctx.journeyId, ctx.version, node.id, ctx.now],
@@ -45,7 +45,7 @@ export async function advanceNode(session: Session, base: Omit<StepContext, 'tx'
  */
 export async function prepareStepTables(session: Session, dialect: Dialect): Promise<void> {
   const t = columnTypes[dialect];
-  await session.query(`CREATE TEMP TABLE IF NOT EXISTS ready (instance_id BIGINT, user_key BIGINT, instance_key TEXT, holdout BOOLEAN,
+  await session.query(`CREATE TEMP TABLE IF NOT EXISTS ready (instance_id BIGINT, user_key BIGINT, instance_key TEXT, entry_key TEXT, holdout BOOLEAN,
     node_state INTEGER, due_at BIGINT, entered_at BIGINT, node_entered_at BIGINT, step_no INTEGER, trigger_props ${t.json}, trigger_total ${t.double})`);
   await session.query('CREATE TEMP TABLE IF NOT EXISTS moves (instance_id BIGINT NOT NULL, branch TEXT NOT NULL, next_node TEXT)');
 }

@@ -29,7 +29,11 @@ export interface EnrollContext {
   settled: number;
 }
 
-/** The temporary table of candidates for entry, from any trigger. */
+/**
+ * The temporary table of candidates for entry, from any trigger. `ts` becomes the instance's
+ * entry time: for an event, when it happened — so a goal reached in the same moment (an order paid
+ * in the batch that placed it) still counts, even though the engine enrols a little later.
+ */
 export const createCandidates = (dialect: Dialect) => `CREATE TEMP TABLE candidates (user_key BIGINT NOT NULL, instance_key TEXT NOT NULL,
   entry_key TEXT NOT NULL, trigger_props ${columnTypes[dialect].json}, trigger_total DOUBLE PRECISION, ts BIGINT NOT NULL)`;
 
@@ -79,9 +83,9 @@ async function collect(
         // First run: the current members (if asked), then entries after this refresh.
         if (trigger.existing) {
           await tx.query(
-            `INSERT INTO candidates SELECT user_key, '', 's0.' || user_key, NULL, NULL, entered_at FROM segment_members
+            `INSERT INTO candidates SELECT user_key, '', 's0.' || user_key, NULL, NULL, CAST($3 AS BIGINT) FROM segment_members
              WHERE workspace_id = $1 AND segment_id = $2`,
-            [ws, trigger.segmentId],
+            [ws, trigger.segmentId, ctx.now],
           );
         }
         return { entryCursor: refreshNo, nextFireAt: null };
@@ -154,7 +158,7 @@ export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>
     `INSERT INTO journey_instances (workspace_id, journey_id, version, instance_id, user_key, instance_key, entry_key, holdout, status,
        node_id, node_state, due_at, entered_at, node_entered_at, step_no, trigger_props, trigger_total)
      SELECT ${ws}, ${jid}, ${b.param(ctx.journey.version)}, ${b.param(base)} + x.seq, x.user_key, x.instance_key, x.entry_key, ${holdout}, 'active',
-       ${b.param(start.nodeId)}, ${start.state}, ${b.param(start.dueAt)}, ${now}, ${now}, 0, x.trigger_props, x.trigger_total
+       ${b.param(start.nodeId)}, ${start.state}, ${b.param(start.dueAt)}, x.ts, ${now}, 0, x.trigger_props, x.trigger_total
      FROM (
        SELECT c.*, row_number() OVER (ORDER BY c.ts, c.entry_key) - 1 AS seq,
          row_number() OVER (PARTITION BY c.user_key, c.instance_key ORDER BY c.ts, c.entry_key) AS per_key,

@@ -7,7 +7,7 @@ import type { JourneyDefinition, NodeOf, NodeType } from './definition.ts';
  * branches by inserting `(instance_id, branch)` rows into the temporary table `moves`, all in the
  * engine's transaction, so a step either happens whole (with its outbox rows) or not at all.
  *
- * `ready` columns: instance_id, user_key, instance_key, holdout, node_state (0 just arrived,
+ * `ready` columns: instance_id, user_key, instance_key, entry_key, holdout, node_state (0 just arrived,
  * 1 waiting, 2 woken by an event), due_at, entered_at, node_entered_at, step_no,
  * trigger_props (JSON), trigger_total.
  */

@@ -48,7 +48,8 @@ async function conditionSql(ctx: StepContext, b: SqlBuilder, when: JourneyCondit
       return 'r.user_key IN (SELECT user_key FROM audience_hits)';
     }
     case 'since_entry':
-      return instanceEventSql(b, ctx, when, 'r.entered_at');
+      // Not the event that enrolled the instance (its entry time is that event's time).
+      return instanceEventSql(b, ctx, when, 'r.entered_at', [`'e.' || e.message_id <> r.entry_key`]);
     case 'coupon_used':
       // Shops report a used coupon as the `coupon` property of the order (or of Coupon Applied).
       return `EXISTS (SELECT 1 FROM outbox o JOIN events e ON e.workspace_id = o.workspace_id AND e.user_key = r.user_key
