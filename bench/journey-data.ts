@@ -6,7 +6,7 @@
  */
 import type { Progress } from '../src/cli/progress.ts';
 import { DAY } from '../src/core/clock.ts';
-import { admit, createCandidates } from '../src/journeys/enroll.ts';
+import { admitCandidates } from '../src/journeys/enroll.ts';
 import { createJourney, journeyDefinitionSchema, publishJourney, versionDefinition } from '../src/journeys/index.ts';
 import { reserveKeys, type Store } from '../src/store/index.ts';
 import { GenSql } from './segment-data.ts';
@@ -62,27 +62,13 @@ export async function publishSendJourney(store: Store, ws: number, now: number):
  */
 export async function enrolEveryone(store: Store, ws: number, journeyId: number, now: number): Promise<number> {
   const definition = await versionDefinition(store, ws, journeyId, 1);
-  return store.session((session) =>
-    session.transaction(async (tx) => {
-      await tx.query('DROP TABLE IF EXISTS candidates');
-      await tx.query(createCandidates(store.dialect));
-      await tx.query(
-        `INSERT INTO candidates SELECT user_key, '', 'a.bench.' || CAST(user_key AS TEXT), CAST('${TRIGGER_PROPS}' AS ${json(store)}), NULL, $2
-         FROM users WHERE workspace_id = $1 AND merged_into IS NULL`,
-        [ws, now],
-      );
-      const n = await admit(tx, {
-        store,
-        workspaceId: ws,
-        journey: { journeyId, version: 1, publishedAt: now, entryCursor: null, nextFireAt: null },
-        definition,
-        now,
-        overlapMs: 0,
-        settled: now,
-      });
-      await tx.query('DROP TABLE candidates');
-      return n;
-    }),
+  const journey = { journeyId, version: 1, publishedAt: now, entryCursor: null, nextFireAt: null };
+  return admitCandidates(store, { workspaceId: ws, journey, definition, now }, (tx) =>
+    tx.query(
+      `INSERT INTO candidates SELECT user_key, '', 'a.bench.' || CAST(user_key AS TEXT), CAST('${TRIGGER_PROPS}' AS ${json(store)}), NULL, $2
+       FROM users WHERE workspace_id = $1 AND merged_into IS NULL`,
+      [ws, now],
+    ),
   );
 }
 

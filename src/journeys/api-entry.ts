@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../core/errors.ts';
 import { columnTypes, type Store } from '../store/index.ts';
-import { admit, createCandidates, entryNode } from './enroll.ts';
+import { admitCandidates, entryNode } from './enroll.ts';
 import { requireJourney, versionDefinition } from './journeys-repo.ts';
-import { journeyWrites } from './serial.ts';
 
 export interface ApiEntry {
   userKey: number;
@@ -31,32 +30,16 @@ export async function enrollViaApi(store: Store, workspaceId: number, journeyId:
     throw new AppError('invalid_request', `this journey is keyed by ${trigger.key}: give key or properties.${trigger.key}`, 'key');
   if (!trigger.key && entry.key) throw new AppError('invalid_request', 'this journey is not keyed: leave out key', 'key');
   const entryKey = `a.${entry.idempotencyKey ?? randomUUID()}`;
-  const entered = await journeyWrites(store, () =>
-    store.session((session) =>
-      session.transaction(async (tx) => {
-        await tx.query('DROP TABLE IF EXISTS candidates');
-        await tx.query(createCandidates(store.dialect));
-        await tx.query(`INSERT INTO candidates VALUES ($1, $2, $3, CAST($4 AS ${columnTypes[store.dialect].json}), $5, $6)`, [
-          entry.userKey,
-          key ?? '',
-          entryKey,
-          JSON.stringify(entry.properties ?? {}),
-          entry.total ?? null,
-          now,
-        ]);
-        const n = await admit(tx, {
-          store,
-          workspaceId,
-          journey: { journeyId, version: j.version, publishedAt: j.publishedAt ?? now, entryCursor: null, nextFireAt: null },
-          definition,
-          now,
-          overlapMs: 0,
-          settled: now,
-        });
-        await tx.query('DROP TABLE candidates');
-        return n;
-      }),
-    ),
+  const journey = { journeyId, version: j.version, publishedAt: j.publishedAt ?? now, entryCursor: null, nextFireAt: null };
+  const entered = await admitCandidates(store, { workspaceId, journey, definition, now }, (tx) =>
+    tx.query(`INSERT INTO candidates VALUES ($1, $2, $3, CAST($4 AS ${columnTypes[store.dialect].json}), $5, $6)`, [
+      entry.userKey,
+      key ?? '',
+      entryKey,
+      JSON.stringify(entry.properties ?? {}),
+      entry.total ?? null,
+      now,
+    ]),
   );
   const [row] = await store.query<{ instance_id: number }>(
     'SELECT instance_id FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND entry_key = $3',

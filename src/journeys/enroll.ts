@@ -5,6 +5,7 @@ import { columnTypes, type Dialect, reserveKeys, type Session, type SqlExecutor,
 import { waitOnArrival } from './advance.ts';
 import type { JourneyDefinition, NodeOf, Trigger } from './definition.ts';
 import { collectScheduled } from './schedule-entry.ts';
+import { journeyWrites } from './serial.ts';
 import { eventKeySql, insertJourneyEvents } from './sql.ts';
 
 /** The journey row fields enrolment reads and moves. */
@@ -34,7 +35,7 @@ export interface EnrollContext {
  * entry time: for an event, when it happened — so a goal reached in the same moment (an order paid
  * in the batch that placed it) still counts, even though the engine enrols a little later.
  */
-export const createCandidates = (dialect: Dialect) => `CREATE TEMP TABLE candidates (user_key BIGINT NOT NULL, instance_key TEXT NOT NULL,
+const createCandidates = (dialect: Dialect) => `CREATE TEMP TABLE candidates (user_key BIGINT NOT NULL, instance_key TEXT NOT NULL,
   entry_key TEXT NOT NULL, trigger_props ${columnTypes[dialect].json}, trigger_total DOUBLE PRECISION, ts BIGINT NOT NULL)`;
 
 export const entryNode = (def: JourneyDefinition) => def.nodes.find((n) => n.type === 'entry') as NodeOf<'entry'>;
@@ -48,20 +49,49 @@ export const entryNode = (def: JourneyDefinition) => def.nodes.find((n) => n.typ
 export async function enroll(ctx: EnrollContext): Promise<number> {
   const trigger = entryNode(ctx.definition).trigger;
   if (trigger.kind === 'api') return 0;
-  return ctx.session.transaction(async (tx) => {
-    await tx.query('DROP TABLE IF EXISTS candidates');
-    await tx.query(createCandidates(ctx.store.dialect));
-    const cursor = await collect(tx, ctx, trigger);
-    const entered = await admit(tx, ctx);
-    await tx.query('UPDATE journeys SET entry_cursor = $3, next_fire_at = $4 WHERE workspace_id = $1 AND journey_id = $2', [
-      ctx.workspaceId,
-      ctx.journey.journeyId,
-      cursor.entryCursor,
-      cursor.nextFireAt,
-    ]);
-    await tx.query('DROP TABLE candidates');
-    return entered;
-  });
+  return ctx.session.transaction((tx) =>
+    withCandidates(tx, ctx.store.dialect, async () => {
+      const cursor = await collect(tx, ctx, trigger);
+      const entered = await admit(tx, ctx);
+      await tx.query('UPDATE journeys SET entry_cursor = $3, next_fire_at = $4 WHERE workspace_id = $1 AND journey_id = $2', [
+        ctx.workspaceId,
+        ctx.journey.journeyId,
+        cursor.entryCursor,
+        cursor.nextFireAt,
+      ]);
+      return entered;
+    }),
+  );
+}
+
+/** Runs `fn` with an empty `candidates` table (dropped afterwards). */
+async function withCandidates<T>(tx: SqlExecutor, dialect: Dialect, fn: () => Promise<T>): Promise<T> {
+  await tx.query('DROP TABLE IF EXISTS candidates');
+  await tx.query(createCandidates(dialect));
+  const result = await fn();
+  await tx.query('DROP TABLE candidates');
+  return result;
+}
+
+/**
+ * Admits the candidates that `fill` writes, in a transaction of its own, under the same rules
+ * as any trigger: for entries that come from outside a trigger's cursor (an API call, a load).
+ */
+export function admitCandidates(
+  store: Store,
+  ctx: Pick<EnrollContext, 'workspaceId' | 'journey' | 'definition' | 'now'>,
+  fill: (tx: SqlExecutor) => Promise<unknown>,
+): Promise<number> {
+  return journeyWrites(store, () =>
+    store.session((session) =>
+      session.transaction((tx) =>
+        withCandidates(tx, store.dialect, async () => {
+          await fill(tx);
+          return admit(tx, { ...ctx, store, overlapMs: 0, settled: ctx.now });
+        }),
+      ),
+    ),
+  );
 }
 
 /** Fills `candidates` from the trigger; returns the cursors to store. */
