@@ -127,18 +127,50 @@ export class JourneyEngine {
         )
       ).map((r) => [Number(r.segment_id), Number(r.refresh_no)]),
     );
+    const segmentEntries = await this.segmentEntries(workspaceId, journeys, refreshNo);
     return (j) => {
       const events = latest !== null && Number(latest) > since(j);
       const trigger = this.triggers.get(`${j.journey_id}/${j.version}`);
       // Unknown trigger (not loaded yet): let the tick find out.
       let enroll = true;
       if (trigger?.kind === 'event') enroll = events;
-      else if (trigger?.kind === 'segment')
-        enroll = j.entry_cursor === null || (refreshNo.get(trigger.segmentId) ?? 0) > Number(j.entry_cursor);
+      else if (trigger?.kind === 'segment') enroll = j.entry_cursor === null || segmentEntries.has(Number(j.journey_id));
       else if (trigger?.kind === 'schedule') enroll = j.next_fire_at !== null && Number(j.next_fire_at) <= now;
       else if (trigger?.kind === 'api') enroll = false;
       return { enroll, events, due: due.has(Number(j.journey_id)) };
     };
+  }
+
+  /**
+   * Segment-triggered journeys whose segment has new entries. A realtime segment is refreshed
+   * every second, mostly with nobody entering: when its refreshes since the cursor brought only
+   * exits, the cursor just moves on (one statement instead of an enrolment transaction).
+   */
+  private async segmentEntries(workspaceId: number, journeys: RunningJourney[], refreshNo: Map<number, number>): Promise<Set<number>> {
+    const found = new Set<number>();
+    for (const j of journeys) {
+      const trigger = this.triggers.get(`${j.journey_id}/${j.version}`);
+      if (trigger?.kind !== 'segment' || j.entry_cursor === null) continue;
+      const cursor = Number(j.entry_cursor);
+      const latest = refreshNo.get(trigger.segmentId) ?? 0;
+      if (latest <= cursor) continue;
+      const entered = await this.store.query(
+        `SELECT 1 AS hit FROM segment_changes WHERE workspace_id = $1 AND segment_id = $2 AND refresh_no > $3 AND refresh_no <= $4
+           AND change = 'entered' LIMIT 1`,
+        [workspaceId, trigger.segmentId, cursor, latest],
+      );
+      if (entered.length > 0) found.add(Number(j.journey_id));
+      else {
+        // Refreshes up to `latest` are committed (its number was read from the segment row), so none is skipped.
+        await this.store.query('UPDATE journeys SET entry_cursor = $4 WHERE workspace_id = $1 AND journey_id = $2 AND entry_cursor = $3', [
+          workspaceId,
+          Number(j.journey_id),
+          cursor,
+          latest,
+        ]);
+      }
+    }
+    return found;
   }
 
   /** On PostgreSQL, runs `fn` only if no other process is advancing this journey. */
