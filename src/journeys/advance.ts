@@ -25,14 +25,9 @@ export async function advanceNode(session: Session, base: Omit<StepContext, 'tx'
     await tx.query('DELETE FROM moves');
     await (handlers[node.type] as NodeHandler<NodeType>).step(ctx, node as never);
 
-    const edges = ctx.definition.edges.filter((e) => e.from === node.id);
-    if (edges.length > 0) {
-      await tx.query(
-        `UPDATE moves SET next_node = e.to_node FROM (SELECT unnest($1::TEXT[]) AS branch, unnest($2::TEXT[]) AS to_node) e WHERE moves.branch = e.branch`,
-        [edges.map((e) => e.branch), edges.map((e) => e.to)],
-      );
-    }
-    const [counts] = await tx.query<{ n: number; onward: number }>('SELECT count(*) AS n, count(next_node) AS onward FROM moves');
+    const [counts] = await tx.query<{ n: number; onward: number }>(
+      `SELECT count(*) AS n, count(m.next_node) AS onward FROM ${routed(ctx, node)} m`,
+    );
     const n = Number(counts!.n);
     if (n > 0) await applyMoves(ctx, node, { onward: Number(counts!.onward), finished: n - Number(counts!.onward) });
     return n;
@@ -47,13 +42,14 @@ export async function prepareStepTables(session: Session, dialect: Dialect): Pro
   const t = columnTypes[dialect];
   await session.query(`CREATE TEMP TABLE IF NOT EXISTS ready (instance_id BIGINT, user_key BIGINT, instance_key TEXT, entry_key TEXT, holdout BOOLEAN,
     node_state INTEGER, due_at BIGINT, entered_at BIGINT, node_entered_at BIGINT, step_no INTEGER, trigger_props ${t.json}, trigger_total ${t.double})`);
-  await session.query('CREATE TEMP TABLE IF NOT EXISTS moves (instance_id BIGINT NOT NULL, branch TEXT NOT NULL, next_node TEXT)');
+  await session.query('CREATE TEMP TABLE IF NOT EXISTS moves (instance_id BIGINT NOT NULL, branch TEXT NOT NULL)');
 }
 
 async function applyMoves(ctx: StepContext, node: JourneyNode, counts: { onward: number; finished: number }): Promise<void> {
   const { tx } = ctx;
   const ws = ctx.workspaceId;
-  const moved = 'moves m JOIN ready r ON r.instance_id = m.instance_id';
+  const m = routed(ctx, node);
+  const moved = `${m} m JOIN ready r ON r.instance_id = m.instance_id`;
   await tx.query(
     `INSERT INTO journey_steps (workspace_id, journey_id, version, instance_id, user_key, step_no, node_id, branch, next_node_id, holdout, stepped_at)
      SELECT $1, $2, $3, r.instance_id, r.user_key, r.step_no + 1, $4, m.branch, m.next_node, r.holdout, $5 FROM ${moved}`,
@@ -82,7 +78,7 @@ async function applyMoves(ctx: StepContext, node: JourneyNode, counts: { onward:
     await tx.query(
       `UPDATE journey_instances SET node_id = m.next_node, node_state = ${arrival.state}, due_at = ${arrival.due}, node_entered_at = $2,
          step_no = step_no + 1
-       FROM moves m WHERE journey_instances.workspace_id = $1 AND journey_instances.instance_id = m.instance_id AND m.next_node IS NOT NULL`,
+       FROM ${m} m WHERE journey_instances.workspace_id = $1 AND journey_instances.instance_id = m.instance_id AND m.next_node IS NOT NULL`,
       [ws, ctx.now],
     );
   }
@@ -98,9 +94,21 @@ async function applyMoves(ctx: StepContext, node: JourneyNode, counts: { onward:
   });
   await tx.query(
     `UPDATE journey_instances SET status = $3, exit_reason = $4, exited_at = $2, due_at = NULL, step_no = step_no + 1
-     FROM moves m WHERE journey_instances.workspace_id = $1 AND journey_instances.instance_id = m.instance_id AND m.next_node IS NULL`,
+     FROM ${m} m WHERE journey_instances.workspace_id = $1 AND journey_instances.instance_id = m.instance_id AND m.next_node IS NULL`,
     [ws, ctx.now, status, reason],
   );
+}
+
+/**
+ * The moves with the node each one leads to (`next_node`, NULL where the branch has no edge), as
+ * a derived table. Node ids and branch names are validated names (letters, digits, _ and -), safe
+ * to write as literals.
+ */
+function routed(ctx: StepContext, node: JourneyNode): string {
+  const edges = ctx.definition.edges.filter((e) => e.from === node.id);
+  const next =
+    edges.length === 0 ? 'CAST(NULL AS TEXT)' : `CASE branch ${edges.map((e) => `WHEN '${e.branch}' THEN '${e.to}'`).join(' ')} END`;
+  return `(SELECT instance_id, branch, ${next} AS next_node FROM moves)`;
 }
 
 /**
@@ -115,7 +123,6 @@ function arrivalSql(ctx: StepContext, node: JourneyNode): { state: string; due: 
     if (ms !== null) waits.push([e.to, ms]);
   }
   if (waits.length === 0) return { state: '0', due: '$2' };
-  // Node ids are validated names (letters, digits, _ and -), safe to write as literals.
   const cases = (value: (ms: number) => string) => waits.map(([id, ms]) => `WHEN '${id}' THEN ${value(ms)}`).join(' ');
   return {
     state: `CASE m.next_node ${cases(() => '1')} ELSE 0 END`,

@@ -223,21 +223,23 @@ export class JourneyEngine {
         const definition = await versionDefinition(this.store, workspaceId, journeyId, Number(version));
         contexts.set(Number(version), this.stepContext(workspaceId, journeyId, Number(version), definition, now, newEventsSince));
       }
-      for (const ctx of contexts.values()) {
-        converted += await session.transaction(async (tx) => {
-          const n = await convertGoals(tx, { ...ctx, tx });
+      // Goals, wake-ups and the watermark move together: one transaction (and one commit).
+      converted = await session.transaction(async (tx) => {
+        let n = 0;
+        for (const ctx of contexts.values()) {
+          n += await convertGoals(tx, { ...ctx, tx });
           for (const node of ctx.definition.nodes) {
             const wake = (handlers[node.type] as NodeHandler<NodeType>).wake;
             if (wake) await wake({ ...ctx, tx }, node as never);
           }
-          return n;
-        });
-      }
-      await session.query('UPDATE journeys SET events_watermark = $3 WHERE workspace_id = $1 AND journey_id = $2', [
-        workspaceId,
-        journeyId,
-        horizon.settled,
-      ]);
+        }
+        await tx.query('UPDATE journeys SET events_watermark = $3 WHERE workspace_id = $1 AND journey_id = $2', [
+          workspaceId,
+          journeyId,
+          horizon.settled,
+        ]);
+        return n;
+      });
     }
     const moved = await this.advanceAll(session, workspaceId, journeyId, contexts, now, newEventsSince);
     return { journeyId, entered, converted, moved };

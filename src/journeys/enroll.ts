@@ -35,7 +35,9 @@ export interface EnrollContext {
  * entry time: for an event, when it happened — so a goal reached in the same moment (an order paid
  * in the batch that placed it) still counts, even though the engine enrols a little later.
  */
-const createCandidates = (dialect: Dialect) => `CREATE TEMP TABLE candidates (user_key BIGINT NOT NULL, instance_key TEXT NOT NULL,
+const createCandidates = (
+  dialect: Dialect,
+) => `CREATE TEMP TABLE IF NOT EXISTS candidates (user_key BIGINT NOT NULL, instance_key TEXT NOT NULL,
   entry_key TEXT NOT NULL, trigger_props ${columnTypes[dialect].json}, trigger_total DOUBLE PRECISION, ts BIGINT NOT NULL)`;
 
 export const entryNode = (def: JourneyDefinition) => def.nodes.find((n) => n.type === 'entry') as NodeOf<'entry'>;
@@ -64,13 +66,11 @@ export async function enroll(ctx: EnrollContext): Promise<number> {
   );
 }
 
-/** Runs `fn` with an empty `candidates` table (dropped afterwards). */
+/** Runs `fn` with an empty `candidates` table (one per connection, kept: DDL per tick costs more than the work). */
 async function withCandidates<T>(tx: SqlExecutor, dialect: Dialect, fn: () => Promise<T>): Promise<T> {
-  await tx.query('DROP TABLE IF EXISTS candidates');
   await tx.query(createCandidates(dialect));
-  const result = await fn();
-  await tx.query('DROP TABLE candidates');
-  return result;
+  await tx.query('DELETE FROM candidates');
+  return fn();
 }
 
 /**
