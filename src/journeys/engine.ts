@@ -99,7 +99,7 @@ export class JourneyEngine {
   }
 
   /**
-   * What each journey has to do this tick, from three cheap workspace-wide reads, so that idle
+   * What each journey has to do this tick, from a few cheap workspace-wide reads, so that idle
    * journeys cost nothing (each statement costs a few milliseconds on DuckDB, and ticks run
    * every few hundred milliseconds).
    */
