@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { AppError } from '../core/errors.ts';
-import { identityTypes, normalizeIdentity } from '../core/identities.ts';
+import { identityTypes } from '../core/identities.ts';
 import {
   archiveJourney,
   createJourney,
@@ -17,10 +16,10 @@ import {
   updateJourney,
   validateJourney,
 } from '../journeys/index.ts';
-import type { Store } from '../store/index.ts';
 import { workspaceFromAdminKey } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { parseOrThrow } from './errors.ts';
+import { namedPersonKey, personFields, personKey } from './person-lookup.ts';
 
 const idParams = z.object({ id: z.coerce.number().int().positive().describe('Journey id') });
 
@@ -31,12 +30,7 @@ export const personParamsSchema = z.object({
 export const byQuerySchema = z.object({ by: z.enum(identityTypes).default('user_id') });
 
 export const enrollBodySchema = z.strictObject({
-  userId: z.string().min(1).optional(),
-  anonymousId: z.string().min(1).optional(),
-  identity: z
-    .strictObject({ type: z.enum(identityTypes), value: z.string().min(1) })
-    .optional()
-    .describe('Any other identity'),
+  ...personFields,
   key: z.string().min(1).max(200).optional().describe('Keyed journeys: the instance key, e.g. an order id'),
   properties: z.record(z.string(), z.unknown()).optional().describe('Available to templates as the trigger'),
   total: z.number().optional().describe('Amount for tiered coupons'),
@@ -48,18 +42,6 @@ export const outboxQuerySchema = z.object({
   before: z.string().optional().describe('`cursor` of the last row of the previous page (newest first)'),
   limit: z.coerce.number().int().min(1).max(10_000).default(100),
 });
-
-/** The person's key from any identity, or a 404. */
-async function personKey(store: Store, workspaceId: number, type: (typeof identityTypes)[number], raw: string, path: string) {
-  const value = normalizeIdentity(type, raw);
-  if (value === null) throw new AppError('invalid_request', `not a valid ${type}`, path);
-  const [hit] = await store.query<{ user_key: number }>(
-    'SELECT user_key FROM identities WHERE workspace_id = $1 AND type = $2 AND value = $3',
-    [workspaceId, type, value],
-  );
-  if (!hit) throw new AppError('not_found', `no person with ${type} "${raw}"`, path);
-  return Number(hit.user_key);
-}
 
 export function registerJourneyRoutes(app: FastifyInstance, ctx: ApiContext) {
   const ws = async (request: Parameters<typeof workspaceFromAdminKey>[1]) => (await workspaceFromAdminKey(ctx.keys, request)).workspaceId;
@@ -143,15 +125,7 @@ export function registerJourneyRoutes(app: FastifyInstance, ctx: ApiContext) {
     const workspaceId = await ws(request);
     const { id } = parseOrThrow(idParams, request.params);
     const body = parseOrThrow(enrollBodySchema, request.body);
-    const who: [(typeof identityTypes)[number], string, string] | null = body.userId
-      ? ['user_id', body.userId, 'userId']
-      : body.anonymousId
-        ? ['anonymous_id', body.anonymousId, 'anonymousId']
-        : body.identity
-          ? [body.identity.type, body.identity.value, 'identity.value']
-          : null;
-    if (!who) throw new AppError('invalid_request', 'name the person: userId, anonymousId or identity', 'userId');
-    const userKey = await personKey(ctx.store, workspaceId, ...who);
+    const userKey = await namedPersonKey(ctx.store, workspaceId, body);
     const result = await enrollViaApi(ctx.store, workspaceId, id, { ...body, userKey }, ctx.clock.now());
     ctx.journeys.nudge();
     reply.status(result.entered ? 201 : 200);

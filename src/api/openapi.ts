@@ -13,6 +13,7 @@ import {
 import { errorBodySchema } from './errors.ts';
 import { journeyPaths, journeySchemas } from './openapi-journeys.ts';
 import { segmentPaths, segmentSchemas } from './openapi-segments.ts';
+import { templatePaths, templateSchemas } from './openapi-templates.ts';
 import { traitsPaths, traitsSchemas } from './openapi-traits.ts';
 import { newWorkspaceSchema } from './workspace-routes.ts';
 
@@ -125,6 +126,7 @@ export function openApiDocument() {
         ...segmentSchemas,
         ...traitsSchemas,
         ...journeySchemas,
+        ...templateSchemas,
         ...Object.fromEntries(Object.entries(commerceEvents).map(([name, s]) => [`Commerce_${name.replace(/ /g, '')}`, schema(s)])),
       },
     },
@@ -233,6 +235,7 @@ export function openApiDocument() {
       ...segmentPaths,
       ...traitsPaths,
       ...journeyPaths,
+      ...templatePaths,
       '/health': {
         get: {
           summary: 'Liveness and store check',

@@ -13,6 +13,7 @@ import { registerJourneyRoutes } from './journey-routes.ts';
 import { openApiDocument } from './openapi.ts';
 import { registerPeopleRoutes } from './people-routes.ts';
 import { registerSegmentRoutes } from './segment-routes.ts';
+import { registerTemplateRoutes } from './template-routes.ts';
 import { registerTrackingRoutes } from './tracking-routes.ts';
 import { registerTraitsRoutes } from './traits-routes.ts';
 import { registerWorkspaceRoutes } from './workspace-routes.ts';
@@ -83,6 +84,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   registerSegmentRoutes(app, ctx);
   registerTraitsRoutes(app, ctx);
   registerJourneyRoutes(app, ctx);
+  registerTemplateRoutes(app, ctx);
   const profiles = new ProfileJobs(options.store, options.clock, options.profiles);
   if (options.profiles) profiles.start(options.profiles.tickMs, (err) => app.log.error({ err }, 'computed traits refresh failed'));
   if (options.segments) segments.start(options.segments.tickMs, (err) => app.log.error({ err }, 'segment refresh failed'));

@@ -338,6 +338,32 @@ const migrations: Migration[] = [
       ];
     },
   },
+  {
+    version: 4,
+    name: 'message templates and partials',
+    up(d) {
+      const t = columnTypes[d];
+      return [
+        // `definition` is the whole validated template (messaging/templates/schema.ts); `channel` is repeated for listing by channel.
+        `CREATE TABLE templates (
+          workspace_id ${t.int} NOT NULL,
+          name ${t.text} NOT NULL,
+          channel ${t.text} NOT NULL,
+          definition ${t.json} NOT NULL,
+          created_at ${t.bigint} NOT NULL,
+          updated_at ${t.bigint} NOT NULL,
+          PRIMARY KEY (workspace_id, name))`,
+        // Shared Liquid snippets, rendered by name ({% render 'footer' %}); the sandbox reads them from here, never from disk.
+        `CREATE TABLE template_partials (
+          workspace_id ${t.int} NOT NULL,
+          name ${t.text} NOT NULL,
+          source ${t.text} NOT NULL,
+          created_at ${t.bigint} NOT NULL,
+          updated_at ${t.bigint} NOT NULL,
+          PRIMARY KEY (workspace_id, name))`,
+      ];
+    },
+  },
 ];
 
 export const latestVersion = Math.max(...migrations.map((m) => m.version));

@@ -1,0 +1,162 @@
+import { AppError } from '../../core/errors.ts';
+import type { SqlExecutor, Store } from '../../store/index.ts';
+import {
+  type CouponContext,
+  couponContext,
+  latestCoupon,
+  loadPerson,
+  loadProducts,
+  type RenderContext,
+  requirePersonFound,
+  UNSUBSCRIBE_URL_PLACEHOLDER,
+} from './context.ts';
+import { defaultRenderLimits, type RenderLimits, renderField } from './sandbox.ts';
+import { type RenderedMessage, type TemplateDefinition, templateFields } from './schema.ts';
+import { requireTemplate } from './templates-repo.ts';
+
+/** The columns of an `outbox` row that rendering needs (as the table names them). */
+export interface OutboxMessageLike {
+  template: string | null;
+  channel: string | null;
+  user_key: number;
+  /** `{trigger, …}`; for recommendations `{products: [ids]}`; may carry a coupon `{code, value, expires_at}`. */
+  payload: unknown;
+  journey_id?: number | null;
+  node_id?: string | null;
+  instance_id?: number | null;
+  created_at?: number | null;
+}
+
+async function loadPartials(db: SqlExecutor, workspaceId: number): Promise<Map<string, string>> {
+  const rows = await db.query<{ name: string; source: string }>('SELECT name, source FROM template_partials WHERE workspace_id = $1', [
+    workspaceId,
+  ]);
+  return new Map(rows.map((r) => [r.name, r.source]));
+}
+
+/**
+ * Renders every field of a template against a context. The fields of one message share one time
+ * budget; the first field that fails stops the render with its path (`fields.html`).
+ */
+export async function renderTemplate(
+  template: TemplateDefinition,
+  context: RenderContext,
+  partials: ReadonlyMap<string, string>,
+  limits: RenderLimits = defaultRenderLimits,
+): Promise<RenderedMessage> {
+  const deadline = performance.now() + limits.renderMs;
+  const fields: Record<string, unknown> = {};
+  for (const field of templateFields(template)) {
+    const out = renderField(field, context as unknown as Record<string, unknown>, partials, limits, deadline);
+    let value: unknown = out;
+    if (field.escape === 'json') {
+      try {
+        value = JSON.parse(out);
+      } catch (err) {
+        throw new AppError('invalid_request', `the body does not render to JSON: ${(err as Error).message}`, field.path);
+      }
+    }
+    const [head, leaf] = field.key as [string, string?];
+    if (leaf === undefined) {
+      fields[head] = value;
+    } else {
+      const group = (fields[head] ?? {}) as Record<string, unknown>;
+      group[leaf] = value;
+      fields[head] = group;
+    }
+  }
+  return { template: template.name, channel: template.channel, fields };
+}
+
+function payloadOf(raw: unknown): Record<string, unknown> {
+  const p = typeof raw === 'string' ? (JSON.parse(raw) as unknown) : raw;
+  return p && typeof p === 'object' && !Array.isArray(p) ? (p as Record<string, unknown>) : {};
+}
+
+const objectOr = (v: unknown): Record<string, unknown> =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+
+/**
+ * Renders one queued message: its template and the workspace's partials, the person (identities,
+ * traits, computed traits, predictions), the trigger, the coupon and the recommended products, all
+ * loaded together. A journey may send any template to the `sandbox` channel; otherwise the
+ * template must be written for the message's channel.
+ */
+export async function renderMessage(
+  store: Store,
+  workspaceId: number,
+  row: OutboxMessageLike,
+  now: number,
+  limits: RenderLimits = defaultRenderLimits,
+): Promise<RenderedMessage> {
+  if (!row.template) throw new AppError('invalid_request', 'the message names no template', 'template');
+  const payload = payloadOf(row.payload);
+  const productIds = Array.isArray(payload.products) ? payload.products.map(String) : [];
+  const coupon: Promise<CouponContext | null> =
+    payload.code !== undefined && payload.code !== null
+      ? Promise.resolve(couponContext(payload as { code: unknown }))
+      : row.instance_id !== undefined && row.instance_id !== null
+        ? latestCoupon(store, workspaceId, Number(row.instance_id), row.created_at ?? null)
+        : Promise.resolve(null);
+  const [template, partials, person, products, couponCtx] = await Promise.all([
+    requireTemplate(store, workspaceId, row.template, 'template'),
+    loadPartials(store, workspaceId),
+    loadPerson(store, workspaceId, Number(row.user_key)),
+    loadProducts(store, workspaceId, productIds),
+    coupon,
+  ]);
+  if (row.channel && row.channel !== 'sandbox' && row.channel !== template.channel) {
+    throw new AppError(
+      'invalid_request',
+      `template "${template.name}" is for ${template.channel}, the message is for ${row.channel}`,
+      'channel',
+    );
+  }
+  const context: RenderContext = {
+    person: requirePersonFound(person, Number(row.user_key), 'user_key'),
+    event: objectOr(payload.trigger),
+    coupon: couponCtx,
+    products,
+    journey: row.journey_id !== undefined && row.journey_id !== null ? { id: Number(row.journey_id), node: row.node_id ?? '' } : null,
+    unsubscribe_url: UNSUBSCRIBE_URL_PLACEHOLDER,
+    now: new Date(now).toISOString(),
+  };
+  return renderTemplate(template, context, partials, limits);
+}
+
+export interface PreviewInput {
+  template: string;
+  userKey: number;
+  event?: Record<string, unknown> | undefined;
+  coupon?:
+    | { code: string; campaign?: string | undefined; value?: number | undefined; expires_at?: string | number | undefined }
+    | undefined;
+  /** Product ids, resolved from the catalog. */
+  products?: readonly string[] | undefined;
+}
+
+/** Renders a stored template for a real person with a made-up trigger, coupon and products (preview). Returns the context too. */
+export async function renderForPerson(
+  store: Store,
+  workspaceId: number,
+  input: PreviewInput,
+  now: number,
+  limits: RenderLimits = defaultRenderLimits,
+): Promise<{ rendered: RenderedMessage; context: RenderContext }> {
+  const [template, partials, person, products] = await Promise.all([
+    requireTemplate(store, workspaceId, input.template),
+    loadPartials(store, workspaceId),
+    loadPerson(store, workspaceId, input.userKey),
+    loadProducts(store, workspaceId, input.products ?? []),
+  ]);
+  const context: RenderContext = {
+    person: requirePersonFound(person, input.userKey, 'userId'),
+    event: input.event ?? {},
+    coupon: input.coupon ? couponContext(input.coupon) : null,
+    products,
+    journey: null,
+    unsubscribe_url: UNSUBSCRIBE_URL_PLACEHOLDER,
+    now: new Date(now).toISOString(),
+  };
+  return { rendered: await renderTemplate(template, context, partials, limits), context };
+}
