@@ -23,15 +23,7 @@ const welcome = {
 describe.each(engines)('journeys API (%s)', (engine) => {
   let h: Harness;
   const clock = new VirtualClock(START);
-  const call = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown) => {
-    const res = await h.server.app.inject({
-      method,
-      url,
-      headers: { authorization: h.adminAuth },
-      ...(body === undefined ? {} : { payload: body as object }),
-    });
-    return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null };
-  };
+  const call: Harness['admin'] = (method, url, body) => h.admin(method, url, body);
   const track = async (userId: string, event: string, properties: Record<string, unknown> = {}) => {
     const res = await h.server.app.inject({
       method: 'POST',

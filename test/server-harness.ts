@@ -12,6 +12,9 @@ export interface Harness {
   /** Basic auth header for the write key. */
   writeAuth: string;
   adminAuth: string;
+  /** An admin API call (in-process), with the status and the parsed JSON body. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever shape each route answers
+  admin(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<{ status: number; body: any }>;
   /** Starts real HTTP on a loopback port and returns its base URL. */
   listen(): Promise<string>;
   dispose(): Promise<void>;
@@ -27,6 +30,15 @@ export async function startHarness(engine: Engine, clock: Clock = systemClock): 
     keys,
     writeAuth: `Basic ${Buffer.from(`${keys.writeKey}:`).toString('base64')}`,
     adminAuth: `Bearer ${keys.adminKey}`,
+    async admin(method, url, body) {
+      const res = await server.app.inject({
+        method,
+        url,
+        headers: { authorization: `Bearer ${keys.adminKey}` },
+        ...(body === undefined ? {} : { payload: body as object }),
+      });
+      return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null };
+    },
     async listen() {
       return server.app.listen({ port: 0, host: '127.0.0.1' });
     },

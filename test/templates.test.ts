@@ -17,15 +17,7 @@ const START = Date.UTC(2026, 2, 2, 8);
 describe.each(engines)('message templates (%s)', (engine) => {
   let h: Harness;
   const clock = new VirtualClock(START);
-  const call = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown) => {
-    const res = await h.server.app.inject({
-      method,
-      url,
-      headers: { authorization: h.adminAuth },
-      ...(body === undefined ? {} : { payload: body as object }),
-    });
-    return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null };
-  };
+  const call: Harness['admin'] = (method, url, body) => h.admin(method, url, body);
   const tracking = async (type: 'track' | 'identify', payload: Record<string, unknown>) => {
     const res = await h.server.app.inject({
       method: 'POST',
