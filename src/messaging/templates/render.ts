@@ -65,6 +65,8 @@ export async function renderTemplate(
       fields[head] = group;
     }
   }
+  // The one field that is not Liquid: which WeChat API the message goes through.
+  if (template.channel === 'wechat') fields.kind = template.fields.kind;
   return { template: template.name, channel: template.channel, fields };
 }
 

@@ -19,7 +19,19 @@ export const templateNameSchema = z
 
 const liquid = (max: number, what: string) => z.string().max(max).describe(`${what} (Liquid)`);
 
-export const smsFieldsSchema = z.strictObject({ text: liquid(5_000, 'Message text').min(1) });
+export const smsCardSchema = z
+  .strictObject({
+    title: liquid(200, 'Card title').min(1),
+    body: liquid(1_000, 'Card body').min(1),
+    imageUrl: liquid(2_000, 'Card image URL').optional(),
+    buttonText: liquid(100, 'Button label').optional(),
+    url: liquid(2_000, 'Where the button leads').optional(),
+  })
+  .describe('Rich (card) SMS: sent as a card where the provider supports it; phones without card support get `text`');
+export const smsFieldsSchema = z.strictObject({
+  text: liquid(5_000, 'Message text').min(1),
+  card: smsCardSchema.optional(),
+});
 export const pushFieldsSchema = z.strictObject({
   title: liquid(1_000, 'Notification title').min(1),
   body: liquid(5_000, 'Notification body').min(1),
@@ -31,12 +43,17 @@ export const emailFieldsSchema = z.strictObject({
   text: liquid(100_000, 'Plain-text body').optional(),
 });
 export const wechatFieldsSchema = z.strictObject({
-  templateId: liquid(200, 'Official-account template id').min(1),
+  kind: z
+    .enum(['template', 'subscribe'])
+    .default('template')
+    .describe('`template`: official-account template message; `subscribe`: mini-program subscription message'),
+  templateId: liquid(200, 'Template id (official account or mini-program)').min(1),
   data: z
     .record(z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'letters, digits or "_", at most 64'), liquid(2_000, 'Value of the field'))
     .refine((d) => Object.keys(d).length <= 50, 'at most 50 fields')
     .describe('The template message fields, e.g. {"first": "...", "keyword1": "..."}'),
-  url: liquid(2_000, 'Where a tap leads').optional(),
+  url: liquid(2_000, 'Where a tap leads (official account)').optional(),
+  page: liquid(2_000, 'Mini-program page a tap opens (subscription messages)').optional(),
 });
 export const webhookFieldsSchema = z.strictObject({
   body: liquid(100_000, 'Request body: must render to JSON; every output is JSON-encoded unless `| raw`').min(1),
@@ -85,8 +102,23 @@ export function templateFields(t: TemplateDefinition): TemplateField[] {
   const field = (key: string, source: string | undefined, mode: FieldEscape = 'none'): TemplateField[] =>
     source === undefined ? [] : [{ path: `fields.${key}`, key: [key], source, escape: mode }];
   switch (t.channel) {
-    case 'sms':
-      return field('text', t.fields.text);
+    case 'sms': {
+      const card = t.fields.card;
+      const cardField = (k: string, source: string | undefined): TemplateField[] =>
+        source === undefined ? [] : [{ path: `fields.card.${k}`, key: ['card', k], source, escape: 'none' }];
+      return [
+        ...field('text', t.fields.text),
+        ...(card
+          ? [
+              ...cardField('title', card.title),
+              ...cardField('body', card.body),
+              ...cardField('imageUrl', card.imageUrl),
+              ...cardField('buttonText', card.buttonText),
+              ...cardField('url', card.url),
+            ]
+          : []),
+      ];
+    }
     case 'push':
       return [...field('title', t.fields.title), ...field('body', t.fields.body), ...field('deepLink', t.fields.deepLink)];
     case 'email':
@@ -101,6 +133,7 @@ export function templateFields(t: TemplateDefinition): TemplateField[] {
           escape: 'none' as const,
         })),
         ...field('url', t.fields.url),
+        ...field('page', t.fields.page),
       ];
     case 'webhook':
       return field('body', t.fields.body, 'json');

@@ -1,0 +1,270 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { Agent, request, errors as undiciErrors } from 'undici';
+
+/**
+ * The one client for every outbound HTTP call (webhooks, providers). Targets are checked after
+ * DNS resolution, on every connection (so also on every redirect hop and against DNS rebinding):
+ * private, loopback, link-local (cloud metadata), CGNAT, multicast and reserved addresses are
+ * refused unless `allowPrivateNetworks` is set (tests; providers deliberately hosted inside).
+ * Responses are capped in size and time. Failures are values, never exceptions.
+ */
+
+export interface OutboundOptions {
+  /** Allow loopback and private targets. Off by default. */
+  allowPrivateNetworks: boolean;
+  timeoutMs: number;
+  maxResponseBytes: number;
+  maxRedirects: number;
+  /** Connections kept per origin (throughput to one provider). */
+  connectionsPerOrigin: number;
+}
+
+export const defaultOutboundOptions: OutboundOptions = {
+  allowPrivateNetworks: false,
+  timeoutMs: 10_000,
+  maxResponseBytes: 1 << 20,
+  maxRedirects: 3,
+  connectionsPerOrigin: 32,
+};
+
+export interface OutboundRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface OutboundResponse {
+  status: number;
+  /** Lower-case names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  body: string;
+  /** The URL that answered (after redirects). */
+  url: string;
+}
+
+export type OutboundError =
+  | 'invalid_url'
+  | 'blocked_address'
+  | 'connect_failed'
+  | 'timeout'
+  | 'connection_lost'
+  | 'response_too_large'
+  | 'too_many_redirects';
+
+export type OutboundResult =
+  | { ok: true; response: OutboundResponse }
+  | {
+      ok: false;
+      error: OutboundError;
+      message: string;
+      /** The request may have reached the server (so it may have acted on it). */
+      mayHaveArrived: boolean;
+    };
+
+/** Addresses no outbound call may reach by default (IPv4, and IPv6 incl. the v4-mapped forms). */
+const privateRanges = (() => {
+  const list = new BlockList();
+  const v4: [string, number][] = [
+    ['0.0.0.0', 8],
+    ['10.0.0.0', 8],
+    ['100.64.0.0', 10],
+    ['127.0.0.0', 8],
+    ['169.254.0.0', 16],
+    ['172.16.0.0', 12],
+    ['192.0.0.0', 24],
+    ['192.0.2.0', 24],
+    ['192.168.0.0', 16],
+    ['198.18.0.0', 15],
+    ['198.51.100.0', 24],
+    ['203.0.113.0', 24],
+    ['224.0.0.0', 4],
+    ['240.0.0.0', 4],
+  ];
+  for (const [net, prefix] of v4) list.addSubnet(net, prefix, 'ipv4');
+  const v6: [string, number][] = [
+    ['::', 128],
+    ['::1', 128],
+    ['64:ff9b::', 96],
+    ['100::', 64],
+    ['2001:db8::', 32],
+    ['fc00::', 7],
+    ['fe80::', 10],
+    ['ff00::', 8],
+  ];
+  for (const [net, prefix] of v6) list.addSubnet(net, prefix, 'ipv6');
+  return list;
+})();
+
+/** True for an address on the public internet. */
+export function isPublicAddress(ip: string): boolean {
+  const family = isIP(ip);
+  if (family === 4) return !privateRanges.check(ip, 'ipv4');
+  if (family !== 6) return false;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped?.[1]) return isPublicAddress(mapped[1]);
+  return !privateRanges.check(ip, 'ipv6');
+}
+
+class BlockedAddressError extends Error {
+  readonly code = 'EBLOCKED';
+}
+
+/**
+ * A `lookup` for net/tls/http2 connections that refuses non-public addresses: every user of raw
+ * sockets (HTTP/2 to APNs, SMTP) passes it so the guard is the same everywhere.
+ */
+export function guardedLookup(allowPrivateNetworks: boolean): LookupFunction {
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+      if (err) return callback(err, '', 0);
+      const allowed = allowPrivateNetworks ? addresses : addresses.filter((a) => isPublicAddress(a.address));
+      if (allowed.length === 0) {
+        const e = new BlockedAddressError(
+          `${hostname} resolves to a private or reserved address (${addresses.map((a) => a.address).join(', ')})`,
+        );
+        return callback(e as NodeJS.ErrnoException, '', 0);
+      }
+      if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, allowed);
+      const first = allowed[0] as LookupAddress;
+      callback(null, first.address, first.family);
+    });
+  };
+}
+
+/** Checks a host before a non-HTTP connection is made (a literal IP skips `lookup`). */
+export function checkLiteralHost(host: string, allowPrivateNetworks: boolean): string | null {
+  const bare = host.replace(/^\[|\]$/g, '');
+  if (allowPrivateNetworks || isIP(bare) === 0) return null;
+  return isPublicAddress(bare) ? null : `${bare} is a private or reserved address`;
+}
+
+const failure = (error: OutboundError, message: string, mayHaveArrived: boolean): OutboundResult => ({
+  ok: false,
+  error,
+  message,
+  mayHaveArrived,
+});
+
+/** Why a request failed, and whether the server may have seen it. */
+function classify(err: unknown): OutboundResult {
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  const code = e.code ?? e.cause?.code ?? '';
+  const message = e.message || String(err);
+  if (code === 'EBLOCKED' || e.cause instanceof BlockedAddressError || err instanceof BlockedAddressError) {
+    return failure('blocked_address', e.cause?.message ?? message, false);
+  }
+  if (err instanceof undiciErrors.ConnectTimeoutError) return failure('timeout', 'connecting timed out', false);
+  if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) {
+    return failure('connect_failed', `${code}: ${message}`, false);
+  }
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+    return failure('timeout', 'the server did not answer in time', true);
+  }
+  if (e.name === 'AbortError' || e.name === 'TimeoutError') return failure('timeout', 'the request was cut off by its deadline', true);
+  return failure('connection_lost', `${code || e.name}: ${message}`, true);
+}
+
+function headersOf(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+export class OutboundClient {
+  readonly options: OutboundOptions;
+  private readonly agent: Agent;
+
+  constructor(options: Partial<OutboundOptions> = {}) {
+    this.options = { ...defaultOutboundOptions, ...options };
+    this.agent = new Agent({
+      connect: { lookup: guardedLookup(this.options.allowPrivateNetworks), timeout: this.options.timeoutMs },
+      connections: this.options.connectionsPerOrigin,
+      keepAliveTimeout: 10_000,
+    });
+  }
+
+  /** One request, following up to `maxRedirects` redirects (each hop checked again). */
+  async request(req: OutboundRequest): Promise<OutboundResult> {
+    const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, deadline]) : deadline;
+    let url = req.url;
+    let method = req.method;
+    let body = req.body;
+    for (let hop = 0; hop <= this.options.maxRedirects; hop++) {
+      const target = this.checkUrl(url);
+      if (!(target instanceof URL)) return failure(target.error, target.message, false);
+      let res: Awaited<ReturnType<typeof request>>;
+      try {
+        res = await request(target, {
+          method,
+          headers: req.headers ?? {},
+          body: body ?? null,
+          dispatcher: this.agent,
+          signal,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        });
+      } catch (err) {
+        return classify(err);
+      }
+      const location = res.headers.location;
+      if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string') {
+        await res.body.dump();
+        url = new URL(location, target).toString();
+        // As browsers do: 303 (and 301/302 after a POST) continue as a GET without a body.
+        if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method !== 'GET')) {
+          method = 'GET';
+          body = undefined;
+        }
+        continue;
+      }
+      const read = await this.readCapped(res.body);
+      if (typeof read !== 'string') return read;
+      return { ok: true, response: { status: res.statusCode, headers: headersOf(res.headers), body: read, url: target.toString() } };
+    }
+    return failure('too_many_redirects', `more than ${this.options.maxRedirects} redirects`, true);
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  /** An http(s) URL whose literal IP host (which skips DNS lookup) is allowed, or why not. */
+  private checkUrl(raw: string): URL | { error: OutboundError; message: string } {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      return { error: 'invalid_url', message: `not a URL: ${raw.slice(0, 200)}` };
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      return { error: 'invalid_url', message: `only http and https URLs are allowed, not ${url.protocol}` };
+    }
+    if (url.username || url.password) return { error: 'invalid_url', message: 'URLs with credentials are not allowed' };
+    const blocked = checkLiteralHost(url.hostname, this.options.allowPrivateNetworks);
+    return blocked === null ? url : { error: 'blocked_address', message: blocked };
+  }
+
+  private async readCapped(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string | OutboundResult> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of body) {
+        size += chunk.length;
+        if (size > this.options.maxResponseBytes) {
+          body.destroy();
+          return failure('response_too_large', `the response is over ${this.options.maxResponseBytes} bytes`, true);
+        }
+        chunks.push(chunk);
+      }
+    } catch (err) {
+      return classify(err);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+}
