@@ -9,6 +9,7 @@ import {
   personPath,
   publishJourney,
 } from '../src/journeys/index.ts';
+import { Dispatcher } from '../src/messaging/index.ts';
 import { createSegment, defaultRefresherOptions, type SegmentDefinition, SegmentRefresher } from '../src/segments/index.ts';
 import type { Store } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
@@ -28,6 +29,7 @@ export class Shop {
   readonly clock = new VirtualClock(START);
   readonly keys = new Map<string, number>();
   engine!: JourneyEngine;
+  dispatcher!: Dispatcher;
   segments!: SegmentRefresher;
   store!: Store;
   ws = 0;
@@ -41,11 +43,65 @@ export class Shop {
     shop.ws = (await createWorkspace(fresh.store, 'shop', START)).workspaceId;
     shop.engine = new JourneyEngine(fresh.store, shop.clock);
     shop.segments = new SegmentRefresher(fresh.store, shop.clock, defaultRefresherOptions);
+    // Local mock providers listen on loopback; a real deployment keeps the guard on.
+    shop.dispatcher = new Dispatcher(fresh.store, shop.clock, {
+      publicUrl: 'https://shop.test',
+      outbound: { allowPrivateNetworks: true, timeoutMs: 1_000 },
+    });
     return shop;
   }
 
-  dispose(): Promise<void> {
-    return this.disposeStore();
+  async dispose(): Promise<void> {
+    await this.dispatcher.stop();
+    await this.disposeStore();
+  }
+
+  /** Delivers what is due now (the dispatcher's background tick, by hand). */
+  dispatch(): Promise<number> {
+    return this.dispatcher.tick();
+  }
+
+  /** Outbox rows of a person, oldest first, with their delivery state. */
+  async messages(
+    userId: string,
+  ): Promise<
+    {
+      message_key: string;
+      node_id: string;
+      status: string;
+      channel: string | null;
+      reason: string | null;
+      attempts: number;
+      content: Record<string, unknown> | null;
+      address: string | null;
+      provider: string | null;
+    }[]
+  > {
+    const rows = await this.store.query<Record<string, unknown>>(
+      `SELECT message_key, node_id, status, channel, reason, attempts, content, address, provider FROM outbox
+       WHERE workspace_id = $1 AND user_key = $2 AND action <> 'coupon' ORDER BY created_at, message_key`,
+      [this.ws, this.key(userId)],
+    );
+    return rows.map((r) => ({
+      message_key: String(r.message_key),
+      node_id: String(r.node_id),
+      status: String(r.status),
+      channel: (r.channel as string | null) ?? null,
+      reason: (r.reason as string | null) ?? null,
+      attempts: Number(r.attempts ?? 0),
+      content: typeof r.content === 'string' ? JSON.parse(r.content) : ((r.content as Record<string, unknown> | null) ?? null),
+      address: (r.address as string | null) ?? null,
+      provider: (r.provider as string | null) ?? null,
+    }));
+  }
+
+  /** Events of a kind a person has, with their properties. */
+  async eventsOf(userId: string, event: string): Promise<Record<string, unknown>[]> {
+    const rows = await this.store.query<{ properties: unknown }>(
+      'SELECT properties FROM events WHERE workspace_id = $1 AND user_key = $2 AND event = $3 ORDER BY ts, message_id',
+      [this.ws, this.key(userId), event],
+    );
+    return rows.map((r) => (typeof r.properties === 'string' ? JSON.parse(r.properties) : r.properties) as Record<string, unknown>);
   }
 
   /** Events as the tracking API would store them, received at the current virtual time (`at`: when they happened, default now). */

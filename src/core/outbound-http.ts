@@ -18,7 +18,18 @@ export interface OutboundOptions {
   maxRedirects: number;
   /** Connections kept per origin (throughput to one provider). */
   connectionsPerOrigin: number;
+  /**
+   * Which resolved or literal addresses may be reached, overriding `allowPrivateNetworks` (which
+   * means "any" when set, "public only" when not). Lets an operator admit one internal relay, and
+   * lets tests treat a loopback address as "outside" to show that a redirect inside is refused.
+   */
+  isAllowedAddress?: AddressPolicy;
 }
+
+/** `true`: any address; `false`: public addresses only; a function: the addresses it accepts. */
+export type AddressPolicy = boolean | ((ip: string) => boolean);
+
+const allows = (policy: AddressPolicy, ip: string): boolean => (typeof policy === 'function' ? policy(ip) : policy || isPublicAddress(ip));
 
 export const defaultOutboundOptions: OutboundOptions = {
   allowPrivateNetworks: false,
@@ -86,9 +97,9 @@ const privateRanges = (() => {
   ];
   for (const [net, prefix] of v4) list.addSubnet(net, prefix, 'ipv4');
   const v6: [string, number][] = [
-    ['::', 128],
-    ['::1', 128],
+    ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible ::a.b.c.d
     ['64:ff9b::', 96],
+    ['64:ff9b:1::', 48],
     ['100::', 64],
     ['2001:db8::', 32],
     ['fc00::', 7],
@@ -117,11 +128,11 @@ class BlockedAddressError extends Error {
  * A `lookup` for net/tls/http2 connections that refuses non-public addresses: every user of raw
  * sockets (HTTP/2 to APNs, SMTP) passes it so the guard is the same everywhere.
  */
-export function guardedLookup(allowPrivateNetworks: boolean): LookupFunction {
+export function guardedLookup(allowPrivateNetworks: AddressPolicy): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 0);
-      const allowed = allowPrivateNetworks ? addresses : addresses.filter((a) => isPublicAddress(a.address));
+      const allowed = addresses.filter((a) => allows(allowPrivateNetworks, a.address));
       if (allowed.length === 0) {
         const e = new BlockedAddressError(
           `${hostname} resolves to a private or reserved address (${addresses.map((a) => a.address).join(', ')})`,
@@ -136,11 +147,14 @@ export function guardedLookup(allowPrivateNetworks: boolean): LookupFunction {
 }
 
 /** Checks a host before a non-HTTP connection is made (a literal IP skips `lookup`). */
-export function checkLiteralHost(host: string, allowPrivateNetworks: boolean): string | null {
+export function checkLiteralHost(host: string, allowPrivateNetworks: AddressPolicy): string | null {
   const bare = host.replace(/^\[|\]$/g, '');
-  if (allowPrivateNetworks || isIP(bare) === 0) return null;
-  return isPublicAddress(bare) ? null : `${bare} is a private or reserved address`;
+  if (isIP(bare) === 0) return null;
+  return allows(allowPrivateNetworks, bare) ? null : `${bare} is a private or reserved address`;
 }
+
+/** Headers that must not follow a redirect to another origin (credentials for the first one). */
+const credentialHeaders = new Set(['authorization', 'proxy-authorization', 'cookie']);
 
 const failure = (error: OutboundError, message: string, mayHaveArrived: boolean): OutboundResult => ({
   ok: false,
@@ -150,7 +164,7 @@ const failure = (error: OutboundError, message: string, mayHaveArrived: boolean)
 });
 
 /** Why a request failed, and whether the server may have seen it. */
-function classify(err: unknown): OutboundResult {
+function classify(err: unknown, callerSignal?: AbortSignal): OutboundResult {
   const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
   const code = e.code ?? e.cause?.code ?? '';
   const message = e.message || String(err);
@@ -164,7 +178,10 @@ function classify(err: unknown): OutboundResult {
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
     return failure('timeout', 'the server did not answer in time', true);
   }
-  if (e.name === 'AbortError' || e.name === 'TimeoutError') return failure('timeout', 'the request was cut off by its deadline', true);
+  if (e.name === 'AbortError' || e.name === 'TimeoutError') {
+    const why = callerSignal?.aborted ? 'the request was cancelled by the caller' : 'the request was cut off by its deadline';
+    return failure('timeout', why, true);
+  }
   return failure('connection_lost', `${code || e.name}: ${message}`, true);
 }
 
@@ -174,14 +191,17 @@ function headersOf(raw: Record<string, string | string[] | undefined>): Record<s
   return out;
 }
 
+/** The guarded client: one undici agent whose every connection goes through the address policy. */
 export class OutboundClient {
   readonly options: OutboundOptions;
+  private readonly policy: AddressPolicy;
   private readonly agent: Agent;
 
   constructor(options: Partial<OutboundOptions> = {}) {
     this.options = { ...defaultOutboundOptions, ...options };
+    this.policy = this.options.isAllowedAddress ?? this.options.allowPrivateNetworks;
     this.agent = new Agent({
-      connect: { lookup: guardedLookup(this.options.allowPrivateNetworks), timeout: this.options.timeoutMs },
+      connect: { lookup: guardedLookup(this.policy), timeout: this.options.timeoutMs },
       connections: this.options.connectionsPerOrigin,
       keepAliveTimeout: 10_000,
     });
@@ -195,6 +215,7 @@ export class OutboundClient {
     let url = req.url;
     let method = req.method;
     let body = req.body;
+    let headers = req.headers ?? {};
     for (let hop = 0; hop <= this.options.maxRedirects; hop++) {
       const target = this.checkUrl(url);
       if (!(target instanceof URL)) return failure(target.error, target.message, false);
@@ -202,7 +223,7 @@ export class OutboundClient {
       try {
         res = await request(target, {
           method,
-          headers: req.headers ?? {},
+          headers,
           body: body ?? null,
           dispatcher: this.agent,
           signal,
@@ -210,12 +231,26 @@ export class OutboundClient {
           bodyTimeout: timeoutMs,
         });
       } catch (err) {
-        return classify(err);
+        return classify(err, req.signal);
       }
       const location = res.headers.location;
       if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string') {
-        await res.body.dump();
-        url = new URL(location, target).toString();
+        try {
+          await res.body.dump();
+        } catch (err) {
+          return classify(err, req.signal);
+        }
+        let next: URL;
+        try {
+          next = new URL(location, target);
+        } catch {
+          return failure('invalid_url', `HTTP ${res.statusCode} to an unreadable location: ${location.slice(0, 200)}`, true);
+        }
+        // As fetch does: credentials meant for one origin are not handed to another.
+        if (next.origin !== target.origin) {
+          headers = Object.fromEntries(Object.entries(headers).filter(([k]) => !credentialHeaders.has(k.toLowerCase())));
+        }
+        url = next.toString();
         // As browsers do: 303 (and 301/302 after a POST) continue as a GET without a body.
         if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method !== 'GET')) {
           method = 'GET';
@@ -223,7 +258,7 @@ export class OutboundClient {
         }
         continue;
       }
-      const read = await this.readCapped(res.body);
+      const read = await this.readCapped(res.body, req.signal);
       if (typeof read !== 'string') return read;
       return { ok: true, response: { status: res.statusCode, headers: headersOf(res.headers), body: read, url: target.toString() } };
     }
@@ -246,11 +281,14 @@ export class OutboundClient {
       return { error: 'invalid_url', message: `only http and https URLs are allowed, not ${url.protocol}` };
     }
     if (url.username || url.password) return { error: 'invalid_url', message: 'URLs with credentials are not allowed' };
-    const blocked = checkLiteralHost(url.hostname, this.options.allowPrivateNetworks);
+    const blocked = checkLiteralHost(url.hostname, this.policy);
     return blocked === null ? url : { error: 'blocked_address', message: blocked };
   }
 
-  private async readCapped(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string | OutboundResult> {
+  private async readCapped(
+    body: AsyncIterable<Buffer> & { destroy(): void },
+    callerSignal?: AbortSignal,
+  ): Promise<string | OutboundResult> {
     const chunks: Buffer[] = [];
     let size = 0;
     try {
@@ -263,7 +301,7 @@ export class OutboundClient {
         chunks.push(chunk);
       }
     } catch (err) {
-      return classify(err);
+      return classify(err, callerSignal);
     }
     return Buffer.concat(chunks).toString('utf8');
   }

@@ -176,6 +176,20 @@ const nodeSchemas = [
       channel: z.enum(channels),
       template: z.string().min(1).max(200).describe('Template name'),
       transactional: z.boolean().default(false).describe('Exempt from frequency caps and quiet hours (order and service notices)'),
+      topic: z
+        .string()
+        .regex(/^[a-z0-9_-]{1,50}$/, 'lower-case letters, digits, "_" or "-"')
+        .default('marketing')
+        .describe('Subscription topic: people unsubscribed from it (or from the whole channel) are skipped'),
+      fallback: z
+        .array(z.strictObject({ channel: z.enum(channels), template: z.string().min(1).max(200) }))
+        .max(5)
+        .default([])
+        .describe('Channels tried in order when the person cannot get the first (no address, opted out, suppressed) or it fails for good'),
+      preferredChannel: z
+        .boolean()
+        .default(false)
+        .describe("Start with the person's preferred channel (computed trait `preferred_channel`) when it is one of these"),
     })
     .describe('Send a message'),
   z

@@ -1,4 +1,20 @@
 export {
+  type ChannelSettings,
+  channelSettingsSchema,
+  listChannelSettings,
+  putChannelSettings,
+  redactConfig,
+} from './channels/channel-settings.ts';
+export { providersOf } from './channels/registry.ts';
+export { Dispatcher, type DispatcherOptions, defaultDispatcherOptions, retryDelay } from './dispatch/index.ts';
+export { activeHourTime, allowedTime, brokenCap, inQuietHours } from './governance/rules.ts';
+export {
+  getMessagingSettings,
+  type MessagingSettings,
+  messagingSettingsSchema,
+  putMessagingSettings,
+} from './governance/settings.ts';
+export {
   type CouponContext,
   type PersonContext,
   type ProductContext,

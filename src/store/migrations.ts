@@ -364,6 +364,63 @@ const migrations: Migration[] = [
       ];
     },
   },
+  {
+    version: 5,
+    name: 'message delivery, channel providers, subscriptions, messaging settings',
+    up(d) {
+      const t = columnTypes[d];
+      const pgOnly = (sql: string) => (d === 'postgres' ? [sql] : []);
+      const add = (column: string) => `ALTER TABLE outbox ADD COLUMN ${column}`;
+      return [
+        // Delivery state of each queued message (status: queued → claimed → sending → sent → delivered,
+        // or skipped / failed / unknown). `attempts` counts provider calls, recorded before each call.
+        add(`attempts ${t.int} DEFAULT 0`),
+        add(`next_attempt_at ${t.bigint}`),
+        add(`transactional ${t.bool} DEFAULT FALSE`),
+        add(`provider ${t.text}`),
+        add(`address ${t.text}`),
+        add(`content ${t.json}`),
+        add(`provider_message_id ${t.text}`),
+        add(`reason ${t.text}`),
+        add(`sent_at ${t.bigint}`),
+        add(`clicked_at ${t.bigint}`),
+        add(`updated_at ${t.bigint}`),
+        `UPDATE outbox SET status = 'issued' WHERE action = 'coupon'`,
+        ...pgOnly(`DROP INDEX outbox_pending`),
+        ...pgOnly(
+          `CREATE INDEX outbox_due ON outbox (workspace_id, COALESCE(next_attempt_at, created_at)) WHERE status IN ('queued', 'claimed', 'sending')`,
+        ),
+        ...pgOnly(`CREATE INDEX outbox_by_user ON outbox (workspace_id, user_key, sent_at)`),
+        ...pgOnly(`CREATE INDEX outbox_by_provider_id ON outbox (workspace_id, provider_message_id) WHERE provider_message_id IS NOT NULL`),
+        // Which provider delivers each channel of a workspace, and its settings (validated per provider).
+        `CREATE TABLE channel_providers (
+          workspace_id ${t.int} NOT NULL,
+          channel ${t.text} NOT NULL,
+          provider ${t.text} NOT NULL,
+          config ${t.json} NOT NULL,
+          rate_per_second ${t.double},
+          updated_at ${t.bigint} NOT NULL,
+          PRIMARY KEY (workspace_id, channel))`,
+        // Consent and opt-outs per channel and topic; topic '*' is the whole channel (a hard opt-out
+        // when unsubscribed: not even transactional messages go out).
+        `CREATE TABLE subscriptions (
+          workspace_id ${t.int} NOT NULL,
+          user_key ${t.bigint} NOT NULL,
+          channel ${t.text} NOT NULL,
+          topic ${t.text} NOT NULL,
+          subscribed ${t.bool} NOT NULL,
+          source ${t.text} NOT NULL,
+          updated_at ${t.bigint} NOT NULL,
+          PRIMARY KEY (workspace_id, user_key, channel, topic))`,
+        // Contact rules of a workspace (caps, quiet hours, consent, fallback…) and its link-signing secret.
+        `CREATE TABLE messaging_settings (
+          workspace_id ${t.int} PRIMARY KEY,
+          settings ${t.json} NOT NULL,
+          link_secret ${t.text} NOT NULL,
+          updated_at ${t.bigint} NOT NULL)`,
+      ];
+    },
+  },
 ];
 
 export const latestVersion = Math.max(...migrations.map((m) => m.version));

@@ -11,6 +11,8 @@ export interface OutboxInsert {
   /** Extra FROM items after `ready r` (e.g. a joined derived table `x`). */
   join?: string;
   params?: (string | number | boolean | null)[];
+  /** Order and service notices: exempt from caps, quiet hours and consent (not from hard opt-outs). */
+  transactional?: boolean;
 }
 
 /**
@@ -24,7 +26,7 @@ export function messageKeySql(ctx: StepContext, nodeParam: string): string {
 
 /**
  * Queues one outbox row per ready instance, except the holdout (enrolled, tracked, sent nothing).
- * The dispatcher (messaging) delivers them; until a channel is configured they stay in the sandbox.
+ * The dispatcher (messaging) delivers the messages and webhook calls.
  */
 export async function insertOutbox(ctx: StepContext, o: OutboxInsert): Promise<void> {
   const params = [...(o.params ?? [])];
@@ -33,11 +35,14 @@ export async function insertOutbox(ctx: StepContext, o: OutboxInsert): Promise<v
     return `$${params.length}`;
   };
   const node = `CAST(${p(o.nodeId)} AS TEXT)`;
+  // A coupon is issued by being written here; everything else waits for the dispatcher.
+  const status = o.action === 'coupon' ? 'issued' : 'queued';
   const payload = jsonObject(ctx.dialect, [...o.payload, ['trigger', 'r.trigger_props']]);
   await ctx.tx.query(
-    `INSERT INTO outbox (workspace_id, message_key, journey_id, version, instance_id, node_id, user_key, action, channel, template, payload, status, created_at)
+    `INSERT INTO outbox (workspace_id, message_key, journey_id, version, instance_id, node_id, user_key, action, channel, template, payload,
+       status, transactional, attempts, created_at)
      SELECT ${p(ctx.workspaceId)}, ${messageKeySql(ctx, node)}, ${p(ctx.journeyId)}, ${p(ctx.version)}, r.instance_id, ${node}, r.user_key,
-       ${p(o.action)}, ${p(o.channel)}, ${p(o.template)}, ${payload}, 'queued', ${p(ctx.now)}
+       ${p(o.action)}, ${p(o.channel)}, ${p(o.template)}, ${payload}, ${p(status)}, ${o.transactional ? 'TRUE' : 'FALSE'}, 0, ${p(ctx.now)}
      FROM ready r ${o.join ?? ''} WHERE NOT r.holdout`,
     params,
   );

@@ -11,7 +11,13 @@ export const sendHandler: NodeHandler<'send'> = {
       nodeId: node.id,
       channel: node.channel,
       template: node.template,
-      payload: [['transactional', node.transactional ? 'TRUE' : 'FALSE']],
+      transactional: node.transactional,
+      payload: [
+        ['topic', 'CAST($1 AS TEXT)'],
+        ['fallback', `CAST($2 AS ${ctx.dialect === 'duckdb' ? 'JSON' : 'JSONB'})`],
+        ['preferred_channel', node.preferredChannel ? 'TRUE' : 'FALSE'],
+      ],
+      params: [node.topic, JSON.stringify(node.fallback)],
     });
     await moveAll(ctx, 'next');
   },

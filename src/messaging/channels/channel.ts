@@ -16,7 +16,8 @@ export interface OutgoingMessage {
    * before the call. Providers that honour one receive it (Idempotency-Key, webhook-id, …).
    */
   messageKey: string;
-  channel: TemplateChannel;
+  /** `sandbox` when a journey sends to the sandbox channel (any template). */
+  channel: TemplateChannel | 'sandbox';
   userKey: number;
   /** The address on this channel: E.164 phone (sms, voice), email, push token, WeChat openid, or webhook URL. */
   to: string;
@@ -103,6 +104,8 @@ export interface ProviderDeps {
 export interface ProviderFactory<Config = unknown> {
   readonly name: string;
   readonly channel: TemplateChannel;
+  /** As ChannelProvider's: known without building one (crash recovery decides by provider name). */
+  readonly honoursIdempotencyKey: boolean;
   readonly config: z.ZodType<Config>;
   create(config: Config, deps: ProviderDeps): ChannelProvider;
 }

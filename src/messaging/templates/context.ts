@@ -1,7 +1,6 @@
 import { AppError } from '../../core/errors.ts';
 import { identityTypes } from '../../core/identities.ts';
-import { computedTraitsOf } from '../../profiles/index.ts';
-import type { SqlExecutor, Store } from '../../store/index.ts';
+import type { SqlExecutor } from '../../store/index.ts';
 
 /**
  * What a template sees. Everything is plain JSON data (no functions, no class instances), and
@@ -56,36 +55,66 @@ function computedForTemplates(computed: Record<string, unknown> | null): Record<
   return Object.fromEntries(Object.entries(computed).map(([k, v]) => [k, k.endsWith('_at') && typeof v === 'number' ? iso(v) : v]));
 }
 
+/** Integer keys inlined into SQL (they are numbers we read from the store, never user text). */
+const keyList = (keys: readonly number[]): string => keys.map((k) => String(Math.trunc(Number(k)))).join(', ');
+
+const jsonOf = (v: unknown): Record<string, unknown> =>
+  typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : ((v as Record<string, unknown> | null) ?? {});
+
 /**
- * A person as templates see them: identities, traits, computed traits and predictions. A key that
- * was merged into another person resolves to the survivor. Null when there is no such person.
+ * People as templates see them: identities, traits, computed traits and predictions, by the key
+ * asked for. A key that was merged into another person resolves to the survivor; keys of no one are
+ * missing from the map. Five queries whatever the number of people (the dispatcher renders in batches).
  */
-export async function loadPerson(store: Store, workspaceId: number, userKey: number): Promise<PersonContext | null> {
-  const [user] = await store.query<{ user_key: number; traits: Record<string, unknown> | string | null }>(
-    `SELECT COALESCE(s.user_key, u.user_key) AS user_key, COALESCE(s.traits, u.traits) AS traits
+export async function loadPeople(db: SqlExecutor, workspaceId: number, userKeys: readonly number[]): Promise<Map<number, PersonContext>> {
+  const people = new Map<number, PersonContext>();
+  if (userKeys.length === 0) return people;
+  const users = await db.query<{ asked: number; user_key: number; traits: unknown }>(
+    `SELECT u.user_key AS asked, COALESCE(s.user_key, u.user_key) AS user_key, COALESCE(s.traits, u.traits) AS traits
      FROM users u LEFT JOIN users s ON s.workspace_id = u.workspace_id AND s.user_key = u.merged_into
-     WHERE u.workspace_id = $1 AND u.user_key = $2`,
-    [workspaceId, userKey],
+     WHERE u.workspace_id = $1 AND u.user_key IN (${keyList([...new Set(userKeys)])})`,
+    [workspaceId],
   );
-  if (!user) return null;
-  const key = Number(user.user_key);
-  const [identities, computed] = await Promise.all([
-    store.query<{ type: string; value: string }>(
-      'SELECT type, value FROM identities WHERE workspace_id = $1 AND user_key = $2 ORDER BY type, value',
-      [workspaceId, key],
+  if (users.length === 0) return people;
+  const keys = keyList([...new Set(users.map((u) => Number(u.user_key)))]);
+  const [identities, computed, predictions] = await Promise.all([
+    db.query<{ user_key: number; type: string; value: string }>(
+      `SELECT user_key, type, value FROM identities WHERE workspace_id = $1 AND user_key IN (${keys}) ORDER BY user_key, type, value`,
+      [workspaceId],
     ),
-    computedTraitsOf(store, workspaceId, key),
+    db.query<Record<string, unknown>>(`SELECT * FROM computed_traits WHERE workspace_id = $1 AND user_key IN (${keys})`, [workspaceId]),
+    db.query<Record<string, unknown>>(`SELECT * FROM customer_predictions WHERE workspace_id = $1 AND user_key IN (${keys})`, [
+      workspaceId,
+    ]),
   ]);
-  const person: PersonContext = {
-    traits: typeof user.traits === 'string' ? (JSON.parse(user.traits) as Record<string, unknown>) : (user.traits ?? {}),
-    computed: computedForTemplates(computed),
-  };
+  const byKey = new Map<number, PersonContext>();
+  for (const u of users) {
+    const key = Number(u.user_key);
+    if (!byKey.has(key)) byKey.set(key, { traits: jsonOf(u.traits), computed: {} });
+  }
+  // As computedTraitsOf: computed traits and predictions side by side, with when each was computed.
+  for (const [rows, at] of [
+    [computed, 'traits_computed_at'],
+    [predictions, 'predictions_computed_at'],
+  ] as const) {
+    for (const { workspace_id: _w, user_key, computed_at, ...rest } of rows) {
+      const person = byKey.get(Number(user_key));
+      if (person) Object.assign(person.computed, computedForTemplates({ ...rest, [at]: computed_at ?? null }));
+    }
+  }
   // The first value of each type (people rarely have two emails; the channel picks its address itself).
   for (const i of identities) {
+    const person = byKey.get(Number(i.user_key));
     const type = identityTypes.find((t) => t === i.type);
-    if (type && person[type] === undefined) person[type] = i.value;
+    if (person && type && person[type] === undefined) person[type] = i.value;
   }
-  return person;
+  for (const u of users) people.set(Number(u.asked), byKey.get(Number(u.user_key)) as PersonContext);
+  return people;
+}
+
+/** One person (see loadPeople); null when there is no such person. */
+export async function loadPerson(db: SqlExecutor, workspaceId: number, userKey: number): Promise<PersonContext | null> {
+  return (await loadPeople(db, workspaceId, [userKey])).get(userKey) ?? null;
 }
 
 /** Catalog products by id, in the order asked for; ids no longer in the catalog are left out. */
@@ -121,26 +150,6 @@ export function couponContext(c: { code: unknown; campaign?: unknown; value?: un
     value: typeof c.value === 'number' ? c.value : null,
     expires_at: iso(expires),
   };
-}
-
-/**
- * The coupon a message goes with: the latest one its journey instance issued before it (a coupon
- * node writes its own outbox row; the send node after it refers to "the coupon" implicitly).
- */
-export async function latestCoupon(
-  db: SqlExecutor,
-  workspaceId: number,
-  instanceId: number,
-  before: number | null,
-): Promise<CouponContext | null> {
-  const [row] = await db.query<{ payload: Record<string, unknown> | string }>(
-    `SELECT payload FROM outbox WHERE workspace_id = $1 AND instance_id = $2 AND action = 'coupon' ${before === null ? '' : 'AND created_at <= $3'}
-     ORDER BY created_at DESC, message_key DESC LIMIT 1`,
-    before === null ? [workspaceId, instanceId] : [workspaceId, instanceId, before],
-  );
-  if (!row) return null;
-  const payload = typeof row.payload === 'string' ? (JSON.parse(row.payload) as Record<string, unknown>) : row.payload;
-  return payload.code === undefined || payload.code === null ? null : couponContext(payload as { code: unknown });
 }
 
 export function requirePersonFound(person: PersonContext | null, userKey: number, path: string): PersonContext {

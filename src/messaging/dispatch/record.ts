@@ -1,0 +1,110 @@
+import { columnTypes, type Dialect, type SqlExecutor, type SqlParam } from '../../store/index.ts';
+import type { ChannelOption, ClaimedMessage } from './types.ts';
+
+/**
+ * Writes what the dispatcher decided and what providers answered: many outbox rows per
+ * statement (an UPDATE from a VALUES list), and the `Message …` events segments, journeys and
+ * reports read, in the same transaction as the status they describe, under deterministic ids.
+ */
+
+/** A new state of an outbox row. Omitted fields keep their value; `null` clears reason/next_attempt_at/provider_message_id. */
+export interface RowUpdate {
+  message_key: string;
+  status: string;
+  attempts?: number;
+  next_attempt_at?: number | null;
+  channel?: string;
+  template?: string | null;
+  payload?: Record<string, unknown>;
+  provider?: string;
+  address?: string;
+  content?: Record<string, unknown>;
+  provider_message_id?: string | null;
+  reason?: string | null;
+  sent_at?: number;
+}
+
+type Col = { name: keyof RowUpdate; type: 'text' | 'bigint' | 'int' | 'json'; keep: boolean };
+// keep: NULL in the VALUES list means "leave as is" (COALESCE); otherwise the value (or NULL) is written.
+const columns: Col[] = [
+  { name: 'status', type: 'text', keep: false },
+  { name: 'attempts', type: 'int', keep: true },
+  { name: 'next_attempt_at', type: 'bigint', keep: false },
+  { name: 'channel', type: 'text', keep: true },
+  { name: 'template', type: 'text', keep: true },
+  { name: 'payload', type: 'json', keep: true },
+  { name: 'provider', type: 'text', keep: true },
+  { name: 'address', type: 'text', keep: true },
+  { name: 'content', type: 'json', keep: true },
+  { name: 'provider_message_id', type: 'text', keep: false },
+  { name: 'reason', type: 'text', keep: false },
+  { name: 'sent_at', type: 'bigint', keep: true },
+];
+
+export async function updateRows(db: SqlExecutor, dialect: Dialect, workspaceId: number, now: number, rows: RowUpdate[]): Promise<void> {
+  if (rows.length === 0) return;
+  const params: SqlParam[] = [workspaceId, now];
+  const types = columnTypes[dialect];
+  const values = rows.map((r) => {
+    const cells = [`CAST($${params.push(r.message_key)} AS ${types.text})`];
+    for (const c of columns) {
+      const v = r[c.name];
+      params.push(v === undefined ? null : c.type === 'json' ? JSON.stringify(v) : (v as SqlParam));
+      cells.push(`CAST($${params.length} AS ${types[c.type]})`);
+    }
+    return `(${cells.join(', ')})`;
+  });
+  const sets = columns.map((c) => `${c.name} = ${c.keep ? `COALESCE(v.${c.name}, outbox.${c.name})` : `v.${c.name}`}`);
+  await db.query(
+    `UPDATE outbox SET ${sets.join(', ')}, updated_at = $2
+     FROM (VALUES ${values.join(', ')}) AS v(message_key, ${columns.map((c) => c.name).join(', ')})
+     WHERE outbox.workspace_id = $1 AND outbox.message_key = v.message_key`,
+    params,
+  );
+}
+
+export interface MessageEvent {
+  name: 'Message Sent' | 'Message Delivered' | 'Message Failed' | 'Message Clicked' | 'Unsubscribed';
+  /** Deterministic: writing the same event twice is refused by the event id, never counted twice. */
+  id: string;
+  userKey: number;
+  properties: Record<string, unknown>;
+}
+
+/** What every message event says about its message. */
+export function messageProperties(
+  m: Pick<ClaimedMessage, 'message_key' | 'journey_id' | 'node_id' | 'instance_id'>,
+  option: ChannelOption,
+  provider: string,
+): Record<string, unknown> {
+  return {
+    message_key: m.message_key,
+    channel: option.channel,
+    template: option.template,
+    provider,
+    journey_id: m.journey_id,
+    node_id: m.node_id,
+    instance_id: m.instance_id,
+  };
+}
+
+export async function insertMessageEvents(
+  db: SqlExecutor,
+  dialect: Dialect,
+  workspaceId: number,
+  now: number,
+  events: MessageEvent[],
+): Promise<void> {
+  if (events.length === 0) return;
+  const params: SqlParam[] = [workspaceId, now];
+  const json = columnTypes[dialect].json;
+  const values = events.map((e) => {
+    params.push(e.id, e.userKey, e.name, JSON.stringify(e.properties));
+    const n = params.length;
+    return `($1, $${n - 3}, CAST($${n - 2} AS BIGINT), 'track', $${n - 1}, $2, $2, 'messaging', CAST($${n} AS ${json}))`;
+  });
+  await db.query(
+    `INSERT INTO events (workspace_id, message_id, user_key, type, event, ts, received_at, source, properties) VALUES ${values.join(', ')}`,
+    params,
+  );
+}
