@@ -1,8 +1,12 @@
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTemplate, putChannelSettings } from '../src/messaging/index.ts';
 import { engines } from './engines.ts';
 import { HOUR, Shop } from './journey-fixtures.ts';
 import { json, MockServer } from './mock-providers/mock-server.ts';
+import { TwilioMock } from './mock-providers/twilio.ts';
+
+const secret = `whsec_${Buffer.from('a-secret-of-at-least-24-bytes!!').toString('base64')}`;
 
 /** A journey that sends one message on sign-up (channel and options per test). */
 const welcome = (send: Record<string, unknown>) => ({
@@ -16,9 +20,11 @@ const welcome = (send: Record<string, unknown>) => ({
 describe.each(engines)('dispatcher (%s)', (engine) => {
   let shop: Shop;
   const hook = new MockServer((req, res) => json(res, 200, { id: `wh-${req.headers['webhook-id']}` }));
+  const twilio = new TwilioMock(`AC${'1'.repeat(32)}`, 'twilio-token');
   beforeAll(async () => {
     shop = await Shop.open(engine);
     await hook.start();
+    await twilio.start();
     const now = shop.clock.now();
     await createTemplate(
       shop.store,
@@ -49,6 +55,7 @@ describe.each(engines)('dispatcher (%s)', (engine) => {
   afterAll(async () => {
     await shop.dispose();
     await hook.stop();
+    await twilio.stop();
   });
 
   it('renders, records and sends once through the sandbox, with tracked links, an unsubscribe link and a Message Sent event', async () => {
@@ -69,5 +76,123 @@ describe.each(engines)('dispatcher (%s)', (engine) => {
     ]);
     expect(await shop.dispatch()).toBe(0);
     expect(await shop.eventsOf('ann', 'Message Sent')).toHaveLength(1);
+  });
+
+  it('calls a webhook node signed (Standard Webhooks), retries a 503 after a backoff, and keeps one idempotency key', async () => {
+    const now = shop.clock.now();
+    await shop.store.transaction((tx) =>
+      putChannelSettings(tx, shop.ws, 'webhook', { provider: 'webhook', config: { secret }, ratePerSecond: null }, now),
+    );
+    await shop.journey('order hook', {
+      nodes: [
+        { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Order Placed' } },
+        { id: 'erp', type: 'webhook', url: `${hook.url}/erp`, body: { kind: 'order' } },
+      ],
+      edges: [{ from: 'in', to: 'erp' }],
+    });
+    await shop.track('bob', 'Order Placed', { order_id: 'o1', total: 50 });
+    await shop.tick();
+    hook.misbehave({ kind: 'status', status: 503 });
+    const before = hook.received.length;
+    await shop.dispatch();
+    let [m] = await shop.messages('bob');
+    expect(m).toMatchObject({ status: 'queued', attempts: 1, provider: 'webhook' });
+    expect(m?.reason).toMatch(/^retrying: HTTP 503/);
+    // Not due before the backoff (at least half of 30 s).
+    expect(await shop.dispatch()).toBe(0);
+    await shop.advance(HOUR);
+    await shop.dispatch();
+    [m] = await shop.messages('bob');
+    expect(m).toMatchObject({ status: 'sent', attempts: 2 });
+    const calls = hook.received.slice(before);
+    expect(calls).toHaveLength(2);
+    expect(new Set(calls.map((c) => c.headers['webhook-id']))).toEqual(new Set([m?.message_key]));
+    const last = calls[1];
+    // The signature is over id.timestamp.body (the timestamp is the virtual clock's, so verify by re-signing).
+    const at = new Date(Number(last?.headers['webhook-timestamp']) * 1000);
+    expect(last?.headers['webhook-signature']).toBe(new Webhook(secret).sign(String(m?.message_key), at, last?.body ?? ''));
+    expect(JSON.parse(last?.body ?? '')).toEqual({ kind: 'order' });
+  });
+
+  it('dead-letters a permanent failure with its reason and a Message Failed event; a missing template fails without a call', async () => {
+    const now = shop.clock.now();
+    await shop.store.transaction((tx) =>
+      putChannelSettings(
+        tx,
+        shop.ws,
+        'sms',
+        {
+          provider: 'twilio',
+          config: { baseUrl: twilio.url, accountSid: twilio.accountSid, authToken: twilio.authToken, from: '+15005550006' },
+          ratePerSecond: null,
+        },
+        now,
+      ),
+    );
+    await shop.journey('sms welcome', {
+      nodes: [
+        { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Member Joined' } },
+        { id: 'hi', type: 'send', channel: 'sms', template: 'welcome-sms' },
+        { id: 'oops', type: 'send', channel: 'sms', template: 'no-such-template' },
+      ],
+      edges: [
+        { from: 'in', to: 'hi' },
+        { from: 'hi', to: 'oops' },
+      ],
+    });
+    twilio.optedOut.add('+14155550199');
+    await shop.identify('cat', { name: 'Cat', phone: '+14155550199' });
+    await shop.track('cat', 'Member Joined');
+    await shop.tick();
+    await shop.dispatch();
+    const rows = await shop.messages('cat');
+    expect(rows.map((r) => [r.node_id, r.status])).toEqual([
+      ['hi', 'failed'],
+      ['oops', 'failed'],
+    ]);
+    expect(rows[0]?.reason).toMatch(/21610/);
+    expect(rows[1]?.reason).toMatch(/no template named "no-such-template"/);
+    const failed = await shop.eventsOf('cat', 'Message Failed');
+    expect(failed.map((e) => e.node_id).sort()).toEqual(['hi', 'oops']);
+  });
+
+  it('falls back along the node’s channels: no address skips a channel, a permanent failure moves to the next', async () => {
+    await shop.journey('fallback', {
+      nodes: [
+        { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Cart Abandoned' } },
+        {
+          id: 'nudge',
+          type: 'send',
+          channel: 'push',
+          template: 'welcome-sms',
+          fallback: [
+            { channel: 'sms', template: 'welcome-sms' },
+            { channel: 'email', template: 'welcome-email' },
+          ],
+        },
+      ],
+      edges: [{ from: 'in', to: 'nudge' }],
+    });
+    // No push token (push skipped), a phone Twilio refuses (sms fails for good), an email (sent).
+    twilio.optedOut.add('+14155550198');
+    await shop.identify('dan', { name: 'Dan', phone: '+14155550198', email: 'dan@example.com' });
+    await shop.track('dan', 'Cart Abandoned');
+    await shop.tick();
+    await shop.dispatch();
+    await shop.dispatch();
+    const [m] = await shop.messages('dan');
+    expect(m).toMatchObject({ status: 'sent', channel: 'email', address: 'dan@example.com' });
+    const failed = await shop.eventsOf('dan', 'Message Failed');
+    expect(failed).toEqual([expect.objectContaining({ channel: 'sms', message_key: m?.message_key })]);
+    expect(await shop.eventsOf('dan', 'Message Sent')).toEqual([expect.objectContaining({ channel: 'email' })]);
+  });
+
+  it('skips a person with no address on any of the channels, with the reason', async () => {
+    await shop.identify('eve', { name: 'Eve' });
+    await shop.track('eve', 'Cart Abandoned');
+    await shop.tick();
+    await shop.dispatch();
+    const [m] = await shop.messages('eve');
+    expect(m).toMatchObject({ status: 'skipped', reason: 'no push address; no sms address; no email address' });
   });
 });

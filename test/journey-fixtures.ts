@@ -62,9 +62,7 @@ export class Shop {
   }
 
   /** Outbox rows of a person, oldest first, with their delivery state. */
-  async messages(
-    userId: string,
-  ): Promise<
+  async messages(userId: string): Promise<
     {
       message_key: string;
       node_id: string;

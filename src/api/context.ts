@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.ts';
 import type { IngestBuffer } from '../ingest/index.ts';
 import type { JourneyEngine } from '../journeys/index.ts';
+import type { Dispatcher } from '../messaging/index.ts';
 import type { SegmentRefresher } from '../segments/index.ts';
 import type { Store } from '../store/index.ts';
 import type { KeyRing } from '../workspaces/index.ts';
@@ -13,4 +14,5 @@ export interface ApiContext {
   ingest: IngestBuffer;
   segments: SegmentRefresher;
   journeys: JourneyEngine;
+  dispatcher: Dispatcher;
 }

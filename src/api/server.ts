@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Clock } from '../core/clock.ts';
 import { IngestBuffer, type IngestBufferOptions } from '../ingest/index.ts';
 import { defaultEngineOptions, type EngineOptions, JourneyEngine } from '../journeys/index.ts';
+import { Dispatcher, type DispatcherOptions } from '../messaging/index.ts';
 import { type ProfileJobOptions, ProfileJobs } from '../profiles/index.ts';
 import { type RefresherOptions, SegmentRefresher } from '../segments/index.ts';
 import type { Store } from '../store/index.ts';
@@ -10,6 +11,7 @@ import { registerCatalogRoutes } from './catalog-routes.ts';
 import type { ApiContext } from './context.ts';
 import { errorHandler } from './errors.ts';
 import { registerJourneyRoutes } from './journey-routes.ts';
+import { registerMessagingRoutes } from './messaging-routes.ts';
 import { openApiDocument } from './openapi.ts';
 import { registerPeopleRoutes } from './people-routes.ts';
 import { registerSegmentRoutes } from './segment-routes.ts';
@@ -29,6 +31,8 @@ export interface ServerOptions {
   profiles?: ProfileJobOptions & { tickMs: number };
   /** Run journeys in the background (omit in tests that tick by hand). */
   journeys?: EngineOptions & { tickMs: number };
+  /** How messages go out; `tickMs` runs the dispatcher in the background (omit in tests that tick by hand). */
+  messaging?: Partial<DispatcherOptions> & { tickMs?: number };
 }
 
 export interface Server {
@@ -37,6 +41,7 @@ export interface Server {
   segments: SegmentRefresher;
   profiles: ProfileJobs;
   journeys: JourneyEngine;
+  dispatcher: Dispatcher;
   /** Stops accepting requests, writes what is buffered, closes the HTTP server. */
   close(): Promise<void>;
 }
@@ -53,6 +58,8 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   // On DuckDB this process is the only writer, so the buffer knows exactly what is not stored yet.
   const pendingSince = options.store.dialect === 'duckdb' ? () => ingest.oldestPending() : undefined;
   const journeys = new JourneyEngine(options.store, options.clock, { ...defaultEngineOptions, ...options.journeys, pendingSince });
+  const dispatcher = new Dispatcher(options.store, options.clock, options.messaging ?? {});
+  // A tick may queue messages: the dispatcher looks right after.
   nudge = () => journeys.nudge();
   const segments = new SegmentRefresher(options.store, options.clock, options.segments);
   const ctx: ApiContext = {
@@ -62,6 +69,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     ingest,
     segments,
     journeys,
+    dispatcher,
   };
 
   // Some Segment libraries (browser beacons) send JSON as text/plain.
@@ -85,10 +93,13 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   registerTraitsRoutes(app, ctx);
   registerJourneyRoutes(app, ctx);
   registerTemplateRoutes(app, ctx);
+  registerMessagingRoutes(app, ctx);
   const profiles = new ProfileJobs(options.store, options.clock, options.profiles);
   if (options.profiles) profiles.start(options.profiles.tickMs, (err) => app.log.error({ err }, 'computed traits refresh failed'));
   if (options.segments) segments.start(options.segments.tickMs, (err) => app.log.error({ err }, 'segment refresh failed'));
   if (options.journeys) journeys.start(options.journeys.tickMs, (err) => app.log.error({ err }, 'journey tick failed'));
+  const dispatchEvery = options.messaging?.tickMs;
+  if (dispatchEvery) dispatcher.start(dispatchEvery, (err) => app.log.error({ err }, 'message dispatch failed'));
 
   app.get('/api/openapi.json', async () => openApiDocument());
   app.get('/health', async () => {
@@ -102,10 +113,12 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     segments,
     profiles,
     journeys,
+    dispatcher,
     async close() {
       await app.close();
       await ingest.flush();
       await journeys.stop();
+      await dispatcher.stop();
       await segments.stop();
       await profiles.stop();
     },

@@ -25,6 +25,19 @@ export const configSchema = z.object({
     .min(10)
     .default(500)
     .describe('How often journeys advance when nothing nudges them (new events wake the engine at once)'),
+  dispatchTickMs: z.coerce.number().int().min(10).default(250).describe('How often queued messages are looked for and delivered'),
+  publicUrl: z
+    .string()
+    .url()
+    .optional()
+    .describe(
+      'The URL people and providers reach this server at (unsubscribe and tracked links, provider callbacks); default http://localhost:PORT',
+    ),
+  allowPrivateNetworks: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true')
+    .describe('Let webhooks and providers reach private and loopback addresses (providers hosted inside your network)'),
   traitsTickMs: z.coerce.number().int().min(100).default(10_000).describe('How often computed traits take in new events'),
   traitsEveryMs: z.coerce
     .number()
@@ -55,6 +68,9 @@ export const configEnv: Partial<Record<keyof Config, string>> = {
   segmentTickMs: 'SHOPFLOW_SEGMENT_TICK_MS',
   segmentTimeRefreshMs: 'SHOPFLOW_SEGMENT_TIME_REFRESH_MS',
   journeyTickMs: 'SHOPFLOW_JOURNEY_TICK_MS',
+  dispatchTickMs: 'SHOPFLOW_DISPATCH_TICK_MS',
+  publicUrl: 'SHOPFLOW_PUBLIC_URL',
+  allowPrivateNetworks: 'SHOPFLOW_ALLOW_PRIVATE_NETWORKS',
   traitsTickMs: 'SHOPFLOW_TRAITS_TICK_MS',
   traitsEveryMs: 'SHOPFLOW_TRAITS_EVERY_MS',
   predictionsEveryMs: 'SHOPFLOW_PREDICTIONS_EVERY_MS',

@@ -7,6 +7,7 @@ export {
 } from './channels/channel-settings.ts';
 export { providersOf } from './channels/registry.ts';
 export { Dispatcher, type DispatcherOptions, defaultDispatcherOptions, retryDelay } from './dispatch/index.ts';
+export { applyCallback, clickByToken, unsubscribeByToken } from './feedback.ts';
 export { activeHourTime, allowedTime, brokenCap, inQuietHours } from './governance/rules.ts';
 export {
   getMessagingSettings,
@@ -14,6 +15,7 @@ export {
   messagingSettingsSchema,
   putMessagingSettings,
 } from './governance/settings.ts';
+export { type Subscription, setSubscription, subscriptionSchema, subscriptionsOf } from './subscriptions.ts';
 export {
   type CouponContext,
   type PersonContext,

@@ -82,6 +82,11 @@ export function registerServe(program: Command) {
           predictionsEveryMs: config.predictionsEveryMs,
         },
         journeys: { ...defaultEngineOptions, tickMs: config.journeyTickMs },
+        messaging: {
+          tickMs: config.dispatchTickMs,
+          publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
+          outbound: { allowPrivateNetworks: config.allowPrivateNetworks },
+        },
       });
       await server.app.listen({ port: config.port, host: config.host });
       console.log(`Shopflow is serving on http://localhost:${config.port} (store: ${store.dialect} ${store.location})`);
