@@ -77,7 +77,7 @@ export class Shop {
   > {
     const rows = await this.store.query<Record<string, unknown>>(
       `SELECT message_key, node_id, status, channel, reason, attempts, content, address, provider FROM outbox
-       WHERE workspace_id = $1 AND user_key = $2 AND action <> 'coupon' ORDER BY created_at, message_key`,
+       WHERE workspace_id = $1 AND user_key = $2 AND action <> 'coupon' ORDER BY created_at, instance_id, message_key`,
       [this.ws, this.key(userId)],
     );
     return rows.map((r) => ({

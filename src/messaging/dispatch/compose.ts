@@ -55,7 +55,8 @@ export async function compose(m: ClaimedMessage, option: ChannelOption, ctx: Com
     if (option.channel === 'email' && typeof fields.text === 'string') fields.text = trackLinks(fields.text, 'text', base, url, links);
     if (option.channel === 'sms' && typeof fields.text === 'string') fields.text = trackLinks(fields.text, 'text', base, url, links);
   }
-  return { fields, content: { template: rendered.template, fields, ...(links.length > 0 ? { links } : {}) }, unsubscribeUrl };
+  const content = { template: rendered.template, fields, unsubscribe_url: unsubscribeUrl, ...(links.length > 0 ? { links } : {}) };
+  return { fields, content, unsubscribeUrl };
 }
 
 /** A render failure as the reason stored with the failed message. */
