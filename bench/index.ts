@@ -9,22 +9,24 @@ import { emptyFigures } from './empty-figures.ts';
 import { importBench } from './import-bench.ts';
 import { ingestHttp } from './ingest-http.ts';
 import { runJourneysBenchmark } from './journey-bench.ts';
+import { runMessagingBenchmark } from './messaging-bench.ts';
 import { runSegmentsBenchmark } from './segment-bench.ts';
 
 export type { Engine } from './bench-store.ts';
 export { formatTable } from './format-table.ts';
 export { formatJourneyTable } from './journey-table.ts';
+export { formatMessagingTable } from './messaging-bench.ts';
 export { formatSegmentTable } from './segment-table.ts';
 
 export interface BenchOptions {
-  /** Pool of returning users (default 100,000); segments and journeys: people (default 1,000,000). */
+  /** Pool of returning users (default 100,000); segments and journeys: people (default 1,000,000); messaging: people, one message each (default 20,000). */
   users?: number;
   /** Events per run; the default depends on the benchmark and engine (see `defaultEvents`); journeys: latency orders. */
   events?: number;
   engines: Engine[];
-  /** ingest-http: events per `/v1/batch` request (default 500). */
+  /** ingest-http: events per `/v1/batch` request (default 500); messaging: messages per dispatcher batch (default 500). */
   batchSize?: number;
-  /** ingest-http: concurrent keep-alive clients (default 16). */
+  /** ingest-http: concurrent keep-alive clients (default 16); messaging: provider calls in flight (default 64). */
   concurrency?: number;
   seed?: number;
   /** Progress of long phases (generation, sending); silent by default. */
@@ -56,7 +58,7 @@ export interface BenchResult {
   [extra: string]: unknown;
 }
 
-export const benchmarkNames: string[] = ['ingest-http', 'import', 'segments', 'journeys'];
+export const benchmarkNames: string[] = ['ingest-http', 'import', 'segments', 'journeys', 'messaging'];
 
 /** Events per run when --events is not given: PostgreSQL runs are smaller to stay in minutes. */
 export const defaultEvents: Record<string, Record<Engine, number>> = {
@@ -110,6 +112,18 @@ export async function runBenchmark(name: string, options: BenchOptions): Promise
       events: options.events,
       engines: options.engines,
       progress: options.progress ?? silentProgress,
+      traceSql: options.traceSql,
+    });
+  }
+  if (name === 'messaging') {
+    // Dispatcher against a local mock provider, with its own plain-HTTP baseline: its own loop too.
+    return runMessagingBenchmark({
+      users: options.users,
+      engines: options.engines,
+      batchSize: options.batchSize,
+      concurrency: options.concurrency,
+      progress: options.progress ?? silentProgress,
+      cpuProfileDir: options.cpuProfileDir,
       traceSql: options.traceSql,
     });
   }

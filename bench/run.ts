@@ -12,6 +12,7 @@ import {
   benchmarkNames,
   type Engine,
   formatJourneyTable,
+  formatMessagingTable,
   formatSegmentTable,
   formatTable,
   runBenchmark,
@@ -25,7 +26,7 @@ function positiveInt(v: string): number {
 
 const program = new Command('bench')
   .description('Shopflow benchmarks, each against a plain SQL baseline in the same run')
-  .option('--users <n>', 'pool of returning users (segments, journeys: people, default 1,000,000)', positiveInt)
+  .option('--users <n>', 'pool of returning users (segments, journeys: people, default 1,000,000; messaging: people, default 20,000)', positiveInt)
   .option(
     '--events <n>',
     'events per run (default per benchmark and engine, see docs/benchmarks.md; journeys: latency orders)',
@@ -33,8 +34,8 @@ const program = new Command('bench')
   )
   .addOption(new Option('--only <name>', 'run one benchmark').choices(benchmarkNames))
   .addOption(new Option('--engine <engine>', 'run one engine').choices(['duckdb', 'postgres']))
-  .option('--batch-size <n>', 'ingest-http: events per /v1/batch request', positiveInt)
-  .option('--concurrency <n>', 'ingest-http: concurrent keep-alive clients', positiveInt)
+  .option('--batch-size <n>', 'ingest-http: events per /v1/batch request; messaging: messages per dispatcher batch', positiveInt)
+  .option('--concurrency <n>', 'ingest-http: concurrent keep-alive clients; messaging: provider calls in flight', positiveInt)
   .option('--seed <n>', 'generator seed', positiveInt)
   .option('--cpu-prof <dir>', 'write a CPU profile of each measured phase into <dir> and summarise it on stderr')
   .option('--trace-sql', 'time every statement of the measured phase and print a breakdown on stderr')
@@ -75,10 +76,11 @@ for (const name of names) {
   );
 }
 if (!opts.json) {
-  const others = results.filter((r) => r.benchmark !== 'segments' && r.benchmark !== 'journeys');
+  const others = results.filter((r) => !['segments', 'journeys', 'messaging'].includes(r.benchmark));
   if (others.length > 0) process.stdout.write(`${formatTable(others)}\n\n`);
   if (results.some((r) => r.benchmark === 'segments')) process.stdout.write(`${formatSegmentTable(results)}\n\n`);
   if (results.some((r) => r.benchmark === 'journeys')) process.stdout.write(`${formatJourneyTable(results)}\n\n`);
+  if (results.some((r) => r.benchmark === 'messaging')) process.stdout.write(`${formatMessagingTable(results)}\n\n`);
 }
 process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 if (results.some((r) => r.error)) process.exitCode = 1;

@@ -12,6 +12,7 @@ import {
 } from '../core/events.ts';
 import { errorBodySchema } from './errors.ts';
 import { journeyPaths, journeySchemas } from './openapi-journeys.ts';
+import { messagingPaths, messagingSchemas } from './openapi-messaging.ts';
 import { segmentPaths, segmentSchemas } from './openapi-segments.ts';
 import { templatePaths, templateSchemas } from './openapi-templates.ts';
 import { traitsPaths, traitsSchemas } from './openapi-traits.ts';
@@ -127,6 +128,7 @@ export function openApiDocument() {
         ...traitsSchemas,
         ...journeySchemas,
         ...templateSchemas,
+        ...messagingSchemas,
         ...Object.fromEntries(Object.entries(commerceEvents).map(([name, s]) => [`Commerce_${name.replace(/ /g, '')}`, schema(s)])),
       },
     },
@@ -236,6 +238,7 @@ export function openApiDocument() {
       ...traitsPaths,
       ...journeyPaths,
       ...templatePaths,
+      ...messagingPaths,
       '/health': {
         get: {
           summary: 'Liveness and store check',

@@ -15,6 +15,8 @@ const commands: Record<string, () => Promise<Register>> = {
   keys: async () => (await import('./commands/keys.ts')).registerKeys,
   segments: async () => (await import('./commands/segments.ts')).registerSegments,
   journeys: async () => (await import('./commands/journeys.ts')).registerJourneys,
+  channels: async () => (await import('./commands/messaging.ts')).registerChannels,
+  messaging: async () => (await import('./commands/messaging.ts')).registerMessaging,
   simulate: async () => (await import('./commands/simulate.ts')).registerSimulate,
   bench: async () => (await import('./commands/bench.ts')).registerBench,
 };
