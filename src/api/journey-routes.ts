@@ -39,6 +39,10 @@ export const enrollBodySchema = z.strictObject({
 
 export const outboxQuerySchema = z.object({
   journeyId: z.coerce.number().int().positive().optional(),
+  status: z
+    .enum(['queued', 'claimed', 'sending', 'sent', 'delivered', 'skipped', 'failed', 'unknown', 'issued'])
+    .optional()
+    .describe('Only rows in this delivery state (`failed` is the dead letter, `skipped` what governance held back)'),
   before: z.string().optional().describe('`cursor` of the last row of the previous page (newest first)'),
   limit: z.coerce.number().int().min(1).max(10_000).default(100),
 });

@@ -88,21 +88,11 @@ export function registerMessagingRoutes(app: FastifyInstance, ctx: ApiContext) {
   app.get('/u/:token', async (request, reply) => {
     const { token } = parseOrThrow(tokenParams, request.params);
     reply.type('text/html');
+    const action = `/u/${encodeURIComponent(token)}`;
     return page(
       'Unsubscribe',
-      `<h1>Unsubscribe</h1><p>Stop receiving these messages?</p><form method="post"><button name="List-Unsubscribe" value="One-Click">Unsubscribe</button></form>`.replace(
-        'method="post"',
-        `method="post" action="/u/${encodeURIComponent(token)}"`,
-      ),
+      `<h1>Unsubscribe</h1><p>Stop receiving these messages?</p><form method="post" action="${action}"><button name="List-Unsubscribe" value="One-Click">Unsubscribe</button></form>`,
     );
-  });
-
-  app.post('/u/:token', async (request, reply) => {
-    const { token } = parseOrThrow(tokenParams, request.params);
-    const done = await unsubscribeByToken(ctx.store, token, ctx.clock.now());
-    if (!done) throw new AppError('not_found', 'this unsubscribe link is not valid', 'token');
-    reply.type('text/html');
-    return page('Unsubscribed', `<h1>You are unsubscribed</h1><p>You will get no more ${done.topic} messages by ${done.channel}.</p>`);
   });
 
   app.get('/c/:token', async (request, reply) => {
@@ -112,10 +102,19 @@ export function registerMessagingRoutes(app: FastifyInstance, ctx: ApiContext) {
     return reply.redirect(url, 302);
   });
 
-  // Provider callbacks carry signatures over the exact bytes: read the body raw, whatever its type.
+  // Provider callbacks carry signatures over the exact bytes, and one-click unsubscribes come as
+  // forms: these routes read the body raw, whatever its type.
   app.register(async (raw) => {
     raw.removeAllContentTypeParsers();
     raw.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    raw.post('/u/:token', async (request, reply) => {
+      const { token } = parseOrThrow(tokenParams, request.params);
+      const done = await unsubscribeByToken(ctx.store, token, ctx.clock.now());
+      if (!done) throw new AppError('not_found', 'this unsubscribe link is not valid', 'token');
+      reply.type('text/html');
+      return page('Unsubscribed', `<h1>You are unsubscribed</h1><p>You will get no more ${done.topic} messages by ${done.channel}.</p>`);
+    });
+
     raw.post('/v1/callbacks/:workspaceId/:channel', async (request, reply) => {
       const { workspaceId, channel } = parseOrThrow(callbackParams, request.params);
       const providerOf = await ctx.dispatcher.providers.forWorkspace(ctx.store, workspaceId);

@@ -201,7 +201,17 @@ export interface OutboxRow {
   channel: string | null;
   template: string | null;
   payload: unknown;
+  /** queued, claimed, sending, sent, delivered, skipped, failed (dead letter), unknown, or issued (coupons). */
   status: string;
+  /** Why it was skipped, deferred, retried or failed. */
+  reason: string | null;
+  attempts: number;
+  provider: string | null;
+  address: string | null;
+  /** The message as rendered and sent (fields, tracked links). */
+  content: unknown;
+  nextAttemptAt: number | null;
+  sentAt: number | null;
   createdAt: number;
   /** Pass as `before` to get the next (older) page. */
   cursor: string;
@@ -211,11 +221,12 @@ export interface OutboxRow {
 export async function listOutbox(
   db: SqlExecutor,
   workspaceId: number,
-  q: { journeyId?: number; before?: string; limit: number },
+  q: { journeyId?: number; status?: string; before?: string; limit: number },
 ): Promise<OutboxRow[]> {
   const params: (number | string)[] = [workspaceId, q.limit];
   const where = ['o.workspace_id = $1'];
   if (q.journeyId !== undefined) where.push(`o.journey_id = $${params.push(q.journeyId)}`);
+  if (q.status !== undefined) where.push(`o.status = $${params.push(q.status)}`);
   if (q.before !== undefined) {
     const [at, ...key] = q.before.split(':');
     where.push(
@@ -234,9 +245,17 @@ export async function listOutbox(
     template: string | null;
     payload: unknown;
     status: string;
+    reason: string | null;
+    attempts: number | null;
+    provider: string | null;
+    address: string | null;
+    content: unknown;
+    next_attempt_at: number | null;
+    sent_at: number | null;
     created_at: number;
   }>(
     `SELECT o.message_key, o.journey_id, o.node_id, o.instance_id, o.user_key, o.action, o.channel, o.template, o.payload, o.status, o.created_at,
+       o.reason, o.attempts, o.provider, o.address, o.content, o.next_attempt_at, o.sent_at,
        (SELECT min(i.value) FROM identities i WHERE i.workspace_id = o.workspace_id AND i.user_key = o.user_key AND i.type = 'user_id') AS user_id
      FROM outbox o WHERE ${where.join(' AND ')} ORDER BY o.created_at DESC, o.message_key DESC LIMIT $2`,
     params,
@@ -253,6 +272,13 @@ export async function listOutbox(
     template: r.template,
     payload: typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload,
     status: r.status,
+    reason: r.reason,
+    attempts: Number(r.attempts ?? 0),
+    provider: r.provider,
+    address: r.address,
+    content: typeof r.content === 'string' ? JSON.parse(r.content) : r.content,
+    nextAttemptAt: r.next_attempt_at === null ? null : Number(r.next_attempt_at),
+    sentAt: r.sent_at === null ? null : Number(r.sent_at),
     createdAt: Number(r.created_at),
     cursor: `${Number(r.created_at)}:${r.message_key}`,
   }));

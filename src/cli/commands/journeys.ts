@@ -227,10 +227,15 @@ export function registerJourneys(program: Command) {
 
   serverOptions(journeys.command('outbox').description('Messages and actions journeys queued, newest first'))
     .option('--journey <id>', 'only this journey')
+    .option('--status <status>', 'only rows in this state (queued, sent, delivered, skipped, failed, unknown…)')
     .option('--limit <n>', 'how many', '100')
     .option('--json', 'print JSON')
-    .action(async (flags: ServerFlags & { journey?: string; limit: string; json?: boolean }) => {
-      const query = new URLSearchParams({ limit: flags.limit, ...(flags.journey ? { journeyId: flags.journey } : {}) });
+    .action(async (flags: ServerFlags & { journey?: string; status?: string; limit: string; json?: boolean }) => {
+      const query = new URLSearchParams({
+        limit: flags.limit,
+        ...(flags.journey ? { journeyId: flags.journey } : {}),
+        ...(flags.status ? { status: flags.status } : {}),
+      });
       const { messages } = await new ApiClient(flags).call<{ messages: OutboxRow[] }>('GET', `/api/outbox?${query}`);
       if (flags.json) return print(messages);
       console.table(
@@ -242,6 +247,8 @@ export function registerJourneys(program: Command) {
           channel: m.channel ?? '',
           template: m.template ?? '',
           status: m.status,
+          attempts: m.attempts,
+          reason: m.reason ?? '',
           created: time(m.createdAt),
         })),
       );
@@ -259,5 +266,7 @@ interface OutboxRow {
   channel: string | null;
   template: string | null;
   status: string;
+  reason: string | null;
+  attempts: number;
   createdAt: number;
 }
