@@ -129,6 +129,7 @@ export class Dispatcher {
     const planned: RowUpdate[] = [];
     const events: MessageEvent[] = [];
     const sending: Sending[] = [];
+    const budgets = new Map<object, number>();
     for (const m of claimed) {
       const choice = choose(m, facts, settings, now);
       if (choice.kind === 'skip') {
@@ -140,6 +141,18 @@ export class Dispatcher {
         continue;
       }
       const active = providerOf(choice.option.channel);
+      // A rate-limited provider takes no more from one batch than it can send in a quarter of the
+      // lease: the rest go back to the queue (no attempt recorded), so no row waits in `sending`
+      // long enough for another dispatcher to think its owner died.
+      if (active.limiter) {
+        const budget = Math.max(1, Math.floor((active.limiter.ratePerSecond * this.options.leaseMs) / 4000));
+        const used = budgets.get(active) ?? 0;
+        if (used >= budget) {
+          planned.push({ message_key: m.message_key, status: 'queued', next_attempt_at: null, reason: null });
+          continue;
+        }
+        budgets.set(active, used + 1);
+      }
       let composed: Awaited<ReturnType<typeof compose>>;
       try {
         composed = await compose(m, choice.option, { render, settings, linkSecret, workspaceId, publicUrl: this.options.publicUrl });

@@ -104,7 +104,10 @@ export async function insertMessageEvents(
     return `($1, $${n - 3}, CAST($${n - 2} AS BIGINT), 'track', $${n - 1}, $2, $2, 'messaging', CAST($${n} AS ${json}))`;
   });
   await db.query(
-    `INSERT INTO events (workspace_id, message_id, user_key, type, event, ts, received_at, source, properties) VALUES ${values.join(', ')}`,
+    // PostgreSQL's unique event id makes a repeat a no-op instead of failing the whole batch (two
+    // dispatchers settling the same row after a lease ran out); DuckDB has no such index to name.
+    `INSERT INTO events (workspace_id, message_id, user_key, type, event, ts, received_at, source, properties) VALUES ${values.join(', ')}
+     ${dialect === 'postgres' ? 'ON CONFLICT DO NOTHING' : ''}`,
     params,
   );
 }

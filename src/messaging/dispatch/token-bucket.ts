@@ -7,7 +7,7 @@ export class TokenBucket {
   private last = performance.now();
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(private readonly ratePerSecond: number) {
+  constructor(readonly ratePerSecond: number) {
     this.tokens = ratePerSecond;
   }
 
