@@ -104,10 +104,12 @@ export const messagingSchemas = {
   MessagingSettings: schema(messagingSettingsSchema),
   SubscriptionRequest: schema(subscriptionBodySchema),
   Subscription: schema(
-    subscriptionSchema.extend({
-      source: z.string().describe('Who set it: `api`, `one-click` (unsubscribe link) or `reply` (an SMS stop keyword)'),
-      updatedAt: z.number().int().describe('Epoch milliseconds'),
-    }),
+    subscriptionSchema
+      .extend({
+        source: z.string().describe('Who set it: `api`, `one-click` (unsubscribe link) or `reply` (an SMS stop keyword)'),
+        updatedAt: z.number().int().describe('Epoch milliseconds'),
+      })
+      .describe('A consent or opt-out, as stored'),
     'output',
   ),
   CallbackResult: {

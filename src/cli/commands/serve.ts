@@ -5,7 +5,7 @@ import type { Config } from '../../core/config.ts';
 import { defaultEngineOptions } from '../../journeys/index.ts';
 import { defaultProfileJobOptions } from '../../profiles/index.ts';
 import { defaultRefresherOptions } from '../../segments/index.ts';
-import { runDemo } from '../../sim/index.ts';
+import { installDemoTemplates, runDemo } from '../../sim/index.ts';
 import type { Store } from '../../store/index.ts';
 import { configFrom, defaultCdnowFile, ensureDefaultWorkspace, openConfiguredStore, workspaceIdOf } from '../open.ts';
 import { terminalProgress } from '../progress.ts';
@@ -37,8 +37,9 @@ async function loadDemoIfEmpty(store: Store, config: Config) {
     },
     terminalProgress(),
   );
+  const templates = await installDemoTemplates(store, await workspaceIdOf(store, 'default'), systemClock.now());
   console.log(
-    `Demo data: ${summary.users} people, ${summary.events} events, ${summary.products} products in ${summary.seconds.toFixed(1)} s`,
+    `Demo data: ${templates} message templates, ${summary.users} people, ${summary.events} events, ${summary.products} products in ${summary.seconds.toFixed(1)} s`,
   );
 }
 

@@ -10,6 +10,15 @@ import { templateChannels } from '../templates/schema.ts';
  * send-time choice, but never a hard opt-out.
  */
 const channel = z.enum(templateChannels);
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM, 24-hour');
 const when = z.enum(['defer', 'drop']).describe('`defer`: deliver at the next allowed time; `drop`: skip the message');
 
@@ -40,7 +49,11 @@ export const messagingSettingsSchema = z
       .describe(
         'Local calendar dates without marketing messages (holidays); deferred to the next day that is not one, or dropped as quietHours.action says',
       ),
-    defaultTimezone: z.string().default('UTC').describe('The time zone of people without a `timezone` trait'),
+    defaultTimezone: z
+      .string()
+      .refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai, Europe/Paris)')
+      .default('UTC')
+      .describe('The time zone of people without a `timezone` trait'),
     requireConsent: z
       .array(channel)
       .default([])

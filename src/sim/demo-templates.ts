@@ -1,0 +1,88 @@
+import { createTemplate, getTemplate, type TemplateDefinition } from '../messaging/index.ts';
+import type { Store } from '../store/index.ts';
+
+/**
+ * Starter templates for the demo shop: one per (message, channel) the README's journey and
+ * examples/journeys/ use, named `{message}-{channel}`. They show what templates can read — the
+ * person's traits, the coupon, the triggering event, recommended products — and give a new user
+ * real rendered messages in the sandbox (GET /api/outbox) before any provider is connected.
+ */
+const messages: Record<string, { title: string; body: string }> = {
+  'coupon-arrived': { title: 'A coupon for you', body: '{{ coupon.value }} off your next order with code {{ coupon.code }}' },
+  reminder: { title: 'Still thinking it over?', body: 'Your {{ coupon.value }} off (code {{ coupon.code }}) is waiting' },
+  'last-call': { title: 'Last call', body: 'Your code {{ coupon.code }} expires soon' },
+  'cart-coupon': { title: 'Your cart is waiting', body: 'Finish your order: {{ coupon.value }} off with code {{ coupon.code }}' },
+  'cart-reminder': { title: 'Still in your cart', body: 'Your items are still there, and so is code {{ coupon.code }}' },
+  'coupon-expiring': { title: 'Your coupon expires soon', body: 'Code {{ coupon.code }} ends {{ coupon.expires_at | date: "%b %d" }}' },
+  'we-miss-you': { title: 'We miss you', body: 'Come back for {{ coupon.value }} off with code {{ coupon.code }}' },
+  'picked-for-you': { title: 'Picked for you', body: 'New picks we think you will like' },
+  'welcome-coupon': { title: 'Welcome!', body: 'Here is {{ coupon.value }} off your first order: code {{ coupon.code }}' },
+  'coupon-reminder': { title: 'Your welcome coupon', body: 'Code {{ coupon.code }} is still waiting for your first order' },
+  'top-picks': { title: 'Our top picks', body: 'What other shoppers love right now' },
+  'coupon-and-picks': { title: 'A coupon and some picks', body: '{{ coupon.value }} off with code {{ coupon.code }}, and a few ideas' },
+  'vip-flash-sale': { title: 'VIP flash sale', body: 'Tonight only for you: {{ coupon.value }} off with code {{ coupon.code }}' },
+  'vip-flash-sale-ends': { title: 'The flash sale ends soon', body: 'Hours left to use {{ coupon.code }}' },
+};
+
+const hello = '{{ person.traits.firstName | default: "Hi" }}';
+const productList = '{% for p in products %}{{ p.name }}{% unless forloop.last %}, {% endunless %}{% endfor %}';
+
+function templateFor(name: string, channel: 'sms' | 'push' | 'email' | 'wechat', m: { title: string; body: string }): TemplateDefinition {
+  const full = `${name}-${channel}`;
+  switch (channel) {
+    case 'sms':
+      return {
+        name: full,
+        channel,
+        fields: { text: `${hello}, ${m.body}{% if products.size > 0 %}: ${productList}{% endif %}. https://shop.example/` },
+      };
+    case 'push':
+      return {
+        name: full,
+        channel,
+        fields: { title: m.title, body: `${m.body}{% if products.size > 0 %}: ${productList}{% endif %}`, deepLink: 'shop://home' },
+      };
+    case 'email':
+      return {
+        name: full,
+        channel,
+        fields: {
+          subject: `${hello}, ${m.title.toLowerCase()}`,
+          html: `<p>${hello},</p><p>${m.body}.</p>{% for p in products %}<p><a href="https://shop.example/p/{{ p.id }}">{{ p.name }}</a> {{ p.price }}</p>{% endfor %}<p><a href="https://shop.example/">Shop now</a></p><p style="font-size:12px"><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>`,
+          text: `${hello}, ${m.body}. https://shop.example/`,
+        },
+      };
+    case 'wechat':
+      return {
+        name: full,
+        channel,
+        fields: {
+          kind: 'template',
+          templateId: 'DEMO_TEMPLATE_ID',
+          data: { first: m.title, keyword1: m.body, remark: 'shop.example' },
+          url: 'https://shop.example/',
+        },
+      };
+    default: {
+      const never: never = channel;
+      throw new Error(`unknown channel ${String(never)}`);
+    }
+  }
+}
+
+/** Every starter template, for each channel. */
+export function demoTemplates(): TemplateDefinition[] {
+  const channels = ['sms', 'push', 'email', 'wechat'] as const;
+  return Object.entries(messages).flatMap(([name, m]) => channels.map((c) => templateFor(name, c, m)));
+}
+
+/** Creates the starter templates a workspace does not have yet (names it already uses are left alone). */
+export async function installDemoTemplates(store: Store, workspaceId: number, now: number): Promise<number> {
+  let created = 0;
+  for (const t of demoTemplates()) {
+    if (await getTemplate(store, workspaceId, t.name)) continue;
+    await createTemplate(store, workspaceId, t, now);
+    created++;
+  }
+  return created;
+}
