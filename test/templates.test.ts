@@ -259,6 +259,31 @@ describe.each(engines)('message templates (%s)', (engine) => {
     expect(await preview('everything', { userId: 'ann', products: 'p1' })).toMatchObject({ status: 400, body: { path: 'products' } });
   });
 
+  it('email bodies in MJML compile to responsive HTML when saved; Liquid inside renders per person; bad MJML is a 400 with the line', async () => {
+    const mjml = `<mjml><mj-body><mj-section><mj-column>
+      <mj-text>Hi {{ person.traits.first_name }}</mj-text>
+      <mj-raw>{% for p in products %}<p class="pick">{{ p.name }}</p>{% endfor %}</mj-raw>
+      <mj-button href="https://shop.example/">Shop now</mj-button>
+    </mj-column></mj-section></mj-body></mjml>`;
+    const r = await renderForAnn('mjml-news', 'email', { subject: 'News', mjml }, { products: ['p1'] });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.fields.html).toMatch(/<!doctype html>/i);
+    expect(r.body.fields.html).toContain('Hi Ann');
+    expect(r.body.fields.html).toMatch(/<p class="pick">[^<]+<\/p>/);
+    const stored = await call('GET', '/api/templates/mjml-news');
+    expect(stored.body.fields.mjml).toBe(mjml);
+    const bad = await call('POST', '/api/templates', {
+      name: 'mjml-bad',
+      channel: 'email',
+      fields: { subject: 'x', mjml: '<mjml><mj-body>\n<mj-section><mj-column><mj-foo/></mj-column></mj-section></mj-body></mjml>' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ code: 'invalid_request', path: 'fields.mjml' });
+    expect(bad.body.message).toMatch(/^line 2: mj-foo/);
+    const none = await call('POST', '/api/templates', { name: 'no-body', channel: 'email', fields: { subject: 'x' } });
+    expect(none.body).toMatchObject({ code: 'invalid_request', path: 'fields.html' });
+  });
+
   it('no prototype access: constructor and __proto__ probes render nothing', async () => {
     const probes = [
       '{{ person.constructor }}',

@@ -37,11 +37,16 @@ export const pushFieldsSchema = z.strictObject({
   body: liquid(5_000, 'Notification body').min(1),
   deepLink: liquid(2_000, 'Where a tap leads (URL or app route)').optional(),
 });
-export const emailFieldsSchema = z.strictObject({
-  subject: liquid(2_000, 'Subject line').min(1),
-  html: liquid(200_000, 'HTML body; output is HTML-escaped unless `| raw`').min(1),
-  text: liquid(100_000, 'Plain-text body').optional(),
-});
+export const emailFieldsSchema = z
+  .strictObject({
+    subject: liquid(2_000, 'Subject line').min(1),
+    html: liquid(200_000, 'HTML body; output is HTML-escaped unless `| raw`').min(1).optional(),
+    mjml: liquid(200_000, 'Body in MJML, compiled to `html` when the template is saved (Liquid inside <mj-text> or <mj-raw>)')
+      .min(1)
+      .optional(),
+    text: liquid(100_000, 'Plain-text body').optional(),
+  })
+  .refine((f) => f.html !== undefined || f.mjml !== undefined, { message: 'give the body as `html` or `mjml`', path: ['html'] });
 export const wechatFieldsSchema = z.strictObject({
   kind: z
     .enum(['template', 'subscribe'])
@@ -122,6 +127,7 @@ export function templateFields(t: TemplateDefinition): TemplateField[] {
     case 'push':
       return [...field('title', t.fields.title), ...field('body', t.fields.body), ...field('deepLink', t.fields.deepLink)];
     case 'email':
+      // An MJML body is compiled into `html` when saved; `html` is what renders.
       return [...field('subject', t.fields.subject), ...field('html', t.fields.html, 'html'), ...field('text', t.fields.text)];
     case 'wechat':
       return [

@@ -1,6 +1,7 @@
 import { AppError, type ErrorBody } from '../../core/errors.ts';
 import { listJourneys } from '../../journeys/index.ts';
 import type { SqlExecutor, Store } from '../../store/index.ts';
+import { compileMjml } from './mjml.ts';
 import { checkSyntax, defaultRenderLimits } from './sandbox.ts';
 import { type PartialDefinition, type TemplateDefinition, templateFields } from './schema.ts';
 
@@ -83,7 +84,23 @@ export async function listTemplates(db: SqlExecutor, workspaceId: number, channe
   return rows.map(toTemplate);
 }
 
-export async function createTemplate(store: Store, workspaceId: number, t: TemplateDefinition, now: number): Promise<StoredTemplate> {
+/** An email written in MJML gets its `html` compiled from it (a problem is a 400 naming the line). */
+function compiled(t: TemplateDefinition): TemplateDefinition {
+  if (t.channel !== 'email' || t.fields.mjml === undefined) return t;
+  const out = compileMjml(t.fields.mjml);
+  if (!out.ok) {
+    const problems = out.problems.map((p) => ({
+      code: 'invalid_request' as const,
+      message: `line ${p.line}: ${p.message}`,
+      path: 'fields.mjml',
+    }));
+    throw new AppError('invalid_request', (problems[0] as ErrorBody).message, 'fields.mjml', problems);
+  }
+  return { ...t, fields: { ...t.fields, html: out.html } };
+}
+
+export async function createTemplate(store: Store, workspaceId: number, given: TemplateDefinition, now: number): Promise<StoredTemplate> {
+  const t = compiled(given);
   await checkSources(store, workspaceId, templateFields(t), null);
   // The primary key settles a race between two creates; the loser gets the same 409 as a late one.
   const inserted = await store.query(
@@ -96,7 +113,8 @@ export async function createTemplate(store: Store, workspaceId: number, t: Templ
 }
 
 /** Replaces a template's channel, description and fields; the name (what journeys refer to) cannot change. */
-export async function updateTemplate(store: Store, workspaceId: number, t: TemplateDefinition, now: number): Promise<StoredTemplate> {
+export async function updateTemplate(store: Store, workspaceId: number, given: TemplateDefinition, now: number): Promise<StoredTemplate> {
+  const t = compiled(given);
   const current = await requireTemplate(store, workspaceId, t.name);
   await checkSources(store, workspaceId, templateFields(t), null);
   await store.query('UPDATE templates SET channel = $3, definition = $4, updated_at = $5 WHERE workspace_id = $1 AND name = $2', [
