@@ -26,7 +26,11 @@ function positiveInt(v: string): number {
 
 const program = new Command('bench')
   .description('Shopflow benchmarks, each against a plain SQL baseline in the same run')
-  .option('--users <n>', 'pool of returning users (segments, journeys: people, default 1,000,000; messaging: people, default 20,000)', positiveInt)
+  .option(
+    '--users <n>',
+    'pool of returning users (segments, journeys: people, default 1,000,000; messaging: people, default 20,000)',
+    positiveInt,
+  )
   .option(
     '--events <n>',
     'events per run (default per benchmark and engine, see docs/benchmarks.md; journeys: latency orders)',
