@@ -92,15 +92,28 @@ export class Dispatcher {
     return recoverStale(this.store, staleBefore, dedupingProviders);
   }
 
-  /** Everything due in every workspace, batch after batch. Returns how many messages were handled. */
+  /**
+   * Everything due in every workspace, batch after batch. Two batches overlap: the next one is
+   * claimed, planned and its attempts recorded while the provider calls of the previous one are
+   * in flight (at most one batch on the wire). Returns how many messages were handled.
+   */
   async tick(): Promise<number> {
     if (!this.recovered || this.store.dialect === 'postgres') await this.recover();
     let handled = 0;
     for (const ws of await workspacesWithDue(this.store, this.clock.now())) {
-      for (;;) {
-        const n = await this.dispatchBatch(ws);
-        handled += n;
-        if (n < this.options.batchSize) break;
+      let inFlight: Promise<void> | null = null;
+      try {
+        for (;;) {
+          const batch = await this.planBatch(ws);
+          handled += batch.claimed;
+          const previous = inFlight;
+          inFlight = null;
+          if (previous) await previous;
+          if (batch.sending.length > 0) inFlight = this.finishBatch(ws, batch.sending);
+          if (batch.claimed < this.options.batchSize) break;
+        }
+      } finally {
+        if (inFlight) await inFlight;
       }
     }
     return handled;
@@ -108,9 +121,16 @@ export class Dispatcher {
 
   /** One batch of a workspace: claim, plan, record attempts, send, record outcomes. */
   async dispatchBatch(workspaceId: number): Promise<number> {
+    const batch = await this.planBatch(workspaceId);
+    if (batch.sending.length > 0) await this.finishBatch(workspaceId, batch.sending);
+    return batch.claimed;
+  }
+
+  /** Claims a batch, plans it and records the attempts (committed before any provider call). */
+  private async planBatch(workspaceId: number): Promise<{ claimed: number; sending: Sending[] }> {
     const now = this.clock.now();
     const claimed = await claimDue(this.store, workspaceId, now, this.options.batchSize);
-    if (claimed.length === 0) return 0;
+    if (claimed.length === 0) return { claimed: 0, sending: [] };
     const { settings, linkSecret } = await getMessagingSettings(this.store, workspaceId, now);
     const facts = await loadPeopleFacts(
       this.store,
@@ -192,7 +212,11 @@ export class Dispatcher {
       await updateRows(tx, this.store.dialect, workspaceId, now, planned);
       await insertMessageEvents(tx, this.store.dialect, workspaceId, now, events);
     });
+    return { claimed: claimed.length, sending };
+  }
 
+  /** The provider calls of a planned batch and their outcomes. */
+  private async finishBatch(workspaceId: number, sending: Sending[]): Promise<void> {
     const outcomes = await this.deliver(workspaceId, sending);
     const done = this.clock.now();
     const updates: RowUpdate[] = [];
@@ -206,12 +230,13 @@ export class Dispatcher {
       await updateRows(tx, this.store.dialect, workspaceId, done, updates);
       await insertMessageEvents(tx, this.store.dialect, workspaceId, done, outcomeEvents);
     });
-    return claimed.length;
   }
 
   /** Provider calls, at most `concurrency` at once, each provider within its rate limit. A throw is a failed send, not a crash. */
   private async deliver(workspaceId: number, sending: Sending[]): Promise<SendOutcome[]> {
     const outcomes: SendOutcome[] = new Array(sending.length);
+    // One deadline for the batch's calls: no row stays `sending` past half its lease.
+    const deadline = AbortSignal.timeout(this.options.leaseMs / 2);
     let next = 0;
     const worker = async () => {
       for (let i = next++; i < sending.length; i = next++) {
@@ -230,7 +255,7 @@ export class Dispatcher {
               unsubscribeUrl: s.composed.unsubscribeUrl,
               attempt: s.attempt,
             },
-            AbortSignal.timeout(this.http.options.timeoutMs * 3),
+            deadline,
           );
         } catch (err) {
           // A provider bug must not take the batch down; whether it reached the provider is unknown.

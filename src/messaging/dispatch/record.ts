@@ -43,21 +43,23 @@ const columns: Col[] = [
 
 export async function updateRows(db: SqlExecutor, dialect: Dialect, workspaceId: number, now: number, rows: RowUpdate[]): Promise<void> {
   if (rows.length === 0) return;
-  const params: SqlParam[] = [workspaceId, now];
+  // One list parameter per column (text, cast in SQL), zipped by unnest: a handful of parameters
+  // whatever the batch size (a VALUES list of 13 parameters per row is slow to bind on DuckDB).
   const types = columnTypes[dialect];
-  const values = rows.map((r) => {
-    const cells = [`CAST($${params.push(r.message_key)} AS ${types.text})`];
-    for (const c of columns) {
-      const v = r[c.name];
-      params.push(v === undefined ? null : c.type === 'json' ? JSON.stringify(v) : (v as SqlParam));
-      cells.push(`CAST($${params.length} AS ${types[c.type]})`);
-    }
-    return `(${cells.join(', ')})`;
+  const params: SqlParam[] = [workspaceId, now, rows.map((r) => r.message_key)];
+  const cols = columns.map((c) => {
+    params.push(
+      rows.map((r) => {
+        const v = r[c.name];
+        return v === undefined || v === null ? null : c.type === 'json' ? JSON.stringify(v) : String(v);
+      }) as string[],
+    );
+    return `CAST(unnest($${params.length}::${types.text}[]) AS ${types[c.type]}) AS ${c.name}`;
   });
   const sets = columns.map((c) => `${c.name} = ${c.keep ? `COALESCE(v.${c.name}, outbox.${c.name})` : `v.${c.name}`}`);
   await db.query(
     `UPDATE outbox SET ${sets.join(', ')}, updated_at = $2
-     FROM (VALUES ${values.join(', ')}) AS v(message_key, ${columns.map((c) => c.name).join(', ')})
+     FROM (SELECT unnest($3::${types.text}[]) AS message_key, ${cols.join(', ')}) AS v
      WHERE outbox.workspace_id = $1 AND outbox.message_key = v.message_key`,
     params,
   );
@@ -96,18 +98,22 @@ export async function insertMessageEvents(
   events: MessageEvent[],
 ): Promise<void> {
   if (events.length === 0) return;
-  const params: SqlParam[] = [workspaceId, now];
-  const json = columnTypes[dialect].json;
-  const values = events.map((e) => {
-    params.push(e.id, e.userKey, e.name, JSON.stringify(e.properties));
-    const n = params.length;
-    return `($1, $${n - 3}, CAST($${n - 2} AS BIGINT), 'track', $${n - 1}, $2, $2, 'messaging', CAST($${n} AS ${json}))`;
-  });
+  const t = columnTypes[dialect];
+  // PostgreSQL's unique event id makes a repeat a no-op instead of failing the whole batch (two
+  // dispatchers settling the same row after a lease ran out); DuckDB has no such index to name.
   await db.query(
-    // PostgreSQL's unique event id makes a repeat a no-op instead of failing the whole batch (two
-    // dispatchers settling the same row after a lease ran out); DuckDB has no such index to name.
-    `INSERT INTO events (workspace_id, message_id, user_key, type, event, ts, received_at, source, properties) VALUES ${values.join(', ')}
+    `INSERT INTO events (workspace_id, message_id, user_key, type, event, ts, received_at, source, properties)
+     SELECT $1, message_id, user_key, 'track', event, $2, $2, 'messaging', CAST(properties AS ${t.json})
+     FROM (SELECT unnest($3::${t.text}[]) AS message_id, unnest($4::${t.bigint}[]) AS user_key, unnest($5::${t.text}[]) AS event,
+       unnest($6::${t.text}[]) AS properties) AS e
      ${dialect === 'postgres' ? 'ON CONFLICT DO NOTHING' : ''}`,
-    params,
+    [
+      workspaceId,
+      now,
+      events.map((e) => e.id),
+      events.map((e) => e.userKey),
+      events.map((e) => e.name),
+      events.map((e) => JSON.stringify(e.properties)),
+    ],
   );
 }
