@@ -11,12 +11,14 @@ import { ingestHttp } from './ingest-http.ts';
 import { runJourneysBenchmark } from './journey-bench.ts';
 import { runMessagingBenchmark } from './messaging-bench.ts';
 import { runSegmentsBenchmark } from './segment-bench.ts';
+import { defaultSlotsConcurrency, defaultSlotsRequests, defaultSlotsUsers, runSlotsBenchmark } from './slots-bench.ts';
 
 export type { Engine } from './bench-store.ts';
 export { formatTable } from './format-table.ts';
 export { formatJourneyTable } from './journey-table.ts';
 export { formatMessagingTable } from './messaging-bench.ts';
 export { formatSegmentTable } from './segment-table.ts';
+export { formatSlotsTable } from './slots-bench.ts';
 
 export interface BenchOptions {
   /** Pool of returning users (default 100,000); segments and journeys: people (default 1,000,000); messaging: people, one message each (default 20,000). */
@@ -58,7 +60,7 @@ export interface BenchResult {
   [extra: string]: unknown;
 }
 
-export const benchmarkNames: string[] = ['ingest-http', 'import', 'segments', 'journeys', 'messaging'];
+export const benchmarkNames: string[] = ['ingest-http', 'import', 'segments', 'journeys', 'messaging', 'slots'];
 
 /** Events per run when --events is not given: PostgreSQL runs are smaller to stay in minutes. */
 export const defaultEvents: Record<string, Record<Engine, number>> = {
@@ -113,6 +115,19 @@ export async function runBenchmark(name: string, options: BenchOptions): Promise
       engines: options.engines,
       progress: options.progress ?? silentProgress,
       traceSql: options.traceSql,
+    });
+  }
+  if (name === 'slots') {
+    // Decide latency in process and over HTTP, with a per-request SQL baseline: its own loop too.
+    // --events is the number of measured HTTP decides; --concurrency their keep-alive connections.
+    return runSlotsBenchmark({
+      users: options.users ?? defaultSlotsUsers,
+      engines: options.engines,
+      requests: options.events ?? defaultSlotsRequests,
+      concurrency: options.concurrency ?? defaultSlotsConcurrency,
+      baselineRequests: 1000,
+      seed: options.seed ?? 42,
+      progress: options.progress ?? silentProgress,
     });
   }
   if (name === 'messaging') {

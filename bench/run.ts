@@ -14,6 +14,7 @@ import {
   formatJourneyTable,
   formatMessagingTable,
   formatSegmentTable,
+  formatSlotsTable,
   formatTable,
   runBenchmark,
 } from './index.ts';
@@ -80,11 +81,12 @@ for (const name of names) {
   );
 }
 if (!opts.json) {
-  const others = results.filter((r) => !['segments', 'journeys', 'messaging'].includes(r.benchmark));
+  const others = results.filter((r) => !['segments', 'journeys', 'messaging', 'slots'].includes(r.benchmark));
   if (others.length > 0) process.stdout.write(`${formatTable(others)}\n\n`);
   if (results.some((r) => r.benchmark === 'segments')) process.stdout.write(`${formatSegmentTable(results)}\n\n`);
   if (results.some((r) => r.benchmark === 'journeys')) process.stdout.write(`${formatJourneyTable(results)}\n\n`);
   if (results.some((r) => r.benchmark === 'messaging')) process.stdout.write(`${formatMessagingTable(results)}\n\n`);
+  if (results.some((r) => r.benchmark === 'slots')) process.stdout.write(`${formatSlotsTable(results)}\n\n`);
 }
 process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 if (results.some((r) => r.error)) process.exitCode = 1;

@@ -2,37 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertProducts } from '../src/commerce/index.ts';
 import { engines } from './engines.ts';
 import { DAY, HOUR, Shop } from './journey-fixtures.ts';
-
-/**
- * Scenario 4: post-purchase cross-sell. After an order, recommend products of the same category
- * (a phone → earphones, a watch); if within 15 days a recommended product was viewed but not
- * bought, issue a category coupon.
- */
-const crossSell = {
-  nodes: [
-    { id: 'ordered', type: 'entry', trigger: { kind: 'event', event: 'Order Completed' } },
-    { id: 'picks', type: 'recommend', strategy: 'same_category', count: 2, channel: 'push', template: 'goes-well-with' },
-    { id: 'w15', type: 'wait', wait: { kind: 'duration', duration: '15d' } },
-    {
-      id: 'looked',
-      type: 'condition',
-      cases: [{ branch: 'viewed_not_bought', when: { kind: 'recommendation_viewed', node: 'picks', bought: false } }],
-      otherwise: 'no',
-    },
-    { id: 'coupon', type: 'coupon', campaign: 'phones-accessories', value: 5 },
-    { id: 'tell', type: 'send', channel: 'push', template: 'category-coupon' },
-    { id: 'done', type: 'exit' },
-  ],
-  edges: [
-    { from: 'ordered', to: 'picks' },
-    { from: 'picks', to: 'w15' },
-    { from: 'w15', to: 'looked' },
-    { from: 'looked', branch: 'viewed_not_bought', to: 'coupon' },
-    { from: 'looked', branch: 'no', to: 'done' },
-    { from: 'coupon', to: 'tell' },
-  ],
-  settings: { reentry: { mode: 'after_exit' } },
-};
+import { crossSell } from './scenario-journeys.ts';
 
 const line = (product_id: string, price: number) => ({ product_id, price, quantity: 1 });
 

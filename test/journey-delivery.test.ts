@@ -9,6 +9,8 @@ import { FcmMock } from './mock-providers/fcm.ts';
 import { SmtpMock, type SmtpReceived } from './mock-providers/smtp.ts';
 import { TwilioMock } from './mock-providers/twilio.ts';
 import { WechatMock } from './mock-providers/wechat.ts';
+import * as scenarios from './scenario-journeys.ts';
+import { withSends } from './scenario-journeys.ts';
 
 /**
  * The five journey scenarios end to end: journeys queue, the dispatcher renders and delivers, and
@@ -18,179 +20,44 @@ import { WechatMock } from './mock-providers/wechat.ts';
  */
 
 // ---------------------------------------------------------------------------------------------
-// The journeys: the scenario tests' definitions, with channels and template names per channel.
+// The journeys: the scenario tests' own, with channels and template names per channel.
 
-/** Scenario 2: unpaid order, keyed by order_id (the coupon SMS to Twilio, the reminder push to FCM). */
-const unpaidOrder = {
-  nodes: [
-    { id: 'placed', type: 'entry', trigger: { kind: 'event', event: 'Order Placed', key: 'order_id' } },
-    {
-      id: 'coupon',
-      type: 'coupon',
-      campaign: 'pay-now',
-      tiers: [
-        { minTotal: 0, value: 5 },
-        { minTotal: 100, value: 15 },
-        { minTotal: 300, value: 40 },
-      ],
-    },
-    { id: 'notice', type: 'send', channel: 'sms', template: 'unpaid-coupon-sms' },
-    { id: 'wait', type: 'wait', wait: { kind: 'duration', duration: '4h' } },
-    { id: 'used', type: 'condition', cases: [{ branch: 'yes', when: { kind: 'coupon_used', node: 'coupon' } }], otherwise: 'no' },
-    { id: 'reminder', type: 'send', channel: 'push', template: 'unpaid-reminder-push' },
-    { id: 'done', type: 'exit' },
-  ],
-  edges: [
-    { from: 'placed', to: 'coupon' },
-    { from: 'coupon', to: 'notice' },
-    { from: 'notice', to: 'wait' },
-    { from: 'wait', to: 'used' },
-    { from: 'used', branch: 'no', to: 'reminder' },
-    { from: 'used', branch: 'yes', to: 'done' },
-  ],
-  settings: { goal: { event: 'Order Completed', sameKey: true } },
-};
-
-/** Scenario 1: new member first order (welcome email over SMTP, reminders by push and SMS, picks by push). */
-const unused = (id: string) => ({
-  id,
-  type: 'condition',
-  cases: [{ branch: 'used', when: { kind: 'coupon_used', node: 'welcome' } }],
-  otherwise: 'unused',
+/** Scenario 2: unpaid order (the coupon SMS to Twilio, the reminder push to FCM). */
+const unpaidOrder = withSends(scenarios.unpaidOrder, {
+  notice: { channel: 'sms', template: 'unpaid-coupon-sms' },
+  reminder: { channel: 'push', template: 'unpaid-reminder-push' },
 });
-const firstOrder = {
-  nodes: [
-    { id: 'signup', type: 'entry', trigger: { kind: 'event', event: 'Signed Up' } },
-    { id: 'welcome', type: 'coupon', campaign: 'welcome', value: 10, validFor: '30d' },
-    { id: 'welcome-msg', type: 'send', channel: 'email', template: 'welcome-coupon-email' },
-    { id: 'd1', type: 'wait', wait: { kind: 'duration', duration: '1d' } },
-    unused('u1'),
-    { id: 'r1', type: 'send', channel: 'push', template: 'first-reminder-push' },
-    { id: 'd3', type: 'wait', wait: { kind: 'duration', duration: '2d' } },
-    unused('u3'),
-    { id: 'r3', type: 'send', channel: 'sms', template: 'first-reminder-sms' },
-    { id: 'd15', type: 'wait', wait: { kind: 'duration', duration: '12d' } },
-    unused('u15'),
-    { id: 'r15', type: 'send', channel: 'sms', template: 'first-reminder-sms' },
-    { id: 'd30', type: 'wait', wait: { kind: 'duration', duration: '15d' } },
-    {
-      id: 'answered',
-      type: 'condition',
-      cases: [{ branch: 'clicked', when: { kind: 'message_clicked' } }],
-      otherwise: 'silent',
-    },
-    { id: 'r30', type: 'send', channel: 'sms', template: 'first-last-call-sms' },
-    { id: 'picks', type: 'recommend', strategy: 'bestsellers', count: 3, channel: 'push', template: 'first-picks-push' },
-    { id: 'stop', type: 'exit' },
-  ],
-  edges: [
-    { from: 'signup', to: 'welcome' },
-    { from: 'welcome', to: 'welcome-msg' },
-    { from: 'welcome-msg', to: 'd1' },
-    { from: 'd1', to: 'u1' },
-    { from: 'u1', branch: 'unused', to: 'r1' },
-    { from: 'u1', branch: 'used', to: 'stop' },
-    { from: 'r1', to: 'd3' },
-    { from: 'd3', to: 'u3' },
-    { from: 'u3', branch: 'unused', to: 'r3' },
-    { from: 'u3', branch: 'used', to: 'stop' },
-    { from: 'r3', to: 'd15' },
-    { from: 'd15', to: 'u15' },
-    { from: 'u15', branch: 'unused', to: 'r15' },
-    { from: 'u15', branch: 'used', to: 'stop' },
-    { from: 'r15', to: 'd30' },
-    { from: 'd30', to: 'answered' },
-    { from: 'answered', branch: 'clicked', to: 'r30' },
-    { from: 'answered', branch: 'silent', to: 'picks' },
-  ],
-  settings: { goal: { event: 'Order Completed' }, reentry: { mode: 'once' } },
-};
-
-/** Scenario 3: interest group, every message to the sandbox (which takes a template of any channel). */
-const interestGroup = {
-  type: 'and',
-  conditions: [
-    { type: 'performed', event: ['Product Added', 'Product Added to Wishlist'], window: { from: '10d', to: '3d' } },
-    { type: 'not_performed', event: 'Order Completed', window: { last: '10d' } },
-  ],
-};
-const interestJourney = (segmentId: number) => ({
-  nodes: [
-    { id: 'enter', type: 'entry', trigger: { kind: 'segment', segmentId } },
-    { id: 'coupon', type: 'coupon', campaign: 'come-back', value: 8 },
-    { id: 'sms', type: 'send', channel: 'sandbox', template: 'interest-coupon-sms' },
-    { id: 'w6h', type: 'wait', wait: { kind: 'duration', duration: '6h' } },
-    { id: 'r6h', type: 'send', channel: 'sandbox', template: 'interest-reminder-push' },
-    { id: 'w1d', type: 'wait', wait: { kind: 'duration', duration: '18h' } },
-    { id: 'r1d', type: 'send', channel: 'sandbox', template: 'interest-reminder-push' },
-    { id: 'w3d', type: 'wait', wait: { kind: 'duration', duration: '2d' } },
-    { id: 'r3d', type: 'send', channel: 'sandbox', template: 'interest-last-email' },
-  ],
-  edges: [
-    { from: 'enter', to: 'coupon' },
-    { from: 'coupon', to: 'sms' },
-    { from: 'sms', to: 'w6h' },
-    { from: 'w6h', to: 'r6h' },
-    { from: 'r6h', to: 'w1d' },
-    { from: 'w1d', to: 'r1d' },
-    { from: 'r1d', to: 'w3d' },
-    { from: 'w3d', to: 'r3d' },
-  ],
-  settings: { goal: { event: 'Order Completed' } },
+/** Scenario 1: first order (welcome email over SMTP, push and SMS reminders, picks by push). */
+const firstOrder = withSends(scenarios.firstOrder, {
+  'welcome-msg': { channel: 'email', template: 'welcome-coupon-email' },
+  r1: { channel: 'push', template: 'first-reminder-push' },
+  r3: { channel: 'sms', template: 'first-reminder-sms' },
+  r15: { channel: 'sms', template: 'first-reminder-sms' },
+  r30: { channel: 'sms', template: 'first-last-call-sms' },
+  picks: { channel: 'push', template: 'first-picks-push' },
 });
-
-/** Scenario 5: dormant recall with a 10 % holdout (WeChat on day 0 and 14, email on day 7, SMS on day 28). */
-const recall = (segmentId: number) => ({
-  nodes: [
-    { id: 'enter', type: 'entry', trigger: { kind: 'segment', segmentId } },
-    { id: 'd0', type: 'send', channel: 'wechat', template: 'recall-wechat' },
-    { id: 'w7', type: 'wait', wait: { kind: 'duration', duration: '7d' } },
-    { id: 'd7', type: 'send', channel: 'email', template: 'recall-email' },
-    { id: 'w14', type: 'wait', wait: { kind: 'duration', duration: '7d' } },
-    { id: 'd14', type: 'coupon', campaign: 'recall', value: 20 },
-    { id: 'd14-msg', type: 'send', channel: 'wechat', template: 'recall-coupon-wechat' },
-    { id: 'w28', type: 'wait', wait: { kind: 'duration', duration: '14d' } },
-    { id: 'd28', type: 'send', channel: 'sms', template: 'recall-last-sms' },
-  ],
-  edges: [
-    { from: 'enter', to: 'd0' },
-    { from: 'd0', to: 'w7' },
-    { from: 'w7', to: 'd7' },
-    { from: 'd7', to: 'w14' },
-    { from: 'w14', to: 'd14' },
-    { from: 'd14', to: 'd14-msg' },
-    { from: 'd14-msg', to: 'w28' },
-    { from: 'w28', to: 'd28' },
-  ],
-  settings: { goal: { event: 'Order Completed' }, holdoutPercent: 10, reentry: { mode: 'once' } },
+/** Scenario 3: interest group, everything to the sandbox. */
+const interestGroup = scenarios.interestGroup;
+const interestJourney = (segmentId: number) =>
+  withSends(scenarios.interestJourney(segmentId), {
+    sms: { channel: 'sandbox', template: 'interest-coupon-sms' },
+    r6h: { channel: 'sandbox', template: 'interest-reminder-push' },
+    r1d: { channel: 'sandbox', template: 'interest-reminder-push' },
+    r3d: { channel: 'sandbox', template: 'interest-last-email' },
+  });
+/** Scenario 5: dormant recall (WeChat, email, WeChat with the coupon, SMS). */
+const recall = (segmentId: number) =>
+  withSends(scenarios.recall(segmentId), {
+    d0: { channel: 'wechat', template: 'recall-wechat' },
+    d7: { channel: 'email', template: 'recall-email' },
+    'd14-msg': { channel: 'wechat', template: 'recall-coupon-wechat' },
+    d28: { channel: 'sms', template: 'recall-last-sms' },
+  });
+/** Scenario 4: cross-sell (picks and the category coupon by push). */
+const crossSell = withSends(scenarios.crossSell, {
+  picks: { channel: 'push', template: 'xsell-picks-push' },
+  tell: { channel: 'push', template: 'xsell-coupon-push' },
 });
-
-/** Scenario 4: post-purchase cross-sell (recommendations and the category coupon by push). */
-const crossSell = {
-  nodes: [
-    { id: 'ordered', type: 'entry', trigger: { kind: 'event', event: 'Order Completed' } },
-    { id: 'picks', type: 'recommend', strategy: 'same_category', count: 2, channel: 'push', template: 'xsell-picks-push' },
-    { id: 'w15', type: 'wait', wait: { kind: 'duration', duration: '15d' } },
-    {
-      id: 'looked',
-      type: 'condition',
-      cases: [{ branch: 'viewed_not_bought', when: { kind: 'recommendation_viewed', node: 'picks', bought: false } }],
-      otherwise: 'no',
-    },
-    { id: 'coupon', type: 'coupon', campaign: 'phones-accessories', value: 5 },
-    { id: 'tell', type: 'send', channel: 'push', template: 'xsell-coupon-push' },
-    { id: 'done', type: 'exit' },
-  ],
-  edges: [
-    { from: 'ordered', to: 'picks' },
-    { from: 'picks', to: 'w15' },
-    { from: 'w15', to: 'looked' },
-    { from: 'looked', branch: 'viewed_not_bought', to: 'coupon' },
-    { from: 'looked', branch: 'no', to: 'done' },
-    { from: 'coupon', to: 'tell' },
-  ],
-  settings: { reentry: { mode: 'after_exit' } },
-};
 
 // ---------------------------------------------------------------------------------------------
 // Templates: one per (name, channel); Liquid over the person, the trigger, the coupon and products.

@@ -2,36 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketOf } from '../src/core/buckets.ts';
 import { engines } from './engines.ts';
 import { DAY, Shop } from './journey-fixtures.ts';
-
-/**
- * Scenario 5: dormant high-value recall with a 10 % holdout and a 7-day cadence (day 0, 7, 14,
- * 28). The holdout is enrolled and tracked but sent nothing; both groups can convert, which is
- * what lift is measured on.
- */
-const recall = (segmentId: number) => ({
-  nodes: [
-    { id: 'enter', type: 'entry', trigger: { kind: 'segment', segmentId } },
-    { id: 'd0', type: 'send', channel: 'email', template: 'we-miss-you' },
-    { id: 'w7', type: 'wait', wait: { kind: 'duration', duration: '7d' } },
-    { id: 'd7', type: 'send', channel: 'email', template: 'we-miss-you-2' },
-    { id: 'w14', type: 'wait', wait: { kind: 'duration', duration: '7d' } },
-    { id: 'd14', type: 'coupon', campaign: 'recall', value: 20 },
-    { id: 'd14-msg', type: 'send', channel: 'sms', template: 'recall-coupon' },
-    { id: 'w28', type: 'wait', wait: { kind: 'duration', duration: '14d' } },
-    { id: 'd28', type: 'send', channel: 'email', template: 'last-chance' },
-  ],
-  edges: [
-    { from: 'enter', to: 'd0' },
-    { from: 'd0', to: 'w7' },
-    { from: 'w7', to: 'd7' },
-    { from: 'd7', to: 'w14' },
-    { from: 'w14', to: 'd14' },
-    { from: 'd14', to: 'd14-msg' },
-    { from: 'd14-msg', to: 'w28' },
-    { from: 'w28', to: 'd28' },
-  ],
-  settings: { goal: { event: 'Order Completed' }, holdoutPercent: 10, reentry: { mode: 'once' } },
-});
+import { recall } from './scenario-journeys.ts';
 
 const people = Array.from({ length: 120 }, (_, i) => `p${i}`);
 

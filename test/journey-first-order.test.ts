@@ -1,65 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines } from './engines.ts';
 import { DAY, HOUR, Shop } from './journey-fixtures.ts';
-
-/**
- * Scenario 1: new member first order. Coupon at sign-up; reminders on day 1, 3 and 15 while the
- * coupon is unused; on day 30 a fourth reminder — unless all three went unanswered (no click),
- * in which case product recommendations instead. A first order ends the journey.
- */
-const unused = (id: string) => ({
-  id,
-  type: 'condition',
-  cases: [{ branch: 'used', when: { kind: 'coupon_used', node: 'welcome' } }],
-  otherwise: 'unused',
-});
-const firstOrder = {
-  nodes: [
-    { id: 'signup', type: 'entry', trigger: { kind: 'event', event: 'Signed Up' } },
-    { id: 'welcome', type: 'coupon', campaign: 'welcome', value: 10, validFor: '30d' },
-    { id: 'welcome-msg', type: 'send', channel: 'push', template: 'welcome-coupon' },
-    { id: 'd1', type: 'wait', wait: { kind: 'duration', duration: '1d' } },
-    unused('u1'),
-    { id: 'r1', type: 'send', channel: 'push', template: 'coupon-reminder' },
-    { id: 'd3', type: 'wait', wait: { kind: 'duration', duration: '2d' } },
-    unused('u3'),
-    { id: 'r3', type: 'send', channel: 'sms', template: 'coupon-reminder' },
-    { id: 'd15', type: 'wait', wait: { kind: 'duration', duration: '12d' } },
-    unused('u15'),
-    { id: 'r15', type: 'send', channel: 'sms', template: 'coupon-reminder' },
-    { id: 'd30', type: 'wait', wait: { kind: 'duration', duration: '15d' } },
-    {
-      id: 'answered',
-      type: 'condition',
-      cases: [{ branch: 'clicked', when: { kind: 'message_clicked' } }],
-      otherwise: 'silent',
-    },
-    { id: 'r30', type: 'send', channel: 'sms', template: 'coupon-last-call' },
-    { id: 'picks', type: 'recommend', strategy: 'bestsellers', count: 3, channel: 'push', template: 'picks-for-you' },
-    { id: 'stop', type: 'exit' },
-  ],
-  edges: [
-    { from: 'signup', to: 'welcome' },
-    { from: 'welcome', to: 'welcome-msg' },
-    { from: 'welcome-msg', to: 'd1' },
-    { from: 'd1', to: 'u1' },
-    { from: 'u1', branch: 'unused', to: 'r1' },
-    { from: 'u1', branch: 'used', to: 'stop' },
-    { from: 'r1', to: 'd3' },
-    { from: 'd3', to: 'u3' },
-    { from: 'u3', branch: 'unused', to: 'r3' },
-    { from: 'u3', branch: 'used', to: 'stop' },
-    { from: 'r3', to: 'd15' },
-    { from: 'd15', to: 'u15' },
-    { from: 'u15', branch: 'unused', to: 'r15' },
-    { from: 'u15', branch: 'used', to: 'stop' },
-    { from: 'r15', to: 'd30' },
-    { from: 'd30', to: 'answered' },
-    { from: 'answered', branch: 'clicked', to: 'r30' },
-    { from: 'answered', branch: 'silent', to: 'picks' },
-  ],
-  settings: { goal: { event: 'Order Completed' }, reentry: { mode: 'once' } },
-};
+import { firstOrder } from './scenario-journeys.ts';
 
 describe.each(engines)('new member first order (%s)', (engine) => {
   let shop: Shop;

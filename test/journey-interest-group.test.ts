@@ -1,44 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines } from './engines.ts';
 import { DAY, HOUR, Shop } from './journey-fixtures.ts';
-
-/**
- * Scenario 3: interest group — people who added to cart or wishlist 3–10 days ago and have not
- * ordered in the last 10 days get a coupon, then reminders at 6 hours, day 1 and day 3; an order
- * ends the journey. The audience is a realtime segment; the journey enrols whoever enters it.
- */
-const interestGroup = {
-  type: 'and',
-  conditions: [
-    { type: 'performed', event: ['Product Added', 'Product Added to Wishlist'], window: { from: '10d', to: '3d' } },
-    { type: 'not_performed', event: 'Order Completed', window: { last: '10d' } },
-  ],
-};
-
-const journey = (segmentId: number) => ({
-  nodes: [
-    { id: 'enter', type: 'entry', trigger: { kind: 'segment', segmentId } },
-    { id: 'coupon', type: 'coupon', campaign: 'come-back', value: 8 },
-    { id: 'sms', type: 'send', channel: 'sms', template: 'interest-coupon' },
-    { id: 'w6h', type: 'wait', wait: { kind: 'duration', duration: '6h' } },
-    { id: 'r6h', type: 'send', channel: 'push', template: 'reminder' },
-    { id: 'w1d', type: 'wait', wait: { kind: 'duration', duration: '18h' } },
-    { id: 'r1d', type: 'send', channel: 'push', template: 'reminder' },
-    { id: 'w3d', type: 'wait', wait: { kind: 'duration', duration: '2d' } },
-    { id: 'r3d', type: 'send', channel: 'sms', template: 'last-reminder' },
-  ],
-  edges: [
-    { from: 'enter', to: 'coupon' },
-    { from: 'coupon', to: 'sms' },
-    { from: 'sms', to: 'w6h' },
-    { from: 'w6h', to: 'r6h' },
-    { from: 'r6h', to: 'w1d' },
-    { from: 'w1d', to: 'r1d' },
-    { from: 'r1d', to: 'w3d' },
-    { from: 'w3d', to: 'r3d' },
-  ],
-  settings: { goal: { event: 'Order Completed' } },
-});
+import { interestGroup, interestJourney } from './scenario-journeys.ts';
 
 describe.each(engines)('interest group (%s)', (engine) => {
   let shop: Shop;
@@ -52,7 +15,7 @@ describe.each(engines)('interest group (%s)', (engine) => {
     await shop.track('cat', 'Product Added', { product_id: 'p3' }, now - DAY);
     await shop.track('dan', 'Product Added', { product_id: 'p4' }, now - 20 * DAY);
     const segmentId = await shop.segment('Interest group', interestGroup as never);
-    journeyId = await shop.journey('Interest group', journey(segmentId));
+    journeyId = await shop.journey('Interest group', interestJourney(segmentId));
     await shop.tick();
   });
   afterAll(() => shop.dispose());

@@ -1,37 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines } from './engines.ts';
 import { HOUR, Shop } from './journey-fixtures.ts';
-
-/** Scenario 2: unpaid order, keyed by order_id — tiered coupon, reminder if unused, exit when that order is paid. */
-const unpaidOrder = {
-  nodes: [
-    { id: 'placed', type: 'entry', trigger: { kind: 'event', event: 'Order Placed', key: 'order_id' } },
-    {
-      id: 'coupon',
-      type: 'coupon',
-      campaign: 'pay-now',
-      tiers: [
-        { minTotal: 0, value: 5 },
-        { minTotal: 100, value: 15 },
-        { minTotal: 300, value: 40 },
-      ],
-    },
-    { id: 'notice', type: 'send', channel: 'sms', template: 'coupon-arrived' },
-    { id: 'wait', type: 'wait', wait: { kind: 'duration', duration: '4h' } },
-    { id: 'used', type: 'condition', cases: [{ branch: 'yes', when: { kind: 'coupon_used', node: 'coupon' } }], otherwise: 'no' },
-    { id: 'reminder', type: 'send', channel: 'push', template: 'coupon-reminder' },
-    { id: 'done', type: 'exit' },
-  ],
-  edges: [
-    { from: 'placed', to: 'coupon' },
-    { from: 'coupon', to: 'notice' },
-    { from: 'notice', to: 'wait' },
-    { from: 'wait', to: 'used' },
-    { from: 'used', branch: 'no', to: 'reminder' },
-    { from: 'used', branch: 'yes', to: 'done' },
-  ],
-  settings: { goal: { event: 'Order Completed', sameKey: true } },
-};
+import { unpaidOrder } from './scenario-journeys.ts';
 
 describe.each(engines)('unpaid order journey (%s)', (engine) => {
   let shop: Shop;

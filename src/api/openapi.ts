@@ -11,9 +11,13 @@ import {
   trackSchema,
 } from '../core/events.ts';
 import { errorBodySchema } from './errors.ts';
+import { couponPaths, couponSchemas } from './openapi-coupons.ts';
 import { journeyPaths, journeySchemas } from './openapi-journeys.ts';
+import { memberPaths, memberSchemas } from './openapi-members.ts';
 import { messagingPaths, messagingSchemas } from './openapi-messaging.ts';
+import { recommendationPaths, recommendationSchemas } from './openapi-recommendations.ts';
 import { segmentPaths, segmentSchemas } from './openapi-segments.ts';
+import { slotPaths, slotSchemas } from './openapi-slots.ts';
 import { templatePaths, templateSchemas } from './openapi-templates.ts';
 import { traitsPaths, traitsSchemas } from './openapi-traits.ts';
 import { newWorkspaceSchema } from './workspace-routes.ts';
@@ -129,6 +133,10 @@ export function openApiDocument() {
         ...journeySchemas,
         ...templateSchemas,
         ...messagingSchemas,
+        ...couponSchemas,
+        ...recommendationSchemas,
+        ...memberSchemas,
+        ...slotSchemas,
         ...Object.fromEntries(Object.entries(commerceEvents).map(([name, s]) => [`Commerce_${name.replace(/ /g, '')}`, schema(s)])),
       },
     },
@@ -239,6 +247,10 @@ export function openApiDocument() {
       ...journeyPaths,
       ...templatePaths,
       ...messagingPaths,
+      ...couponPaths,
+      ...recommendationPaths,
+      ...memberPaths,
+      ...slotPaths,
       '/health': {
         get: {
           summary: 'Liveness and store check',

@@ -1,5 +1,9 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { syncAllCoupons } from '../commerce/coupons/index.ts';
+import { type MemberJobOptions, MemberJobs } from '../commerce/members/index.ts';
+import { buildModel } from '../commerce/recommendations/index.ts';
 import type { Clock } from '../core/clock.ts';
+import { startTicker, type Ticker } from '../core/ticker.ts';
 import { IngestBuffer, type IngestBufferOptions } from '../ingest/index.ts';
 import { defaultEngineOptions, type EngineOptions, JourneyEngine } from '../journeys/index.ts';
 import { Dispatcher, type DispatcherOptions } from '../messaging/index.ts';
@@ -9,12 +13,16 @@ import type { Store } from '../store/index.ts';
 import { KeyRing } from '../workspaces/index.ts';
 import { registerCatalogRoutes } from './catalog-routes.ts';
 import type { ApiContext } from './context.ts';
+import { registerCouponRoutes } from './coupon-routes.ts';
 import { errorHandler } from './errors.ts';
 import { registerJourneyRoutes } from './journey-routes.ts';
+import { registerMemberRoutes } from './member-routes.ts';
 import { registerMessagingRoutes } from './messaging-routes.ts';
 import { openApiDocument } from './openapi.ts';
 import { registerPeopleRoutes } from './people-routes.ts';
+import { registerRecommendationRoutes } from './recommendation-routes.ts';
 import { registerSegmentRoutes } from './segment-routes.ts';
+import { registerSlotRoutes } from './slot-routes.ts';
 import { registerTemplateRoutes } from './template-routes.ts';
 import { registerTrackingRoutes } from './tracking-routes.ts';
 import { registerTraitsRoutes } from './traits-routes.ts';
@@ -33,6 +41,10 @@ export interface ServerOptions {
   journeys?: EngineOptions & { tickMs: number };
   /** How messages go out; `tickMs` runs the dispatcher in the background (omit in tests that tick by hand). */
   messaging?: Partial<DispatcherOptions> & { tickMs?: number };
+  /** Run the membership job (joins, order points, expiry, tiers, traits) in the background (omit in tests that tick by hand). */
+  members?: Partial<MemberJobOptions> & { tickMs: number };
+  /** Keep coupon states (redeemed, reminded, expired) and the recommendation model current in the background. */
+  commerce?: { tickMs: number };
 }
 
 export interface Server {
@@ -42,6 +54,7 @@ export interface Server {
   profiles: ProfileJobs;
   journeys: JourneyEngine;
   dispatcher: Dispatcher;
+  members: MemberJobs;
   /** Stops accepting requests, writes what is buffered, closes the HTTP server. */
   close(): Promise<void>;
 }
@@ -62,6 +75,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   // A tick may queue messages: the dispatcher looks right after.
   nudge = () => journeys.nudge();
   const segments = new SegmentRefresher(options.store, options.clock, options.segments);
+  const members = new MemberJobs(options.store, options.clock, { ...options.members, pendingSince });
   const ctx: ApiContext = {
     store: options.store,
     clock: options.clock,
@@ -94,11 +108,27 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   registerJourneyRoutes(app, ctx);
   registerTemplateRoutes(app, ctx);
   registerMessagingRoutes(app, ctx);
+  registerCouponRoutes(app, ctx);
+  registerRecommendationRoutes(app, ctx);
+  registerMemberRoutes(app, ctx);
+  registerSlotRoutes(app, ctx);
   const profiles = new ProfileJobs(options.store, options.clock, options.profiles);
   if (options.profiles) profiles.start(options.profiles.tickMs, (err) => app.log.error({ err }, 'computed traits refresh failed'));
   if (options.segments) segments.start(options.segments.tickMs, (err) => app.log.error({ err }, 'segment refresh failed'));
   if (options.journeys) journeys.start(options.journeys.tickMs, (err) => app.log.error({ err }, 'journey tick failed'));
   const dispatchEvery = options.messaging?.tickMs;
+  // Coupon states follow order events; the similarity model is rebuilt when it is no longer fresh
+  // (buildModel does nothing otherwise), so journeys and templates read it instead of computing live.
+  const commerceTick = async () => {
+    await syncAllCoupons(options.store, options.clock.now());
+    for (const w of await options.store.query<{ workspace_id: number }>('SELECT workspace_id FROM workspaces')) {
+      await buildModel(options.store, Number(w.workspace_id), options.clock.now(), { force: false });
+    }
+  };
+  const commerceJobs: Ticker | null = options.commerce
+    ? startTicker(commerceTick, options.commerce.tickMs, (err) => app.log.error({ err }, 'commerce jobs failed'))
+    : null;
+  if (options.members) members.start(options.members.tickMs, (err) => app.log.error({ err }, 'membership job failed'));
   if (dispatchEvery) dispatcher.start(dispatchEvery, (err) => app.log.error({ err }, 'message dispatch failed'));
 
   app.get('/api/openapi.json', async () => openApiDocument());
@@ -114,11 +144,14 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     profiles,
     journeys,
     dispatcher,
+    members,
     async close() {
       await app.close();
       await ingest.flush();
       await journeys.stop();
       await dispatcher.stop();
+      await members.stop();
+      await commerceJobs?.stop();
       await segments.stop();
       await profiles.stop();
     },

@@ -18,6 +18,7 @@ const commands: Record<string, () => Promise<Register>> = {
   channels: async () => (await import('./commands/messaging.ts')).registerChannels,
   messaging: async () => (await import('./commands/messaging.ts')).registerMessaging,
   simulate: async () => (await import('./commands/simulate.ts')).registerSimulate,
+  recommendations: async () => (await import('./commands/recommendations.ts')).registerRecommendations,
   bench: async () => (await import('./commands/bench.ts')).registerBench,
 };
 

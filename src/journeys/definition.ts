@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { recommendationRulesShape, segmentRequired, strategies } from '../commerce/recommendations/schema.ts';
 import { isValidTimeZone } from '../core/identities.ts';
 import { cronSchema, durationSchema, eventMatchFields, segmentDefinitionSchema } from '../segments/index.ts';
 
@@ -117,7 +118,7 @@ export const journeyConditionSchema = z
     sinceEntry.describe('The person performed a matching event since entering the journey'),
     z
       .strictObject({ kind: z.literal('coupon_used'), node: nodeId.optional().describe('Only the coupon of this node') })
-      .describe('A coupon this instance issued was used (an event whose `coupon` property is its code)'),
+      .describe('A coupon this instance issued was used: an event whose `coupon` (or `coupon_id`) is its code, or redeemed at a till'),
     z
       .strictObject({ kind: z.literal('message_clicked'), node: nodeId.optional().describe('Only the message of this node') })
       .describe('A message this instance sent was clicked (`Message Clicked` with its journey and instance)'),
@@ -196,27 +197,42 @@ const nodeSchemas = [
     .strictObject({
       ...nodeBase,
       type: z.literal('coupon'),
-      campaign: z.string().min(1).max(200).describe('Coupon campaign name'),
-      value: z.number().positive().optional().describe('Face value when no tier applies'),
+      campaign: z
+        .string()
+        .min(1)
+        .max(200)
+        .describe(
+          'Coupon campaign name: its terms apply (kind, minimum spend, scope, member-only, per-person limit, budget). ' +
+            'A name with no campaign makes an ad-hoc one from value or tiers (no limit per person, no budget)',
+        ),
+      value: z.number().positive().optional().describe("Face value when no tier applies (default: the campaign's)"),
       tiers: z
         .array(z.strictObject({ minTotal: z.number().min(0), value: z.number().positive() }))
         .max(20)
         .optional()
         .describe('Value by the triggering order total: the highest tier whose minTotal it reaches'),
-      validFor: durationSchema.default('7d'),
+      validFor: durationSchema.optional().describe("Valid this long from issue (default: the campaign's validity; 7d ad hoc)"),
+      notIssuedBranch: z
+        .boolean()
+        .optional()
+        .describe('People who get no code (budget spent, limit reached, not a member…) take branch "not_issued" instead of "next"'),
     })
-    .refine((n) => n.value !== undefined || (n.tiers?.length ?? 0) > 0, { message: 'give a value or tiers', path: ['value'] })
-    .describe('Issue a coupon'),
+    .describe('Issue a coupon from a campaign (the reason is recorded when someone gets none)'),
   z
     .strictObject({
       ...nodeBase,
       type: z.literal('recommend'),
-      strategy: z.enum(['same_category', 'bestsellers']).default('same_category'),
+      strategy: z
+        .enum([...strategies, 'bestsellers'])
+        .default('same_category')
+        .describe('See the Recommendation schema; bestsellers = popular (the name journeys used first)'),
+      ...recommendationRulesShape,
       count: z.number().int().min(1).max(20).default(4),
       channel: z.enum(channels).default('sandbox'),
       template: z.string().min(1).max(200).default('recommendations'),
     })
-    .describe('Recommend products (sent with a template)'),
+    .refine((n) => n.strategy !== 'segment' || n.segmentId !== undefined, segmentRequired)
+    .describe('Recommend products with one strategy and its rules (sent with a template; the trigger products anchor related)'),
   z
     .strictObject({
       ...nodeBase,

@@ -421,6 +421,212 @@ const migrations: Migration[] = [
       ];
     },
   },
+  // Issue 6, commerce. Each block belongs to one module (src/commerce/<module>/); edit only its own.
+  {
+    version: 6,
+    name: 'coupon campaigns, codes and redemptions',
+    up(d) {
+      const t = columnTypes[d];
+      const pgOnly = (sql: string) => (d === 'postgres' ? [sql] : []);
+      return [
+        `INSERT INTO key_ranges (name, next_value) VALUES ('coupon_campaign_id', 1)`,
+        // `definition` is the validated campaign (commerce/coupons/schema.ts). Journeys name campaigns, so the
+        // name is unique and never changes; `adhoc` marks campaigns a journey's coupon node made up inline.
+        `CREATE TABLE coupon_campaigns (
+          workspace_id ${t.int} NOT NULL,
+          campaign_id ${t.bigint} NOT NULL,
+          name ${t.text} NOT NULL,
+          definition ${t.json} NOT NULL,
+          status ${t.text} NOT NULL,
+          adhoc ${t.bool} NOT NULL,
+          created_at ${t.bigint} NOT NULL,
+          updated_at ${t.bigint} NOT NULL,
+          PRIMARY KEY (workspace_id, campaign_id))`,
+        `CREATE UNIQUE INDEX coupon_campaigns_name ON coupon_campaigns (workspace_id, name)`,
+        // One row per code a person holds, with the terms frozen at issue (editing a campaign never changes
+        // what people were given). state: issued → reminded → redeemed, or expired.
+        // person_seq numbers a person's codes of a campaign (1, 2, … up to its per-person limit): the unique
+        // index is what keeps concurrent journey steps from giving one person more codes than the limit.
+        // issue_key (the outbox message key, or 'api.' + an idempotency key) makes issuing exactly-once.
+        `CREATE TABLE coupon_codes (
+          workspace_id ${t.int} NOT NULL,
+          code ${t.text} NOT NULL,
+          campaign_id ${t.bigint} NOT NULL,
+          user_key ${t.bigint} NOT NULL,
+          person_seq ${t.int},
+          issue_key ${t.text} NOT NULL,
+          journey_id ${t.bigint},
+          instance_id ${t.bigint},
+          node_id ${t.text},
+          kind ${t.text} NOT NULL,
+          value ${t.double} NOT NULL,
+          max_discount ${t.double},
+          min_spend ${t.double} NOT NULL,
+          cost ${t.double} NOT NULL,
+          issued_at ${t.bigint} NOT NULL,
+          valid_from ${t.bigint} NOT NULL,
+          expires_at ${t.bigint} NOT NULL,
+          state ${t.text} NOT NULL,
+          reminded_at ${t.bigint},
+          expired_at ${t.bigint},
+          redeemed_at ${t.bigint},
+          redeemed_via ${t.text},
+          redeemed_by ${t.bigint},
+          redemption_key ${t.text},
+          order_id ${t.text},
+          order_total ${t.double},
+          discount ${t.double},
+          store_id ${t.text},
+          PRIMARY KEY (workspace_id, code))`,
+        `CREATE UNIQUE INDEX coupon_codes_issue ON coupon_codes (workspace_id, issue_key)`,
+        `CREATE UNIQUE INDEX coupon_codes_person ON coupon_codes (workspace_id, campaign_id, user_key, person_seq)`,
+        ...pgOnly(`CREATE INDEX coupon_codes_by_user ON coupon_codes (workspace_id, user_key)`),
+        ...pgOnly(`CREATE INDEX coupon_codes_open ON coupon_codes (workspace_id, expires_at) WHERE state IN ('issued', 'reminded')`),
+        ...pgOnly(`CREATE INDEX coupon_codes_unattributed ON coupon_codes (workspace_id, order_id) WHERE order_total IS NULL`),
+        // Uploaded codes waiting to be issued; a code leaves the pool by appearing in coupon_codes.
+        `CREATE TABLE coupon_pool (
+          workspace_id ${t.int} NOT NULL,
+          code ${t.text} NOT NULL,
+          campaign_id ${t.bigint} NOT NULL,
+          uploaded_at ${t.bigint} NOT NULL,
+          PRIMARY KEY (workspace_id, code))`,
+        ...pgOnly(`CREATE INDEX coupon_pool_by_campaign ON coupon_pool (workspace_id, campaign_id, uploaded_at, code)`),
+      ];
+    },
+  },
+  {
+    version: 7,
+    name: 'members, tiers and the points ledger',
+    up(d) {
+      const t = columnTypes[d];
+      const pgOnly = (sql: string) => (d === 'postgres' ? [sql] : []);
+      return [
+        // Sequences, not key_ranges: ledger entries are written one statement at a time and never in bulk bursts.
+        `CREATE SEQUENCE points_entry_seq START 1`,
+        `CREATE SEQUENCE points_campaign_seq START 1`,
+        // One row per member: status, tier and the points balance. The balance row is what a debit
+        // locks (PostgreSQL) and the CHECK makes a transaction that would take it below 0 fail.
+        // assigned_tier: a tier given at joining, a floor for the rules. traits_synced_at: when the
+        // profile traits last mirrored this row (commerce/members/traits-sync.ts).
+        `CREATE TABLE members (
+          workspace_id ${t.int} NOT NULL,
+          user_key ${t.bigint} NOT NULL,
+          member_no ${t.text},
+          status ${t.text} NOT NULL,
+          tier ${t.text},
+          assigned_tier ${t.text},
+          source ${t.text} NOT NULL,
+          store_id ${t.text},
+          joined_at ${t.bigint} NOT NULL,
+          points_balance ${t.bigint} NOT NULL CHECK (points_balance >= 0),
+          tier_since ${t.bigint},
+          created_at ${t.bigint} NOT NULL,
+          updated_at ${t.bigint} NOT NULL,
+          traits_synced_at ${t.bigint},
+          PRIMARY KEY (workspace_id, user_key))`,
+        ...pgOnly(`CREATE INDEX members_by_tier ON members (workspace_id, tier)`),
+        ...pgOnly(`CREATE INDEX members_by_no ON members (workspace_id, member_no) WHERE member_no IS NOT NULL`),
+        // Append-only: rows are inserted, never updated or deleted (except re-keyed when two people
+        // merge). points is signed; credits carry expires_at, expiries name their lot. The unique
+        // idempotency key (order:<id>, api:<key>, expire:<lot>) makes every move happen once.
+        `CREATE TABLE points_ledger (
+          workspace_id ${t.int} NOT NULL,
+          entry_id ${t.bigint} NOT NULL,
+          user_key ${t.bigint} NOT NULL,
+          kind ${t.text} NOT NULL,
+          points ${t.bigint} NOT NULL,
+          balance_after ${t.bigint} NOT NULL,
+          idempotency_key ${t.text} NOT NULL,
+          order_id ${t.text},
+          order_total ${t.double},
+          multiplier ${t.double},
+          campaign_id ${t.bigint},
+          lot_entry_id ${t.bigint},
+          expires_at ${t.bigint},
+          reason ${t.text},
+          reference ${t.text},
+          occurred_at ${t.bigint} NOT NULL,
+          created_at ${t.bigint} NOT NULL)`,
+        `CREATE UNIQUE INDEX points_ledger_key ON points_ledger (workspace_id, idempotency_key)`,
+        ...pgOnly(`CREATE INDEX points_ledger_by_user ON points_ledger (workspace_id, user_key, entry_id)`),
+        ...pgOnly(`CREATE INDEX points_ledger_expiring ON points_ledger (workspace_id, expires_at) WHERE expires_at IS NOT NULL`),
+        // Time windows with a multiplier ("double points in the first two hours"); tiers as ",gold,silver," or NULL for all.
+        `CREATE TABLE points_campaigns (
+          workspace_id ${t.int} NOT NULL,
+          campaign_id ${t.bigint} NOT NULL,
+          name ${t.text} NOT NULL,
+          starts_at ${t.bigint} NOT NULL,
+          ends_at ${t.bigint} NOT NULL,
+          multiplier ${t.double} NOT NULL,
+          tiers ${t.text},
+          status ${t.text} NOT NULL,
+          created_at ${t.bigint} NOT NULL,
+          updated_at ${t.bigint} NOT NULL,
+          PRIMARY KEY (workspace_id, campaign_id))`,
+        // Every tier change (upgrades and downgrades), for reports and journeys.
+        `CREATE TABLE member_tier_changes (
+          workspace_id ${t.int} NOT NULL,
+          user_key ${t.bigint} NOT NULL,
+          from_tier ${t.text},
+          to_tier ${t.text},
+          changed_at ${t.bigint} NOT NULL)`,
+        ...pgOnly(`CREATE INDEX member_tier_changes_by_time ON member_tier_changes (workspace_id, changed_at)`),
+      ];
+    },
+  },
+  {
+    version: 8,
+    name: 'content slots and variants',
+    up(d) {
+      const t = columnTypes[d];
+      const pgOnly = (sql: string) => (d === 'postgres' ? [sql] : []);
+      return [
+        // One row per slot; `definition` is the whole validated slot (commerce/slots/schema.ts):
+        // variants, targeting, holdout and content. Few rows: every API process keeps them in memory.
+        `CREATE TABLE slots (
+          workspace_id ${t.int} NOT NULL,
+          name ${t.text} NOT NULL,
+          placement ${t.text} NOT NULL,
+          status ${t.text} NOT NULL,
+          definition ${t.json} NOT NULL,
+          created_at ${t.bigint} NOT NULL,
+          updated_at ${t.bigint} NOT NULL,
+          PRIMARY KEY (workspace_id, name))`,
+        // On PostgreSQL the decide path's identity index (commerce/slots/person-index.ts) follows the
+        // merges other processes make, by time, every second.
+        ...pgOnly(`CREATE INDEX identity_merges_by_time ON identity_merges (workspace_id, merged_at)`),
+      ];
+    },
+  },
+  {
+    version: 9,
+    name: 'recommendation models',
+    up(d) {
+      const t = columnTypes[d];
+      const pgOnly = (sql: string) => (d === 'postgres' ? [sql] : []);
+      return [
+        // One row per workspace: when its item-to-item model was built (null: never) and how big it is.
+        // On PostgreSQL, builders lock this row so that two processes never build at once.
+        `CREATE TABLE recommendation_models (
+          workspace_id ${t.int} PRIMARY KEY,
+          built_at ${t.bigint},
+          products ${t.int},
+          pairs ${t.int},
+          buyers ${t.int},
+          took_ms ${t.double})`,
+        // Each product's nearest neighbours by co-purchase (commerce/recommendations/similarity.ts),
+        // replaced whole on every build. No primary key on DuckDB (bulk insert), as for segment_members.
+        `CREATE TABLE product_similarity (
+          workspace_id ${t.int} NOT NULL,
+          product_id ${t.text} NOT NULL,
+          related_id ${t.text} NOT NULL,
+          score ${t.double} NOT NULL,
+          co_buyers ${t.int} NOT NULL,
+          neighbour_rank ${t.int} NOT NULL)`,
+        ...pgOnly(`CREATE UNIQUE INDEX product_similarity_pk ON product_similarity (workspace_id, product_id, related_id)`),
+      ];
+    },
+  },
 ];
 
 export const latestVersion = Math.max(...migrations.map((m) => m.version));

@@ -83,6 +83,8 @@ export function registerServe(program: Command) {
           predictionsEveryMs: config.predictionsEveryMs,
         },
         journeys: { ...defaultEngineOptions, tickMs: config.journeyTickMs },
+        members: { tickMs: 2_000 },
+        commerce: { tickMs: 5_000 },
         messaging: {
           tickMs: config.dispatchTickMs,
           publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,

@@ -50,11 +50,15 @@ async function conditionSql(ctx: StepContext, b: SqlBuilder, when: JourneyCondit
     case 'since_entry':
       // Not the event that enrolled the instance (its entry time is that event's time).
       return instanceEventSql(b, ctx, when, 'r.entered_at', [`'e.' || e.message_id <> r.entry_key`]);
-    case 'coupon_used':
-      // Shops report a used coupon as the `coupon` property of the order (or of Coupon Applied).
-      return `EXISTS (SELECT 1 FROM outbox o JOIN events e ON e.workspace_id = o.workspace_id AND e.user_key = r.user_key
-        AND e.ts >= o.created_at AND ${b.jsonText('e.properties', 'coupon')} = ${b.jsonText('o.payload', 'code')}
-        WHERE ${ofInstance('coupon', when.node)})`;
+    case 'coupon_used': {
+      // Shops report a used coupon as the `coupon` (or `coupon_id`) property of the order or of Coupon
+      // Applied, in any case; a till redemption marks the code itself (read here, so no sync need run first).
+      const code = b.jsonText('o.payload', 'code');
+      const used = `upper(trim(COALESCE(${b.jsonText('e.properties', 'coupon')}, ${b.jsonText('e.properties', 'coupon_id')})))`;
+      return `EXISTS (SELECT 1 FROM outbox o WHERE ${ofInstance('coupon', when.node)} AND ${code} IS NOT NULL AND (
+        EXISTS (SELECT 1 FROM events e WHERE e.workspace_id = o.workspace_id AND e.user_key = r.user_key AND e.ts >= o.created_at AND ${used} = ${code})
+        OR EXISTS (SELECT 1 FROM coupon_codes c WHERE c.workspace_id = o.workspace_id AND c.code = ${code} AND c.state = 'redeemed')))`;
+    }
     case 'message_clicked':
       return `EXISTS (SELECT 1 FROM outbox o JOIN events e ON e.workspace_id = o.workspace_id AND e.user_key = r.user_key
         AND e.event = 'Message Clicked' AND e.ts >= o.created_at AND ${b.jsonText('e.properties', 'message_key')} = o.message_key

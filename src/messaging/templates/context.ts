@@ -13,6 +13,11 @@ export interface RenderContext {
   event: Record<string, unknown>;
   coupon: CouponContext | null;
   products: ProductContext[];
+  /**
+   * Lists by strategy (`recommendations.related`, `recommendations.segment_12`…): only those the
+   * template names, computed for the whole batch before rendering (commerce/recommendations/templates.ts).
+   */
+  recommendations?: Record<string, ProductContext[]>;
   journey: { id: number; node: string } | null;
   /** A placeholder the delivering channel replaces with the person's signed unsubscribe link. */
   unsubscribe_url: string;
@@ -30,6 +35,11 @@ export interface CouponContext {
   campaign: string | null;
   value: number | null;
   expires_at: string | null;
+  /** issued, reminded, redeemed or expired, when rendered (null in previews that do not say). */
+  state: string | null;
+  /** amount or percent (`value` is then a percentage). */
+  kind: string | null;
+  min_spend: number | null;
 }
 
 export interface ProductContext {
@@ -142,13 +152,24 @@ export async function loadProducts(db: SqlExecutor, workspaceId: number, ids: re
 }
 
 /** A coupon as issued by a journey's coupon node (`expires_at` in epoch ms) or given to a preview (ISO or ms). */
-export function couponContext(c: { code: unknown; campaign?: unknown; value?: unknown; expires_at?: unknown }): CouponContext {
+export function couponContext(c: {
+  code: unknown;
+  campaign?: unknown;
+  value?: unknown;
+  expires_at?: unknown;
+  state?: unknown;
+  kind?: unknown;
+  min_spend?: unknown;
+}): CouponContext {
   const expires = typeof c.expires_at === 'string' ? Date.parse(c.expires_at) : c.expires_at;
   return {
     code: String(c.code),
     campaign: typeof c.campaign === 'string' ? c.campaign : null,
     value: typeof c.value === 'number' ? c.value : null,
     expires_at: iso(expires),
+    state: typeof c.state === 'string' ? c.state : null,
+    kind: typeof c.kind === 'string' ? c.kind : null,
+    min_spend: typeof c.min_spend === 'number' ? c.min_spend : null,
   };
 }
 

@@ -1,3 +1,10 @@
+import { couponStatesOf } from '../../commerce/coupons/index.ts';
+import {
+  type PersonAt,
+  referencedRecommendations,
+  templateRecommendations,
+  triggerProductsOf,
+} from '../../commerce/recommendations/index.ts';
 import { AppError } from '../../core/errors.ts';
 import type { SqlExecutor, Store } from '../../store/index.ts';
 import {
@@ -7,6 +14,7 @@ import {
   loadPerson,
   loadProducts,
   type PersonContext,
+  type ProductContext,
   type RenderContext,
   requirePersonFound,
   UNSUBSCRIBE_URL_PLACEHOLDER,
@@ -109,8 +117,18 @@ export async function loadRenderBatch(
     loadProducts(db, workspaceId, [...new Set(rows.flatMap((r) => productIdsOf(payloadOf(r.payload))))]),
     issuedCoupons(db, workspaceId, instances),
   ]);
+  // Coupon states now ("your coupon expires tomorrow" only while it is unused), in one query for the batch.
+  const codes = [
+    ...rows.flatMap((r) => {
+      const code = payloadOf(r.payload).code;
+      return typeof code === 'string' ? [code] : [];
+    }),
+    ...[...coupons.values()].flatMap((list) => list.map((c) => c.coupon.code)),
+  ];
+  const states = await couponStatesOf(db, workspaceId, [...new Set(codes)], now);
   const byName = new Map(templates.flatMap((t) => (t ? [[t.name, t] as const] : [])));
   const productById = new Map(products.map((p) => [p.id, p]));
+  const recommended = await batchRecommendations(db, workspaceId, rows, [...byName.values()], partials, now);
   return async (row, templateName, channel) => {
     const template = byName.get(templateName);
     if (!template) throw new AppError('not_found', `no template named "${templateName}"`, 'template');
@@ -122,21 +140,63 @@ export async function loadRenderBatch(
       );
     }
     const payload = payloadOf(row.payload);
-    const coupon: CouponContext | null =
+    const found: CouponContext | null =
       payload.code !== undefined && payload.code !== null
         ? couponContext(payload as { code: unknown })
         : latestOf(coupons.get(Number(row.instance_id)) ?? [], row.created_at ?? null);
+    const coupon = found ? { ...found, state: states.get(found.code) ?? found.state } : null;
     const context: RenderContext = {
       person: requirePersonFound(people.get(Number(row.user_key)) ?? null, Number(row.user_key), 'user_key'),
       event: objectOr(payload.trigger),
       coupon,
       products: productIdsOf(payload).flatMap((id) => productById.get(id) ?? []),
+      ...(recommended.size > 0 ? { recommendations: recommended.get(row) ?? {} } : {}),
       journey: row.journey_id !== undefined && row.journey_id !== null ? { id: Number(row.journey_id), node: row.node_id ?? '' } : null,
       unsubscribe_url: UNSUBSCRIBE_URL_PLACEHOLDER,
       now: new Date(now).toISOString(),
     };
     return renderTemplate(template, context, partials, limits);
   };
+}
+
+/**
+ * The `recommendations` lists the batch's templates and partials name, per message, as the person
+ * is now (the trigger's products anchor `related`). One statement per list for the whole batch;
+ * nothing when no template names one.
+ */
+async function batchRecommendations(
+  db: SqlExecutor,
+  workspaceId: number,
+  rows: readonly OutboxMessageLike[],
+  templates: readonly TemplateDefinition[],
+  partials: ReadonlyMap<string, string>,
+  now: number,
+): Promise<Map<OutboxMessageLike, Record<string, ProductContext[]>>> {
+  const out = new Map<OutboxMessageLike, Record<string, ProductContext[]>>();
+  const keys = referencedRecommendations([...templates.flatMap((t) => templateFields(t).map((f) => f.source)), ...partials.values()]);
+  if (keys.length === 0 || rows.length === 0) return out;
+  // One list per person and trigger, however many of their messages the batch holds.
+  const pkOf = new Map<string, number>();
+  const people: PersonAt[] = [];
+  const rowPk = rows.map((r) => {
+    const triggerProducts = triggerProductsOf(payloadOf(r.payload).trigger);
+    const key = `${Number(r.user_key)}|${triggerProducts.join('|')}`;
+    let pk = pkOf.get(key);
+    if (pk === undefined) {
+      pk = pkOf.size;
+      pkOf.set(key, pk);
+      people.push({ pk, userKey: Number(r.user_key), asOf: now, triggerProducts });
+    }
+    return pk;
+  });
+  const lists = await templateRecommendations(db, workspaceId, now, keys, people);
+  const ids = [...new Set([...lists.values()].flatMap((entry) => Object.values(entry).flat()))];
+  const productById = new Map((await loadProducts(db, workspaceId, ids)).map((p) => [p.id, p]));
+  rows.forEach((r, i) => {
+    const entry = lists.get(rowPk[i]!) ?? {};
+    out.set(r, Object.fromEntries(keys.map((k) => [k, (entry[k] ?? []).flatMap((id) => productById.get(id) ?? [])])));
+  });
+  return out;
 }
 
 /** The coupon a message goes with: the latest one its instance issued before it (a coupon node writes its own outbox row). */
@@ -212,11 +272,19 @@ export async function renderForPerson(
     loadPerson(store, workspaceId, input.userKey),
     loadProducts(store, workspaceId, input.products ?? []),
   ]);
+  const row: OutboxMessageLike = {
+    template: template.name,
+    channel: template.channel,
+    user_key: input.userKey,
+    payload: { trigger: input.event ?? {} },
+  };
+  const recommended = await batchRecommendations(store, workspaceId, [row], [template], partials, now);
   const context: RenderContext = {
     person: requirePersonFound(person, input.userKey, 'userId'),
     event: input.event ?? {},
     coupon: input.coupon ? couponContext(input.coupon) : null,
     products,
+    ...(recommended.size > 0 ? { recommendations: recommended.get(row) ?? {} } : {}),
     journey: null,
     unsubscribe_url: UNSUBSCRIBE_URL_PLACEHOLDER,
     now: new Date(now).toISOString(),

@@ -1,0 +1,181 @@
+import type { Clock } from '../../core/clock.ts';
+import { serialQueue } from '../../core/serial-queue.ts';
+import { startTicker, type Ticker } from '../../core/ticker.ts';
+import type { SqlExecutor, Store } from '../../store/index.ts';
+import { earnFromOrders } from './earn.ts';
+import { expireFallenDue } from './expiry.ts';
+import { joinFromEvents } from './join.ts';
+import { followMerges } from './merges.ts';
+import { getMembershipSettings } from './settings.ts';
+import { evaluateTiers } from './tiers.ts';
+import { syncMemberTraits } from './traits-sync.ts';
+
+export interface MemberJobOptions {
+  /**
+   * New events are read by `received_at` after the last watermark minus this overlap, so an
+   * event whose batch committed just after a read (with a slightly earlier received_at) is still
+   * seen. Reading an event twice is harmless: joins and order credits are idempotent.
+   */
+  overlapMs: number;
+  /** Every member's tier is re-evaluated this often (periods slide, so tiers also fall). */
+  tiersEveryMs: number;
+  /**
+   * A safety net for points: this often, joins and orders are re-read over `reconcileWindowMs`
+   * instead of since the watermark, so an event stored late (a stalled batch, a restored backup)
+   * still earns. Cheap: whatever already earned is skipped by its ledger key.
+   */
+  reconcileEveryMs: number;
+  reconcileWindowMs: number;
+  /**
+   * DuckDB (this process is the only writer): the receive time of the oldest event accepted but
+   * not yet committed (`IngestBuffer.oldestPending`); the watermark never passes it.
+   */
+  pendingSince?: () => number | null;
+}
+
+export const defaultMemberJobOptions: MemberJobOptions = {
+  overlapMs: 10_000,
+  tiersEveryMs: 3_600_000,
+  reconcileEveryMs: 24 * 3_600_000,
+  reconcileWindowMs: 7 * 24 * 3_600_000,
+};
+
+export interface MemberTick {
+  workspaceId: number;
+  /** Merged-away people whose membership moved to their survivor. */
+  merged: number;
+  joined: number;
+  earned: { orders: number; people: number; points: number };
+  expired: { lots: number; people: number; points: number };
+  tiers: { mode: 'full' | 'incremental' | 'none'; changed: number };
+  traitsSynced: number;
+}
+
+const jobs = { events: 'members_events', expiry: 'members_expiry', tiers: 'members_tiers', reconcile: 'members_reconcile' } as const;
+type Job = (typeof jobs)[keyof typeof jobs];
+
+/** Ticks of one store in this process run one at a time (an API "refresh now" and the background loop). */
+const ticks = serialQueue();
+
+/**
+ * The membership programme's background work, per workspace, in this order:
+ * 1. membership of people merged away moves to their survivor;
+ * 2. `Member Joined` events make members;
+ * 3. `Order Completed` events of members earn points (with tier and campaign multipliers);
+ * 4. points whose expiry fell due expire (FIFO);
+ * 5. tiers: the people touched above, and everyone every `tiersEveryMs`;
+ * 6. member traits are mirrored onto profiles for segments and templates.
+ * Cursors live in `job_state`, so a restart continues where it stopped. On PostgreSQL a session
+ * advisory lock per workspace lets one process at a time tick it.
+ */
+export class MemberJobs {
+  private ticker: Ticker | null = null;
+  private readonly options: MemberJobOptions;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    options: Partial<MemberJobOptions> = {},
+  ) {
+    this.options = { ...defaultMemberJobOptions, ...options };
+  }
+
+  async tick(): Promise<MemberTick[]> {
+    const workspaces = await this.store.query<{ workspace_id: number }>('SELECT workspace_id FROM workspaces ORDER BY workspace_id');
+    const out: MemberTick[] = [];
+    for (const w of workspaces) out.push(await this.tickWorkspace(Number(w.workspace_id)));
+    return out;
+  }
+
+  tickWorkspace(workspaceId: number): Promise<MemberTick> {
+    return ticks(this.store, () => this.withWorkspaceLock(workspaceId, () => this.run(workspaceId)));
+  }
+
+  private async run(workspaceId: number): Promise<MemberTick> {
+    const now = this.clock.now();
+    const state = await jobState(this.store, workspaceId);
+    const settings = await getMembershipSettings(this.store, workspaceId);
+    const watermark = state.get(jobs.events)?.watermark;
+    let since = watermark === undefined || watermark === null ? null : watermark - this.options.overlapMs;
+    const lastReconcile = state.get(jobs.reconcile)?.ranAt;
+    const reconcile = since !== null && (lastReconcile === undefined || lastReconcile + this.options.reconcileEveryMs <= now);
+    if (reconcile && since !== null) since = Math.min(since, now - this.options.reconcileWindowMs);
+    const pending = this.options.pendingSince?.() ?? null;
+    const nextWatermark = pending === null ? now : Math.min(now, pending);
+
+    const merged = await followMerges(this.store, workspaceId, since, now);
+    const joined = await joinFromEvents(this.store, workspaceId, since, now);
+    const earned = await earnFromOrders(this.store, workspaceId, settings, since, now);
+    await saveJob(this.store, workspaceId, jobs.events, nextWatermark, now);
+    if (reconcile || since === null) await saveJob(this.store, workspaceId, jobs.reconcile, null, now);
+
+    const expired = await expireFallenDue(this.store, workspaceId, state.get(jobs.expiry)?.watermark ?? null, now);
+    await saveJob(this.store, workspaceId, jobs.expiry, now, now);
+
+    const lastFull = state.get(jobs.tiers)?.ranAt;
+    let tiers: MemberTick['tiers'] = { mode: 'none', changed: 0 };
+    if (lastFull === undefined || lastFull + this.options.tiersEveryMs <= now) {
+      tiers = { mode: 'full', changed: (await evaluateTiers(this.store, workspaceId, settings, now, null)).changed };
+      await saveJob(this.store, workspaceId, jobs.tiers, null, now);
+    } else {
+      // Expiry lowers balances, not points earned in a period: it cannot change a tier.
+      const touched = [...new Set([...merged, ...joined, ...earned.userKeys])];
+      if (touched.length > 0) {
+        tiers = { mode: 'incremental', changed: (await evaluateTiers(this.store, workspaceId, settings, now, touched)).changed };
+      }
+    }
+    const traitsSynced = await syncMemberTraits(this.store, workspaceId, now);
+    return {
+      workspaceId,
+      merged: merged.length,
+      joined: joined.length,
+      earned: { orders: earned.orders, people: earned.people, points: earned.points },
+      expired,
+      tiers,
+      traitsSynced,
+    };
+  }
+
+  /** PostgreSQL: one process at a time per workspace (the lock goes with the session if the process dies). */
+  private async withWorkspaceLock<T>(workspaceId: number, fn: () => Promise<T>): Promise<T> {
+    if (this.store.dialect !== 'postgres') return fn();
+    return this.store.session(async (s) => {
+      await s.query('SELECT pg_advisory_lock(7006, $1)', [workspaceId]);
+      try {
+        return await fn();
+      } finally {
+        await s.query('SELECT pg_advisory_unlock(7006, $1)', [workspaceId]);
+      }
+    });
+  }
+
+  start(intervalMs: number, log: (err: unknown) => void): void {
+    this.ticker = startTicker(() => this.tick(), intervalMs, log);
+  }
+
+  /** Runs a tick soon (e.g. after an ingest commit), without waiting for the interval. */
+  nudge(): void {
+    this.ticker?.nudge();
+  }
+
+  async stop(): Promise<void> {
+    await this.ticker?.stop();
+    this.ticker = null;
+  }
+}
+
+async function jobState(db: SqlExecutor, workspaceId: number): Promise<Map<string, { watermark: number | null; ranAt: number }>> {
+  const rows = await db.query<{ job: string; watermark: number | null; ran_at: number }>(
+    `SELECT job, watermark, ran_at FROM job_state WHERE workspace_id = $1 AND job LIKE 'members_%'`,
+    [workspaceId],
+  );
+  return new Map(rows.map((r) => [r.job, { watermark: r.watermark === null ? null : Number(r.watermark), ranAt: Number(r.ran_at) }]));
+}
+
+async function saveJob(db: SqlExecutor, workspaceId: number, job: Job, watermark: number | null, ranAt: number): Promise<void> {
+  await db.query(
+    `INSERT INTO job_state (workspace_id, job, watermark, ran_at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (workspace_id, job) DO UPDATE SET watermark = excluded.watermark, ran_at = excluded.ran_at`,
+    [workspaceId, job, watermark, ranAt],
+  );
+}
