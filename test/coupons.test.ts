@@ -171,6 +171,19 @@ describe.each(engines)('coupons API (%s)', (engine) => {
     expect(events).toHaveLength(1);
   });
 
+  it('a member who joined through the members API is found at the till by the member number given then', async () => {
+    const id = await campaign({ name: 'joined-by-api', discount: { kind: 'amount', value: 20 }, memberOnly: true });
+    const joined = await api('POST', '/api/members', { userId: 'pia', memberNo: 'M-0042' });
+    expect(joined.status).toBe(201);
+    const code = (await issue(id, 'pia')).body.coupon.code as string;
+    const till = { code, person: { type: 'member_no', value: 'M-0042' }, orderTotal: 129, orderId: 'POS-1' };
+    expect((await api('POST', '/api/coupons/redeem', { ...till, idempotencyKey: 'pia-1' })).body).toMatchObject({
+      valid: true,
+      payable: 109,
+    });
+    expect((await api('POST', '/api/coupons/redeem', { ...till, orderId: 'POS-2', idempotencyKey: 'pia-2' })).status).toBe(409);
+  });
+
   it('concurrent redeems of one code: exactly one wins', async () => {
     const id = await campaign({ name: 'race', discount: { kind: 'amount', value: 5 }, perPersonLimit: null });
     const code = (await issue(id, 'pam')).body.coupon.code as string;

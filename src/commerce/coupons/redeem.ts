@@ -38,7 +38,15 @@ async function tillPerson(db: SqlExecutor, workspaceId: number, person: { type: 
     'SELECT user_key FROM identities WHERE workspace_id = $1 AND type = $2 AND value = $3',
     [workspaceId, person.type, value],
   );
-  return hit ? Number(hit.user_key) : null;
+  if (hit) return Number(hit.user_key);
+  if (person.type !== 'member_no') return null;
+  // A member number given when joining (API or `Member Joined`) lives in the members table even
+  // when the shop never sent it as an identity.
+  const [member] = await db.query<{ user_key: number }>(
+    'SELECT user_key FROM members WHERE workspace_id = $1 AND member_no = $2 ORDER BY joined_at LIMIT 1',
+    [workspaceId, person.value],
+  );
+  return member ? Number(member.user_key) : null;
 }
 
 /** The basket amount the coupon applies to: everything for a shop-wide coupon, else the lines in scope. */
