@@ -247,4 +247,27 @@ describe.each(engines)('membership and points API (%s)', (engine) => {
     expect((await call('GET', '/api/membership/campaigns')).body.campaigns).toHaveLength(1);
     expect((await call('GET', '/api/membership/campaigns/999999')).status).toBe(404);
   });
+
+  it('spends points on a coupon: the code and the debit commit together, or neither', async () => {
+    const made = await call('POST', '/api/coupon-campaigns', {
+      name: 'points-5-off',
+      discount: { kind: 'amount', value: 5 },
+      budget: { maxCount: 1 },
+    });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    const campaignId = made.body.campaignId as number;
+    await call('POST', '/api/members/bob/points/adjust', { points: 300, reason: 'goodwill', idempotencyKey: 'adj-coupon' });
+    const before = (await call('GET', '/api/members/bob/points')).body.pointsBalance as number;
+    const bought = await call('POST', '/api/members/bob/points/coupon', { campaignId, points: 100, idempotencyKey: 'pc-1' });
+    expect(bought.status, JSON.stringify(bought.body)).toBe(201);
+    expect(bought.body).toMatchObject({ balance: before - 100, coupon: { campaign: 'points-5-off', state: 'issued', value: 5 } });
+    const again = await call('POST', '/api/members/bob/points/coupon', { campaignId, points: 100, idempotencyKey: 'pc-1' });
+    expect(again.status).toBe(200);
+    expect(again.body.coupon.code).toBe(bought.body.coupon.code);
+    // The budget of one code is used up: refused, and no points move.
+    const refused = await call('POST', '/api/members/bob/points/coupon', { campaignId, points: 100, idempotencyKey: 'pc-2' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toMatch(/^no coupon issued: /);
+    expect((await call('GET', '/api/members/bob/points')).body.pointsBalance).toBe(before - 100);
+  });
 });

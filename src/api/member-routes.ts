@@ -22,8 +22,10 @@ import {
   membershipSummary,
   memberView,
   pointsCampaignInputSchema,
+  pointsCouponSchema,
   saveMembershipSettings,
   spendPoints,
+  spendPointsOnCoupon,
   spendPointsSchema,
   updateCampaign,
 } from '../commerce/members/index.ts';
@@ -221,6 +223,16 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: ApiContext) {
     const idempotencyKey = idempotencyKeyOf(request, body.idempotencyKey);
     const userKey = await memberKey(ctx, ws.workspaceId, request);
     const result = await spendPoints(ctx.store, ws.workspaceId, { ...body, userKey, idempotencyKey }, ctx.clock.now());
+    reply.status(result.replayed ? 200 : 201);
+    return result;
+  });
+
+  app.post('/api/members/:id/points/coupon', async (request, reply) => {
+    const ws = await admin(request);
+    const body = parseOrThrow(pointsCouponSchema, request.body);
+    const idempotencyKey = idempotencyKeyOf(request, body.idempotencyKey);
+    const userKey = await memberKey(ctx, ws.workspaceId, request);
+    const result = await spendPointsOnCoupon(ctx.store, ws.workspaceId, { ...body, userKey, idempotencyKey }, ctx.clock.now());
     reply.status(result.replayed ? 200 : 201);
     return result;
   });

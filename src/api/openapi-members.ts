@@ -6,6 +6,7 @@ import {
   membershipSettingsSchema,
   memberViewSchema,
   pointsCampaignInputSchema,
+  pointsCouponSchema,
   spendPointsSchema,
 } from '../commerce/members/index.ts';
 import { ledgerQuerySchema, memberListQuerySchema, memberQuerySchema, summaryQuerySchema } from './member-routes.ts';
@@ -57,6 +58,7 @@ export const memberSchemas = {
   PointsCampaignInput: schema(pointsCampaignInputSchema),
   JoinMemberRequest: schema(joinMemberSchema),
   SpendPointsRequest: schema(spendPointsSchema),
+  PointsCouponRequest: schema(pointsCouponSchema),
   AdjustPointsRequest: schema(adjustPointsSchema),
   Member: z.toJSONSchema(memberViewSchema, { io: 'output', unrepresentable: 'any' }),
   LedgerEntry: z.toJSONSchema(ledgerEntrySchema, { io: 'output', unrepresentable: 'any' }),
@@ -162,6 +164,17 @@ export const memberPaths = {
       requestBody: json('SpendPointsRequest'),
       responses: moveResult('Spend'),
     }),
+  },
+  '/api/members/{id}/points/coupon': {
+    post: op(
+      'Spend points on a coupon of a campaign: the debit and the code commit together (409 and nothing moves when no code can be issued)',
+      'Members',
+      {
+        parameters: [memberId, ...params(memberQuerySchema, 'query'), idempotencyHeader],
+        requestBody: json('PointsCouponRequest'),
+        responses: moveResult('Spend'),
+      },
+    ),
   },
   '/api/members/{id}/points/adjust': {
     post: op('Credit or debit points by hand (a debit never takes the balance below 0)', 'Members', {

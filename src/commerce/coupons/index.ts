@@ -16,7 +16,7 @@ export {
 export { generateCodes } from './codes.ts';
 export { issueCoupons, prepareIssueTable } from './issue.ts';
 export { isMemberSql } from './membership.ts';
-export { type IssueResult, issueToPerson, uploadPool } from './pool-and-api-issue.ts';
+export { codeByIssueKey, type IssueResult, issueInTransaction, issueToPerson, uploadPool } from './pool-and-api-issue.ts';
 export { type Redemption, redeemCoupon, type TillAnswer, verifyCoupon } from './redeem.ts';
 export { type CampaignReport, campaignReports } from './report.ts';
 export {

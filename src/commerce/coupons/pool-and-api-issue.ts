@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../core/errors.ts';
-import { arrayCast, type Store } from '../../store/index.ts';
+import { arrayCast, type Dialect, type SqlExecutor, type Store } from '../../store/index.ts';
 import { requireCampaign } from './campaigns-repo.ts';
 import { issueCoupons, prepareIssueTable } from './issue.ts';
 import { couponWrites } from './serial.ts';
@@ -66,34 +66,9 @@ export async function issueToPerson(
     store.session(async (session) => {
       const earlier = await codeByIssueKey(store, workspaceId, issueKey, now);
       if (earlier) return { issued: true as const, replay: true, coupon: earlier };
-      const outcome = await session.transaction(async (tx) => {
-        const campaign = await requireCampaign(tx, workspaceId, campaignId);
-        // Locks the campaign row on PostgreSQL, as journey nodes do, so budgets and limits hold across processes.
-        if (store.dialect === 'postgres') {
-          await tx.query('SELECT 1 FROM coupon_campaigns WHERE workspace_id = $1 AND campaign_id = $2 FOR UPDATE', [
-            workspaceId,
-            campaignId,
-          ]);
-        }
-        await prepareIssueTable(tx, store.dialect);
-        await tx.query('INSERT INTO coupon_issue (seq, user_key, issue_key, instance_id, value) VALUES (1, $1, $2, NULL, $3)', [
-          userKey,
-          issueKey,
-          campaign.definition.discount.value,
-        ]);
-        await issueCoupons({
-          tx,
-          dialect: store.dialect,
-          workspaceId,
-          now,
-          campaign,
-          terms: issueTerms(campaign, now),
-          journeyId: null,
-          nodeId: null,
-        });
-        const [row] = await tx.query<{ code: string | null; reason: string | null }>('SELECT code, reason FROM coupon_issue');
-        return row;
-      });
+      const outcome = await session.transaction((tx) =>
+        issueInTransaction(tx, store.dialect, workspaceId, campaignId, userKey, issueKey, now),
+      );
       if (!outcome?.code) return { issued: false as const, reason: outcome?.reason ?? 'code_conflict' };
       const coupon = await codeByIssueKey(store, workspaceId, issueKey, now);
       return { issued: true as const, replay: false, coupon: coupon as CouponView };
@@ -101,7 +76,36 @@ export async function issueToPerson(
   );
 }
 
-async function codeByIssueKey(store: Store, workspaceId: number, issueKey: string, now: number): Promise<CouponView | null> {
+/**
+ * Issues one code to one person inside the caller's transaction (the API above, or points spent on
+ * a coupon, where the spend and the code must commit together). Returns the code, or why none.
+ */
+export async function issueInTransaction(
+  tx: SqlExecutor,
+  dialect: Dialect,
+  workspaceId: number,
+  campaignId: number,
+  userKey: number,
+  issueKey: string,
+  now: number,
+): Promise<{ code: string | null; reason: string | null } | undefined> {
+  const campaign = await requireCampaign(tx, workspaceId, campaignId);
+  // Locks the campaign row on PostgreSQL, as journey nodes do, so budgets and limits hold across processes.
+  if (dialect === 'postgres') {
+    await tx.query('SELECT 1 FROM coupon_campaigns WHERE workspace_id = $1 AND campaign_id = $2 FOR UPDATE', [workspaceId, campaignId]);
+  }
+  await prepareIssueTable(tx, dialect);
+  await tx.query('INSERT INTO coupon_issue (seq, user_key, issue_key, instance_id, value) VALUES (1, $1, $2, NULL, $3)', [
+    userKey,
+    issueKey,
+    campaign.definition.discount.value,
+  ]);
+  await issueCoupons({ tx, dialect, workspaceId, now, campaign, terms: issueTerms(campaign, now), journeyId: null, nodeId: null });
+  const [row] = await tx.query<{ code: string | null; reason: string | null }>('SELECT code, reason FROM coupon_issue');
+  return row;
+}
+
+export async function codeByIssueKey(store: Store, workspaceId: number, issueKey: string, now: number): Promise<CouponView | null> {
   const [row] = await store.query<{ code: string }>('SELECT code FROM coupon_codes WHERE workspace_id = $1 AND issue_key = $2', [
     workspaceId,
     issueKey,

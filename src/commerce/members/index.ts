@@ -25,6 +25,7 @@ export {
   membershipSummary,
   memberView,
 } from './members-repo.ts';
+export { pointsCouponSchema, spendPointsOnCoupon } from './points-coupon.ts';
 export {
   adjustPointsSchema,
   joinMemberSchema,
