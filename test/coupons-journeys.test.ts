@@ -3,6 +3,7 @@ import { DAY, HOUR, VirtualClock } from '../src/core/clock.ts';
 import { JourneyEngine } from '../src/journeys/index.ts';
 import { openStore } from '../src/store/index.ts';
 import { engines } from './engines.ts';
+import * as scenarios from './scenario-journeys.ts';
 import { type Harness, startHarness } from './server-harness.ts';
 
 const START = Date.UTC(2026, 2, 2);
@@ -50,37 +51,14 @@ async function shopHarness(engine: (typeof engines)[number]) {
   return { h, clock, api, send, tick, advance, journey, campaign, coupons, path };
 }
 
+/** The unpaid-order scenario, plus a branch for orders that get no code (the budget ran out): a plain pay link. */
 const unpaidOrder = {
+  ...scenarios.unpaidOrder,
   nodes: [
-    { id: 'placed', type: 'entry', trigger: { kind: 'event', event: 'Order Placed', key: 'order_id' } },
-    {
-      id: 'coupon',
-      type: 'coupon',
-      campaign: 'pay-now',
-      tiers: [
-        { minTotal: 0, value: 5 },
-        { minTotal: 100, value: 15 },
-        { minTotal: 300, value: 40 },
-      ],
-      notIssuedBranch: true,
-    },
-    { id: 'notice', type: 'send', channel: 'sms', template: 'coupon-arrived' },
-    { id: 'wait', type: 'wait', wait: { kind: 'duration', duration: '4h' } },
-    { id: 'used', type: 'condition', cases: [{ branch: 'yes', when: { kind: 'coupon_used', node: 'coupon' } }], otherwise: 'no' },
-    { id: 'reminder', type: 'send', channel: 'push', template: 'coupon-reminder' },
+    ...scenarios.unpaidOrder.nodes.map((n) => (n.id === 'coupon' ? { ...n, notIssuedBranch: true } : n)),
     { id: 'pay-link', type: 'send', channel: 'sms', template: 'pay-link' },
-    { id: 'done', type: 'exit' },
   ],
-  edges: [
-    { from: 'placed', to: 'coupon' },
-    { from: 'coupon', to: 'notice' },
-    { from: 'coupon', branch: 'not_issued', to: 'pay-link' },
-    { from: 'notice', to: 'wait' },
-    { from: 'wait', to: 'used' },
-    { from: 'used', branch: 'no', to: 'reminder' },
-    { from: 'used', branch: 'yes', to: 'done' },
-  ],
-  settings: { goal: { event: 'Order Completed', sameKey: true } },
+  edges: [...scenarios.unpaidOrder.edges, { from: 'coupon', branch: 'not_issued', to: 'pay-link' }],
 };
 
 describe.each(engines)('unpaid order: tiered coupon from a budgeted campaign (%s)', (engine) => {

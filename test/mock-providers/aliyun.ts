@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { json, type Misbehaviour, MockServer, type ReceivedRequest } from './mock-server.ts';
+import { json, type Misbehaviour, MockServer, ProviderMock, type ReceivedRequest } from './mock-server.ts';
 
 /** A message the Aliyun mock accepted (and so "sent"), as text or as a card. */
 export interface AliyunDelivered {
@@ -27,11 +27,10 @@ export interface AliyunForcedAnswer {
  * encoding mistake shows up as SignatureDoesNotMatch, as at Aliyun), refuses reused nonces and
  * stale timestamps, and answers SendSms / SendCardSms as Aliyun does, or a forced error code.
  */
-export class AliyunMock {
+export class AliyunMock extends ProviderMock {
   readonly delivered: AliyunDelivered[] = [];
   /** Mainland numbers (11 digits) whose phones cannot show cards: SendCardSms falls back to text. */
   readonly noCardSupport = new Set<string>();
-  private readonly server: MockServer;
   private readonly nonces = new Set<string>();
   private readonly forced: AliyunForcedAnswer[] = [];
   private nextBiz = 1;
@@ -40,28 +39,7 @@ export class AliyunMock {
     private readonly keys: Record<string, string>,
     private readonly now: () => number = Date.now,
   ) {
-    this.server = new MockServer((req, res) => this.handle(req, res));
-  }
-
-  get url(): string {
-    return this.server.url;
-  }
-
-  get received(): ReceivedRequest[] {
-    return this.server.received;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
-  }
-
-  misbehave(m: Misbehaviour, times = 1): this {
-    this.server.misbehave(m, times);
-    return this;
+    super();
   }
 
   /** The next `times` correctly signed requests get this error answer (e.g. isv.BUSINESS_LIMIT_CONTROL). */
@@ -70,7 +48,7 @@ export class AliyunMock {
     return this;
   }
 
-  private handle(req: ReceivedRequest, res: ServerResponse) {
+  protected handle(req: ReceivedRequest, res: ServerResponse) {
     const requestId = randomUUID().toUpperCase();
     const error = (status: number, code: string, message: string) =>
       json(res, status, { Code: code, Message: message, RequestId: requestId });

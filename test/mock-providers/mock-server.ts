@@ -88,3 +88,34 @@ export class MockServer {
 export function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
+
+/**
+ * A provider double on a MockServer: subclasses speak the protocol in `handle`; serving, the
+ * request log and misbehaving on demand come from here.
+ */
+export abstract class ProviderMock {
+  protected readonly server = new MockServer((req, res) => this.handle(req, res));
+
+  protected abstract handle(req: ReceivedRequest, res: ServerResponse): void | Promise<void>;
+
+  get url(): string {
+    return this.server.url;
+  }
+
+  get received(): ReceivedRequest[] {
+    return this.server.received;
+  }
+
+  start(): Promise<string> {
+    return this.server.start();
+  }
+
+  stop(): Promise<void> {
+    return this.server.stop();
+  }
+
+  misbehave(m: Misbehaviour, times = 1): this {
+    this.server.misbehave(m, times);
+    return this;
+  }
+}

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { json, type Misbehaviour, MockServer, type ReceivedRequest } from './mock-server.ts';
+import { json, type Misbehaviour, MockServer, ProviderMock, type ReceivedRequest } from './mock-server.ts';
 
 /** A message the Twilio mock accepted (and so "sent"). */
 export interface TwilioDelivered {
@@ -17,11 +17,10 @@ export interface TwilioDelivered {
  * Twilio's error JSON, and dedupes on `I-Twilio-Idempotency-Token` (a repeat gets the same sid and
  * sends nothing), so tests can show that retrying after a lost answer delivers once.
  */
-export class TwilioMock {
+export class TwilioMock extends ProviderMock {
   readonly delivered: TwilioDelivered[] = [];
   /** Numbers that texted STOP: sends to them fail with 21610. */
   readonly optedOut = new Set<string>();
-  private readonly server: MockServer;
   private readonly byToken = new Map<string, TwilioDelivered>();
   private acceptThenHang = 0;
   private nextSid = 1;
@@ -30,28 +29,7 @@ export class TwilioMock {
     readonly accountSid: string,
     readonly authToken: string,
   ) {
-    this.server = new MockServer((req, res) => this.handle(req, res));
-  }
-
-  get url(): string {
-    return this.server.url;
-  }
-
-  get received(): ReceivedRequest[] {
-    return this.server.received;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
-  }
-
-  misbehave(m: Misbehaviour, times = 1): this {
-    this.server.misbehave(m, times);
-    return this;
+    super();
   }
 
   /** The next `times` valid messages are accepted (sent) but never answered: the client times out after Twilio acted. */
@@ -60,7 +38,7 @@ export class TwilioMock {
     return this;
   }
 
-  private handle(req: ReceivedRequest, res: ServerResponse) {
+  protected handle(req: ReceivedRequest, res: ServerResponse) {
     const path = `/2010-04-01/Accounts/${this.accountSid}/Messages.json`;
     if (req.method !== 'POST' || req.path !== path) {
       return json(res, 404, { code: 20404, message: 'The requested resource was not found', status: 404 });

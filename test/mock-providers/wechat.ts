@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { json, type Misbehaviour, MockServer, type ReceivedRequest } from './mock-server.ts';
+import { json, type Misbehaviour, MockServer, ProviderMock, type ReceivedRequest } from './mock-server.ts';
 
 /** A message the WeChat mock accepted (and so "sent"). */
 export interface WechatDelivered {
@@ -16,10 +16,9 @@ export interface WechatDelivered {
  * does, HTTP 200 with `{errcode, errmsg}`: 43004 for openids starting with "unfollowed", 43101
  * for ones starting with "refused", 42001 once a test expired the token, or a queued errcode.
  */
-export class WechatMock {
+export class WechatMock extends ProviderMock {
   readonly delivered: WechatDelivered[] = [];
   tokensIssued = 0;
-  private readonly server: MockServer;
   private currentToken: string | null = null;
   private readonly expiredTokens = new Set<string>();
   private readonly errcodes: { errcode: number; errmsg: string }[] = [];
@@ -31,28 +30,7 @@ export class WechatMock {
     /** expires_in of the tokens issued, in seconds. */
     public expiresIn = 7200,
   ) {
-    this.server = new MockServer((req, res) => this.handle(req, res));
-  }
-
-  get url(): string {
-    return this.server.url;
-  }
-
-  get received(): ReceivedRequest[] {
-    return this.server.received;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
-  }
-
-  misbehave(m: Misbehaviour, times = 1): this {
-    this.server.misbehave(m, times);
-    return this;
+    super();
   }
 
   /** The current token stops working: the next send with it gets 42001. */
@@ -73,7 +51,7 @@ export class WechatMock {
     return this.received.filter((r) => r.path.startsWith('/cgi-bin/message/'));
   }
 
-  private handle(req: ReceivedRequest, res: ServerResponse) {
+  protected handle(req: ReceivedRequest, res: ServerResponse) {
     const url = new URL(req.path, 'http://mock');
     if (req.method === 'GET' && url.pathname === '/cgi-bin/token') return this.token(url, res);
     if (req.method === 'POST' && url.pathname === '/cgi-bin/message/template/send') return this.send('template', url, req, res);
