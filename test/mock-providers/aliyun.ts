@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { json, type Misbehaviour, MockServer, ProviderMock, type ReceivedRequest } from './mock-server.ts';
+import { json, ProviderMock, type ReceivedRequest } from './mock-server.ts';
 
 /** A message the Aliyun mock accepted (and so "sent"), as text or as a card. */
 export interface AliyunDelivered {

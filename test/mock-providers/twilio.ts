@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { json, type Misbehaviour, MockServer, ProviderMock, type ReceivedRequest } from './mock-server.ts';
+import { json, ProviderMock, type ReceivedRequest } from './mock-server.ts';
 
 /** A message the Twilio mock accepted (and so "sent"). */
 export interface TwilioDelivered {
