@@ -20,6 +20,28 @@ function cell(v: unknown): string {
   return String(v);
 }
 
+export interface Column {
+  key: string;
+  title: string;
+}
+
+/** A result field as table text: `-` when absent, yes/NO for goals, thousands separated. */
+export function resultCell(v: unknown): string {
+  if (v === null || v === undefined) return '-';
+  if (typeof v === 'boolean') return v ? 'yes' : 'NO';
+  if (typeof v === 'number') return Math.abs(v) >= 1000 ? Math.round(v).toLocaleString('en-US') : String(v);
+  return String(v);
+}
+
+/** Rows as aligned text lines under a header and a rule; `left` columns are left-aligned, the rest right. */
+export function textTable(columns: readonly Column[], rows: readonly Record<string, unknown>[], left: ReadonlySet<string>): string[] {
+  const cells = rows.map((r) => columns.map((c) => resultCell(r[c.key])));
+  const widths = columns.map((c, i) => Math.max(c.title.length, ...cells.map((r) => (r[i] as string).length)));
+  const line = (cs: string[]) =>
+    cs.map((s, i) => (left.has((columns[i] as Column).key) ? s.padEnd(widths[i] as number) : s.padStart(widths[i] as number))).join('  ');
+  return [line(columns.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)];
+}
+
 /**
  * A plain-text table of results, one row per benchmark and engine; failed runs show their
  * error under the table. `ratio` = baseline seconds / Shopflow seconds (1 = as fast as plain SQL).

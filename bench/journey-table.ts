@@ -1,6 +1,7 @@
+import { type Column, resultCell, textTable } from './format-table.ts';
 import type { BenchResult } from './index.ts';
 
-const columns: { key: string; title: string }[] = [
+const columns: Column[] = [
   { key: 'engine', title: 'engine' },
   { key: 'measure', title: 'measure' },
   { key: 'events', title: 'n' },
@@ -18,12 +19,7 @@ const columns: { key: string; title: string }[] = [
   { key: 'loadAvg1m', title: 'load' },
 ];
 
-function cell(v: unknown): string {
-  if (v === null || v === undefined) return '-';
-  if (typeof v === 'boolean') return v ? 'yes' : 'NO';
-  if (typeof v === 'number') return Math.abs(v) >= 1000 ? Math.round(v).toLocaleString('en-US') : String(v);
-  return String(v);
-}
+const cell = resultCell;
 
 /**
  * The `journeys` rows as a table, one line per engine and measurement: `n` is people (send,
@@ -34,11 +30,7 @@ function cell(v: unknown): string {
  */
 export function formatJourneyTable(results: readonly BenchResult[]): string {
   const rows = results.filter((r) => r.benchmark === 'journeys');
-  const cells = rows.map((r) => columns.map((c) => cell(r[c.key])));
-  const widths = columns.map((c, i) => Math.max(c.title.length, ...cells.map((r) => r[i]!.length)));
-  const left = new Set(['engine', 'measure', 'goal']);
-  const line = (cs: string[]) => cs.map((s, i) => (left.has(columns[i]!.key) ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join('  ');
-  const out = [line(columns.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)];
+  const out = textTable(columns, rows, new Set(['engine', 'measure', 'goal']));
   for (const r of rows) {
     if (r.measure === 'latency' && r.ackP50Ms !== undefined) {
       out.push(

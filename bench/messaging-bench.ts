@@ -25,6 +25,7 @@ import { createWorkspace } from '../src/workspaces/index.ts';
 import { benchStore, type Engine } from './bench-store.ts';
 import { PhaseProfiler } from './cpu-profile.ts';
 import { emptyFigures } from './empty-figures.ts';
+import { type Column, resultCell, textTable } from './format-table.ts';
 import type { BenchResult } from './index.ts';
 import { GenSql } from './segment-data.ts';
 import { ProcessSampler, round, secondsSince } from './stats.ts';
@@ -538,7 +539,7 @@ export async function runMessagingBenchmark(o: MessagingBenchOptions): Promise<B
   return results;
 }
 
-const columns: { key: string; title: string }[] = [
+const columns: Column[] = [
   { key: 'engine', title: 'engine' },
   { key: 'events', title: 'messages' },
   { key: 'sent', title: 'sent' },
@@ -555,12 +556,7 @@ const columns: { key: string; title: string }[] = [
   { key: 'loadAvg1m', title: 'load' },
 ];
 
-function cell(v: unknown): string {
-  if (v === null || v === undefined) return '-';
-  if (typeof v === 'boolean') return v ? 'yes' : 'NO';
-  if (typeof v === 'number') return Math.abs(v) >= 1000 ? Math.round(v).toLocaleString('en-US') : String(v);
-  return String(v);
-}
+const cell = resultCell;
 
 /**
  * The `messaging` rows, one line per engine: `sent/s` = messages sent / seconds of the dispatcher's
@@ -569,11 +565,7 @@ function cell(v: unknown): string {
  */
 export function formatMessagingTable(results: readonly BenchResult[]): string {
   const rows = results.filter((r) => r.benchmark === 'messaging');
-  const cells = rows.map((r) => columns.map((c) => cell(r[c.key])));
-  const widths = columns.map((c, i) => Math.max(c.title.length, ...cells.map((r) => r[i]!.length)));
-  const left = new Set(['engine', 'goal']);
-  const line = (cs: string[]) => cs.map((s, i) => (left.has(columns[i]!.key) ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join('  ');
-  const out = [line(columns.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)];
+  const out = textTable(columns, rows, new Set(['engine', 'goal']));
   for (const r of rows) {
     const by = r.skippedBy as Record<string, number> | undefined;
     if (by) {
