@@ -195,4 +195,30 @@ describe.each(engines)('dispatcher (%s)', (engine) => {
     const [m] = await shop.messages('eve');
     expect(m).toMatchObject({ status: 'skipped', reason: 'no push address; no sms address; no email address' });
   });
+
+  it('the background loop looks only when nudged, when a known message falls due, or after the idle poll', async () => {
+    await shop.identify('gil', { name: 'Gil', email: 'gil@example.com' });
+    await shop.dispatch();
+    expect(await shop.dispatcher.tickWhenDue()).toBe(0); // the first background tick looks once
+    const queue = (key: string, at: number) =>
+      shop.store.query(
+        `INSERT INTO outbox (workspace_id, message_key, journey_id, version, instance_id, node_id, user_key, action, channel, template, payload, status, transactional, attempts, created_at)
+         VALUES ($1, $2, 99, 1, 0, 'm', $3, 'message', 'sandbox', 'welcome-email', '{"topic":"marketing"}', 'queued', FALSE, 0, $4)`,
+        [shop.ws, key, shop.key('gil'), at],
+      );
+    // Queued behind its back (another process): not seen until the idle poll, unless nudged.
+    await queue('bg-1', shop.clock.now());
+    expect(await shop.dispatcher.tickWhenDue()).toBe(0);
+    shop.dispatcher.nudge();
+    expect(await shop.dispatcher.tickWhenDue()).toBe(1);
+    await queue('bg-2', shop.clock.now());
+    shop.clock.set(shop.clock.now() + shop.dispatcher.options.idlePollMs);
+    expect(await shop.dispatcher.tickWhenDue()).toBe(1);
+    // A message due later is looked for when it falls due.
+    await queue('bg-3', shop.clock.now() + 60_000);
+    shop.dispatcher.nudge();
+    expect(await shop.dispatcher.tickWhenDue()).toBe(0);
+    shop.clock.set(shop.clock.now() + 60_000);
+    expect(await shop.dispatcher.tickWhenDue()).toBe(1);
+  });
 });

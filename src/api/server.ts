@@ -70,9 +70,14 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   const ingest = new IngestBuffer(options.store, options.clock, { ...options.ingest, onCommitted: () => nudge() });
   // On DuckDB this process is the only writer, so the buffer knows exactly what is not stored yet.
   const pendingSince = options.store.dialect === 'duckdb' ? () => ingest.oldestPending() : undefined;
-  const journeys = new JourneyEngine(options.store, options.clock, { ...defaultEngineOptions, ...options.journeys, pendingSince });
   const dispatcher = new Dispatcher(options.store, options.clock, options.messaging ?? {});
-  // A tick may queue messages: the dispatcher looks right after.
+  // A journey tick that moved people may have queued messages: the dispatcher looks right after.
+  const journeys = new JourneyEngine(options.store, options.clock, {
+    ...defaultEngineOptions,
+    ...options.journeys,
+    pendingSince,
+    onMoved: () => dispatcher.nudge(),
+  });
   nudge = () => journeys.nudge();
   const segments = new SegmentRefresher(options.store, options.clock, options.segments);
   const members = new MemberJobs(options.store, options.clock, { ...options.members, pendingSince });

@@ -18,6 +18,8 @@ export interface EngineOptions {
    * receive time: then cursors move exactly to it instead of trailing by `overlapMs`.
    */
   pendingSince?: () => number | null;
+  /** Called after a tick that enrolled or moved anyone (it may have queued messages: the dispatcher looks at once). */
+  onMoved?: () => void;
 }
 
 export const defaultEngineOptions: EngineOptions = { overlapMs: 10_000 };
@@ -75,6 +77,7 @@ export class JourneyEngine {
     );
     const results: TickResult[] = [];
     for (const w of workspaces) results.push(...(await this.tickWorkspace(Number(w.workspace_id))));
+    if (results.some((r) => r.entered > 0 || r.moved > 0)) this.options.onMoved?.();
     return results;
   }
 
