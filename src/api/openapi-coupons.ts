@@ -10,27 +10,15 @@ import {
 } from '../commerce/coupons/index.ts';
 import { campaignIdParams, codeParams, personCouponParams } from './coupon-routes.ts';
 import { byQuerySchema } from './journey-routes.ts';
+import { json, params, schema } from './openapi-kit.ts';
 
 /** OpenAPI pieces of the coupons API; merged into the document by openapi.ts. */
-const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (name: string) => ({ content: { 'application/json': { schema: ref(name) } } });
 const adminAuth = [{ adminKey: [] }];
 const errors = {
   '400': { description: 'Invalid input (the path names the bad field)', ...json('Error') },
   '401': { description: 'Missing or unknown key', ...json('Error') },
 };
 const notFound = (what: string) => ({ '404': { description: `Unknown ${what}`, ...json('Error') } });
-function params(s: z.ZodObject, where: 'path' | 'query') {
-  const js = schema(s) as { properties: Record<string, { description?: string }>; required?: string[] };
-  return Object.entries(js.properties).map(([name, p]) => ({
-    name,
-    in: where,
-    required: where === 'path' || js.required?.includes(name),
-    schema: p,
-    description: p.description,
-  }));
-}
 const id = params(campaignIdParams, 'path');
 const op = (tag: string, summary: string, extra: object = {}) => ({ summary, tags: [tag], security: adminAuth, ...extra });
 const campaignOp = (summary: string, extra: object = {}) => op('Coupons', summary, extra);

@@ -1,11 +1,8 @@
-import { z } from 'zod';
 import { journeyDefinitionSchema, journeyInputSchema } from '../journeys/index.ts';
 import { byQuerySchema, enrollBodySchema, outboxQuerySchema, personParamsSchema } from './journey-routes.ts';
+import { json, params, ref, schema } from './openapi-kit.ts';
 
 /** OpenAPI pieces of the journeys API; merged into the document by openapi.ts. */
-const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (name: string) => ({ content: { 'application/json': { schema: ref(name) } } });
 const adminAuth = [{ adminKey: [] }];
 const errors = {
   '400': { description: 'Invalid input (the path names the bad node or edge)', ...json('Error') },
@@ -13,17 +10,6 @@ const errors = {
   '404': { description: 'Unknown journey', ...json('Error') },
 };
 const conflict = { '409': { description: 'Not allowed in the journey’s current status', ...json('Error') } };
-/** Path or query parameters from a zod object schema. */
-function params(s: z.ZodObject, where: 'path' | 'query') {
-  const js = schema(s) as { properties: Record<string, { description?: string }>; required?: string[] };
-  return Object.entries(js.properties).map(([name, p]) => ({
-    name,
-    in: where,
-    required: where === 'path' || js.required?.includes(name),
-    schema: p,
-    description: p.description,
-  }));
-}
 const id = { name: 'id', in: 'path', required: true, schema: { type: 'integer' }, description: 'Journey id' };
 const op = (summary: string, extra: object = {}) => ({ summary, tags: ['Journeys'], security: adminAuth, ...extra });
 const journey = (description: string) => ({ '200': { description }, ...errors });

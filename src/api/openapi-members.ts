@@ -10,11 +10,9 @@ import {
   spendPointsSchema,
 } from '../commerce/members/index.ts';
 import { ledgerQuerySchema, memberListQuerySchema, memberQuerySchema, summaryQuerySchema } from './member-routes.ts';
+import { json, params, ref, schema } from './openapi-kit.ts';
 
 /** OpenAPI pieces of the membership and points API; merged into the document by openapi.ts. */
-const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (name: string) => ({ content: { 'application/json': { schema: ref(name) } } });
 const security = [{ adminKey: [] }];
 const errors = {
   '400': { description: 'Invalid input (the path names the bad field)', ...json('Error') },
@@ -24,17 +22,6 @@ const notFound = { '404': { description: 'No such person, member or campaign', .
 const conflict = {
   '409': { description: 'Not enough points, or the idempotency key was used for a different move', ...json('Error') },
 };
-/** Path or query parameters from a zod object schema. */
-function params(s: z.ZodObject, where: 'path' | 'query') {
-  const js = schema(s) as { properties: Record<string, { description?: string }>; required?: string[] };
-  return Object.entries(js.properties).map(([name, p]) => ({
-    name,
-    in: where,
-    required: where === 'path' || (js.required?.includes(name) ?? false),
-    schema: p,
-    description: p.description,
-  }));
-}
 const memberId = {
   name: 'id',
   in: 'path',

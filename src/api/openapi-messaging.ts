@@ -2,11 +2,9 @@ import { z } from 'zod';
 import { providerFactory } from '../messaging/channels/registry.ts';
 import { channelSettingsSchema, messagingSettingsSchema, providersOf, subscriptionSchema, templateChannels } from '../messaging/index.ts';
 import { subscriptionBodySchema } from './messaging-routes.ts';
+import { json, ref, schema } from './openapi-kit.ts';
 
 /** OpenAPI pieces of the messaging API (channels, contact rules, consent, links, callbacks); merged by openapi.ts. */
-const schema = (s: z.ZodType, io: 'input' | 'output' = 'input') => z.toJSONSchema(s, { io, unrepresentable: 'any' });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (name: string) => ({ content: { 'application/json': { schema: ref(name) } } });
 const inline = (s: object) => ({ content: { 'application/json': { schema: s } } });
 const html = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
 const error = (description: string) => ({ description, ...json('Error') });

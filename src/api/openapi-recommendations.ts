@@ -1,11 +1,9 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { modelStateSchema, recommendationSpecSchema, recommendedProductSchema } from '../commerce/recommendations/index.ts';
+import { json, schema } from './openapi-kit.ts';
 import { recommendationListSchema, recommendationQueryExtras } from './recommendation-routes.ts';
 
 /** OpenAPI pieces of the recommendations API; merged into the document by openapi.ts. */
-const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (name: string) => ({ content: { 'application/json': { schema: ref(name) } } });
 const adminAuth = [{ adminKey: [] }];
 const errors = {
   '400': { description: 'Invalid input (the path names the parameter)', ...json('Error') },

@@ -1,11 +1,9 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { segmentDefinitionSchema, segmentInputSchema } from '../segments/index.ts';
+import { json, schema } from './openapi-kit.ts';
 import { changesQuerySchema, estimateBodySchema, exportQuerySchema, lookalikeBodySchema, membersQuerySchema } from './segment-routes.ts';
 
 /** OpenAPI pieces of the segments API; merged into the document by openapi.ts. */
-const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (name: string) => ({ content: { 'application/json': { schema: ref(name) } } });
 const adminAuth = [{ adminKey: [] }];
 const id = { name: 'id', in: 'path', required: true, schema: { type: 'integer' }, description: 'Segment id' };
 const errors = {

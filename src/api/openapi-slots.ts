@@ -1,11 +1,9 @@
 import { z } from 'zod';
 import { decideQuerySchema, reportQuerySchema, slotContentSchema, slotInputSchema, slotVariantSchema } from '../commerce/slots/index.ts';
+import { json, schema } from './openapi-kit.ts';
 import { previewQuerySchema } from './slot-routes.ts';
 
 /** OpenAPI pieces of the content slots API; merged into the document by openapi.ts. */
-const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (name: string) => ({ content: { 'application/json': { schema: ref(name) } } });
 const adminAuth = [{ adminKey: [] }];
 const writeKeyAuth = [{ writeKey: [] }];
 const name = { name: 'name', in: 'path', required: true, schema: { type: 'string' }, description: 'Slot name' };

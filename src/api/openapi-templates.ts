@@ -1,11 +1,8 @@
-import { z } from 'zod';
 import { partialSchema, renderedMessageSchema, templateSchema } from '../messaging/index.ts';
+import { json, schema } from './openapi-kit.ts';
 import { partialBodySchema, previewBodySchema, templatesQuerySchema } from './template-routes.ts';
 
 /** OpenAPI pieces of the templates API; merged into the document by openapi.ts. */
-const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (name: string) => ({ content: { 'application/json': { schema: ref(name) } } });
 const adminAuth = [{ adminKey: [] }];
 const errors = {
   '400': { description: 'Invalid input; a Liquid syntax error names the field (`fields.html`) and its line and column', ...json('Error') },
