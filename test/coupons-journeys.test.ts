@@ -164,29 +164,10 @@ describe.each(engines)('unpaid order: tiered coupon from a budgeted campaign (%s
   });
 });
 
+/** The cross-sell scenario, its coupon node taking the value from the named campaign (no inline value). */
 const crossSell = {
-  nodes: [
-    { id: 'ordered', type: 'entry', trigger: { kind: 'event', event: 'Order Completed' } },
-    { id: 'picks', type: 'recommend', strategy: 'same_category', count: 2, channel: 'push', template: 'goes-well-with' },
-    { id: 'w15', type: 'wait', wait: { kind: 'duration', duration: '15d' } },
-    {
-      id: 'looked',
-      type: 'condition',
-      cases: [{ branch: 'viewed_not_bought', when: { kind: 'recommendation_viewed', node: 'picks', bought: false } }],
-      otherwise: 'no',
-    },
-    { id: 'coupon', type: 'coupon', campaign: 'phones-accessories' },
-    { id: 'tell', type: 'send', channel: 'push', template: 'category-coupon' },
-    { id: 'done', type: 'exit' },
-  ],
-  edges: [
-    { from: 'ordered', to: 'picks' },
-    { from: 'picks', to: 'w15' },
-    { from: 'w15', to: 'looked' },
-    { from: 'looked', branch: 'viewed_not_bought', to: 'coupon' },
-    { from: 'looked', branch: 'no', to: 'done' },
-    { from: 'coupon', to: 'tell' },
-  ],
+  ...scenarios.crossSell,
+  nodes: scenarios.crossSell.nodes.map((n) => (n.id === 'coupon' ? { id: 'coupon', type: 'coupon', campaign: 'phones-accessories' } : n)),
 };
 
 const line = (product_id: string, price: number) => ({ product_id, price, quantity: 1 });
