@@ -10,6 +10,8 @@ import {
   getMembershipSettings,
   joinMember,
   joinMemberSchema,
+  leaveMember,
+  leaveMemberSchema,
   listCampaigns,
   listLedger,
   listMembers,
@@ -36,7 +38,7 @@ import { normalizeEvent } from '../ingest/index.ts';
 import { workspaceFromAdminKey } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { parseOrThrow } from './errors.ts';
-import { personKey } from './person-lookup.ts';
+import { namedPersonKey, personKey } from './person-lookup.ts';
 
 export const memberQuerySchema = z.object({
   by: z
@@ -69,6 +71,20 @@ async function memberKey(ctx: ApiContext, workspaceId: number, request: FastifyR
     if (key !== null) return key;
   }
   return personKey(ctx.store, workspaceId, by, id, 'id');
+}
+
+/** The person a join names, or null when they are new (the join's event creates them). */
+async function knownPersonKey(
+  ctx: ApiContext,
+  workspaceId: number,
+  body: { userId?: string; anonymousId?: string },
+): Promise<number | null> {
+  try {
+    return await namedPersonKey(ctx.store, workspaceId, body);
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'not_found') return null;
+    throw err;
+  }
 }
 
 /** Points-moving calls need a key: the Idempotency-Key header or `idempotencyKey` in the body. */
@@ -164,19 +180,21 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: ApiContext) {
     const properties = Object.fromEntries(
       Object.entries({ member_no: body.memberNo, tier: body.tier, store_id: body.storeId }).filter(([, v]) => v !== undefined),
     );
+    // Someone who left and joins again gets a new event (one per leaving, so retries stay one).
+    const known = await knownPersonKey(ctx, ws.workspaceId, body);
+    const before = known === null ? null : await memberRow(ctx.store, ws.workspaceId, known);
+    const rejoin = before?.status === 'left' ? `:after-leaving:${before.left_at}` : '';
     const raw = {
       type: 'track',
       event: 'Member Joined',
-      messageId: `member-joined:${body.userId ?? `anon:${body.anonymousId}`}`,
+      messageId: `member-joined:${body.userId ?? `anon:${body.anonymousId}`}${rejoin}`,
       ...who,
       properties,
     };
     const normalized = normalizeEvent(raw, [], { workspaceId: ws.workspaceId, receivedAt: now, source: 'api' });
     if (!normalized.ok) throw new AppError('invalid_request', normalized.errors[0]!.message, normalized.errors[0]!.path, normalized.errors);
     await ctx.ingest.submit([normalized.event]);
-    const userKey = body.userId
-      ? await personKey(ctx.store, ws.workspaceId, 'user_id', body.userId, 'userId')
-      : await personKey(ctx.store, ws.workspaceId, 'anonymous_id', body.anonymousId!, 'anonymousId');
+    const userKey = await namedPersonKey(ctx.store, ws.workspaceId, body);
     const joined = await joinMember(
       ctx.store,
       ws.workspaceId,
@@ -186,6 +204,15 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: ApiContext) {
     if (joined) await evaluateTiers(ctx.store, ws.workspaceId, await getMembershipSettings(ctx.store, ws.workspaceId), now, [userKey]);
     reply.status(joined ? 201 : 200);
     return { joined, member: await memberView(ctx.store, ws.workspaceId, userKey, now) };
+  });
+
+  app.post('/api/members/:id/leave', async (request) => {
+    const ws = await admin(request);
+    const body = parseOrThrow(leaveMemberSchema, request.body ?? {});
+    const key = await memberKey(ctx, ws.workspaceId, request);
+    const now = ctx.clock.now();
+    await leaveMember(ctx.store, ws.workspaceId, { userKey: key, reason: body.reason }, now);
+    return memberView(ctx.store, ws.workspaceId, key, now);
   });
 
   app.get('/api/members', async (request) => {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   adjustPointsSchema,
   joinMemberSchema,
+  leaveMemberSchema,
   ledgerEntrySchema,
   membershipSettingsSchema,
   memberViewSchema,
@@ -44,6 +45,7 @@ export const memberSchemas = {
   MembershipSettings: schema(membershipSettingsSchema),
   PointsCampaignInput: schema(pointsCampaignInputSchema),
   JoinMemberRequest: schema(joinMemberSchema),
+  LeaveMemberRequest: schema(leaveMemberSchema),
   SpendPointsRequest: schema(spendPointsSchema),
   PointsCouponRequest: schema(pointsCouponSchema),
   AdjustPointsRequest: schema(adjustPointsSchema),
@@ -101,14 +103,18 @@ export const memberPaths = {
   },
   '/api/membership/refresh': {
     post: op('Run the membership job now: merges, joins and order points from events, expiry, tiers, traits', 'Membership', {
-      responses: ok('{merged, joined, earned, expired, tiers, traitsSynced}'),
+      responses: ok('{merged, joined, left, earned, refunded, expired, tiers, traitsSynced}'),
     }),
   },
   '/api/membership/summary': {
-    get: op('Members per tier, points outstanding, points earned / spent / expired / adjusted in a period', 'Membership', {
-      parameters: params(summaryQuerySchema, 'query'),
-      responses: ok('Summary'),
-    }),
+    get: op(
+      'Members per tier, points outstanding, points earned / spent / expired / adjusted / refunded / forfeited in a period',
+      'Membership',
+      {
+        parameters: params(summaryQuerySchema, 'query'),
+        responses: ok('Summary'),
+      },
+    ),
   },
   '/api/membership/member-day': {
     get: op('Whether today (programme time zone) is a member day', 'Membership', { responses: ok('{memberDay, localDate, timezone}') }),
@@ -132,6 +138,17 @@ export const memberPaths = {
       parameters: [memberId, ...params(memberQuerySchema, 'query')],
       responses: { '200': { description: 'The member', ...json('Member') }, ...errors, ...notFound },
     }),
+  },
+  '/api/members/{id}/leave': {
+    post: op(
+      'Leave the programme: status "left", no tier, the balance forfeited (a ledger entry); records a Member Left event',
+      'Members',
+      {
+        parameters: [memberId, ...params(memberQuerySchema, 'query')],
+        requestBody: json('LeaveMemberRequest'),
+        responses: { '200': { description: 'The person as a member, now "left"', ...json('Member') }, ...errors, ...notFound },
+      },
+    ),
   },
   '/api/members/{id}/pricing': {
     get: op('Whether this person gets member pricing now (an active member, on a member day, of an eligible tier)', 'Members', {

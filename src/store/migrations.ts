@@ -627,6 +627,18 @@ const migrations: Migration[] = [
       ];
     },
   },
+  {
+    version: 10,
+    name: 'leaving the membership programme',
+    up(d) {
+      const t = columnTypes[d];
+      return [
+        // When a member left (status 'left'); a later join makes them active again from scratch.
+        // Nullable: DuckDB cannot add a NOT NULL column to a table with rows.
+        `ALTER TABLE members ADD COLUMN left_at ${t.bigint}`,
+      ];
+    },
+  },
 ];
 
 export const latestVersion = Math.max(...migrations.map((m) => m.version));

@@ -1,6 +1,7 @@
 import { DAY } from '../../core/clock.ts';
 import type { Store } from '../../store/index.ts';
 import { addToBalances, ledgerTransaction, lockMembers } from './ledger-tx.ts';
+import { recordLedgerEvents } from './member-events.ts';
 import type { MembershipSettings } from './schema.ts';
 
 export interface EarnResult {
@@ -63,7 +64,7 @@ export async function earnFromOrders(
     if (keys.length === 0) return { orders: 0, people: 0, points: 0, userKeys: [] };
     const locked = keys.map((k) => Number(k.user_key));
     await lockMembers(store, tx, workspaceId, locked);
-    const rows = await tx.query<{ user_key: number; points: number }>(
+    const rows = await tx.query<{ entry_id: number; user_key: number; points: number }>(
       `INSERT INTO points_ledger (workspace_id, entry_id, user_key, kind, points, balance_after, idempotency_key, order_id,
          order_total, multiplier, campaign_id, expires_at, reason, occurred_at, created_at)
        SELECT $1, nextval('points_entry_seq'), o.user_key, 'earn', o.points,
@@ -87,11 +88,16 @@ export async function earnFromOrders(
          ) r WHERE r.rn = 1
        ) o WHERE o.points > 0
        ON CONFLICT DO NOTHING
-       RETURNING user_key, points`,
+       RETURNING entry_id, user_key, points`,
       // Only the people locked above: an order event of someone else committed meanwhile waits for the next tick.
       [workspaceId, after, locked],
     );
     await addToBalances(tx, workspaceId, rows, now);
+    await recordLedgerEvents(
+      tx,
+      { dialect: store.dialect, workspaceId, now },
+      rows.map((r) => Number(r.entry_id)),
+    );
     const userKeys = [...new Set(rows.map((r) => Number(r.user_key)))];
     return { orders: rows.length, people: userKeys.length, points: rows.reduce((s, r) => s + Number(r.points), 0), userKeys };
   });

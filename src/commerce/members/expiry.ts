@@ -1,5 +1,6 @@
 import type { Dialect, SqlExecutor, Store } from '../../store/index.ts';
 import { addToBalances, ledgerTransaction, lockMembers } from './ledger-tx.ts';
+import { recordLedgerEvents } from './member-events.ts';
 
 /**
  * Points are spent and expire oldest-expiry first (FIFO). Nothing records which credit a spend
@@ -47,7 +48,7 @@ export async function expireDue(
   if (userKeys.length === 0) return { people: 0, lots: 0, points: 0 };
   const text = dialect === 'postgres' ? 'TEXT' : 'VARCHAR';
   // `now` is inlined (an integer of ours): DuckDB refuses a placeholder the lots CTE would not use.
-  const rows = await tx.query<{ user_key: number; points: number }>(
+  const rows = await tx.query<{ entry_id: number; user_key: number; points: number }>(
     `INSERT INTO points_ledger (workspace_id, entry_id, user_key, kind, points, balance_after, idempotency_key,
        lot_entry_id, reason, occurred_at, created_at)
      SELECT $1, nextval('points_entry_seq'), d.user_key, 'expire', -d.remaining,
@@ -57,10 +58,15 @@ export async function expireDue(
      JOIN members m ON m.workspace_id = $1 AND m.user_key = d.user_key
      WHERE d.remaining > 0 AND d.expires_at <= ${Math.trunc(now)}
      ON CONFLICT DO NOTHING
-     RETURNING user_key, points`,
+     RETURNING entry_id, user_key, points`,
     [workspaceId, [...new Set(userKeys)]],
   );
   await addToBalances(tx, workspaceId, rows, now);
+  await recordLedgerEvents(
+    tx,
+    { dialect, workspaceId, now },
+    rows.map((r) => Number(r.entry_id)),
+  );
   return {
     people: new Set(rows.map((r) => Number(r.user_key))).size,
     lots: rows.length,

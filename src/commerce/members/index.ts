@@ -5,6 +5,7 @@
 export { archiveCampaign, createCampaign, getCampaign, listCampaigns, updateCampaign } from './campaigns.ts';
 export { expireDue, expireFallenDue, upcomingExpiries } from './expiry.ts';
 export { type JoinRequest, joinFromEvents, joinMember, memberByNumber } from './join.ts';
+export { leaveFromEvents, leaveMember } from './leave.ts';
 export {
   adjustPoints,
   listLedger,
@@ -14,6 +15,7 @@ export {
   spendPoints,
 } from './ledger.ts';
 export { type MemberDayAnswer, memberDayAt, memberPricingAt, type PricingAnswer } from './member-days.ts';
+export { ledgerEventNames } from './member-events.ts';
 export { defaultMemberJobOptions, type MemberJobOptions, MemberJobs, type MemberTick } from './member-jobs.ts';
 export {
   listMembers,
@@ -26,10 +28,12 @@ export {
   memberView,
 } from './members-repo.ts';
 export { pointsCouponSchema, spendPointsOnCoupon } from './points-coupon.ts';
+export { clawBackRefunds } from './refunds.ts';
 export {
   adjustPointsSchema,
   joinMemberSchema,
   type LedgerEntry,
+  leaveMemberSchema,
   ledgerEntrySchema,
   type MemberDays,
   type MembershipSettings,

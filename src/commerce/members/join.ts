@@ -7,7 +7,8 @@ const memberColumns = `workspace_id, user_key, member_no, status, tier, assigned
 /**
  * Everyone with a `Member Joined` event received after `since` becomes a member (their first such
  * event says when and how), in one INSERT … SELECT. Joining twice changes nothing: the existing
- * row wins (no re-join resets points or the join date).
+ * row wins (no re-join resets points or the join date). Someone who left the programme and joins
+ * again after leaving (their latest join is later than `left_at`) is active again, from scratch.
  */
 export async function joinFromEvents(store: Store, workspaceId: number, since: number | null, now: number): Promise<number[]> {
   const props = (key: string) => jsonText('e.properties', key);
@@ -25,7 +26,19 @@ export async function joinFromEvents(store: Store, workspaceId: number, since: n
        RETURNING user_key`,
       [workspaceId, since ?? -1],
     );
-    return rows.map((r) => Number(r.user_key));
+    const rejoined = await tx.query<{ user_key: number }>(
+      `UPDATE members SET status = 'active', left_at = NULL, joined_at = j.ts, member_no = COALESCE(j.member_no, members.member_no),
+         assigned_tier = j.tier, store_id = j.store_id, source = 'event', tier = NULL, tier_since = NULL, updated_at = ${Math.trunc(now)}
+       FROM (
+         SELECT e.user_key, MAX(e.ts) AS ts, MAX(${props('member_no')}) AS member_no, MAX(${props('tier')}) AS tier,
+           MAX(${props('store_id')}) AS store_id
+         FROM events e WHERE e.workspace_id = $1 AND e.event = 'Member Joined' AND e.received_at > $2 GROUP BY e.user_key
+       ) j
+       WHERE members.workspace_id = $1 AND members.user_key = j.user_key AND members.status = 'left' AND j.ts > members.left_at
+       RETURNING members.user_key`,
+      [workspaceId, since ?? -1],
+    );
+    return [...rows, ...rejoined].map((r) => Number(r.user_key));
   });
 }
 
@@ -37,13 +50,17 @@ export interface JoinRequest {
   source: string;
 }
 
-/** One person joins now (the API); true if they were not a member before. */
+/** One person joins now (the API); true if they were not a member before (or had left). */
 export async function joinMember(store: Store, workspaceId: number, req: JoinRequest, now: number): Promise<boolean> {
   return ledgerTransaction(store, async (tx) => {
     const rows = await tx.query<{ user_key: number }>(
       `INSERT INTO members (${memberColumns})
        VALUES ($1, $2, $3, 'active', NULL, $4, $5, $6, $7, 0, NULL, $7, $7, NULL)
-       ON CONFLICT DO NOTHING RETURNING user_key`,
+       ON CONFLICT (workspace_id, user_key) DO UPDATE SET status = 'active', left_at = NULL, joined_at = excluded.joined_at,
+         member_no = COALESCE(excluded.member_no, members.member_no), assigned_tier = excluded.assigned_tier, source = excluded.source,
+         store_id = excluded.store_id, tier = NULL, tier_since = NULL, updated_at = excluded.updated_at
+       WHERE members.status = 'left'
+       RETURNING user_key`,
       [workspaceId, req.userKey, req.memberNo ?? null, req.tier ?? null, req.source, req.storeId ?? null, now],
     );
     return rows.length > 0;

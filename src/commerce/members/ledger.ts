@@ -3,6 +3,7 @@ import { AppError } from '../../core/errors.ts';
 import type { SqlExecutor, Store } from '../../store/index.ts';
 import { expireDue } from './expiry.ts';
 import { addToBalances, ledgerTransaction, lockMembers } from './ledger-tx.ts';
+import { recordLedgerEvents } from './member-events.ts';
 import type { LedgerEntry, LedgerKind } from './schema.ts';
 import { getMembershipSettings } from './settings.ts';
 
@@ -130,6 +131,7 @@ export async function movePoints(
       throw new AppError('conflict', 'this idempotency key was just used for another request', 'idempotencyKey');
     }
     await addToBalances(tx, workspaceId, [{ user_key: move.userKey, points: move.points }], now);
+    await recordLedgerEvents(tx, { dialect: store.dialect, workspaceId, now }, [Number(row.entry_id)]);
     const entry = toLedgerEntry(row);
     if (onSpent && move.points < 0) await onSpent(tx, entry);
     return { entry, balance: balance + move.points, replayed: false };

@@ -5,7 +5,9 @@ import type { SqlExecutor, Store } from '../../store/index.ts';
 import { earnFromOrders } from './earn.ts';
 import { expireFallenDue } from './expiry.ts';
 import { joinFromEvents } from './join.ts';
+import { leaveFromEvents } from './leave.ts';
 import { followMerges } from './merges.ts';
+import { clawBackRefunds } from './refunds.ts';
 import { getMembershipSettings } from './settings.ts';
 import { evaluateTiers } from './tiers.ts';
 import { syncMemberTraits } from './traits-sync.ts';
@@ -45,7 +47,10 @@ export interface MemberTick {
   /** Merged-away people whose membership moved to their survivor. */
   merged: number;
   joined: number;
+  left: number;
   earned: { orders: number; people: number; points: number };
+  /** Points taken back by `Order Refunded` events. */
+  refunded: { refunds: number; points: number };
   expired: { lots: number; people: number; points: number };
   tiers: { mode: 'full' | 'incremental' | 'none'; changed: number };
   traitsSynced: number;
@@ -60,8 +65,9 @@ const ticks = serialQueue();
 /**
  * The membership programme's background work, per workspace, in this order:
  * 1. membership of people merged away moves to their survivor;
- * 2. `Member Joined` events make members;
- * 3. `Order Completed` events of members earn points (with tier and campaign multipliers);
+ * 2. `Member Joined` events make members, `Member Left` events end memberships;
+ * 3. `Order Completed` events of members earn points (with tier and campaign multipliers), and
+ *    `Order Refunded` events take them back;
  * 4. points whose expiry fell due expire (FIFO);
  * 5. tiers: the people touched above, and everyone every `tiersEveryMs`;
  * 6. member traits are mirrored onto profiles for segments and templates.
@@ -105,7 +111,9 @@ export class MemberJobs {
 
     const merged = await followMerges(this.store, workspaceId, since, now);
     const joined = await joinFromEvents(this.store, workspaceId, since, now);
+    const left = await leaveFromEvents(this.store, workspaceId, since, now);
     const earned = await earnFromOrders(this.store, workspaceId, settings, since, now);
+    const refunded = await clawBackRefunds(this.store, workspaceId, since, now);
     await saveJob(this.store, workspaceId, jobs.events, nextWatermark, now);
     if (reconcile || since === null) await saveJob(this.store, workspaceId, jobs.reconcile, null, now);
 
@@ -119,7 +127,7 @@ export class MemberJobs {
       await saveJob(this.store, workspaceId, jobs.tiers, null, now);
     } else {
       // Expiry lowers balances, not points earned in a period: it cannot change a tier.
-      const touched = [...new Set([...merged, ...joined, ...earned.userKeys])];
+      const touched = [...new Set([...merged, ...joined, ...earned.userKeys, ...refunded.userKeys])];
       if (touched.length > 0) {
         tiers = { mode: 'incremental', changed: (await evaluateTiers(this.store, workspaceId, settings, now, touched)).changed };
       }
@@ -129,7 +137,9 @@ export class MemberJobs {
       workspaceId,
       merged: merged.length,
       joined: joined.length,
+      left: left.length,
       earned: { orders: earned.orders, people: earned.people, points: earned.points },
+      refunded: { refunds: refunded.refunds, points: refunded.points },
       expired,
       tiers,
       traitsSynced,

@@ -13,9 +13,10 @@ type MemberRow = {
   joined_at: number | null;
   tier_since: number | null;
   points_balance: number;
+  left_at: number | null;
 };
 
-const columns = 'user_key, member_no, status, tier, assigned_tier, source, store_id, joined_at, tier_since, points_balance';
+const columns = 'user_key, member_no, status, tier, assigned_tier, source, store_id, joined_at, tier_since, points_balance, left_at';
 const iso = (ms: number | null) => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
 
 /** What segments, templates and the person API need of a member, for many people at once. */
@@ -56,7 +57,8 @@ export async function memberView(db: SqlExecutor, workspaceId: number, userKey: 
   if (r?.status !== 'active') {
     return {
       userKey,
-      status: 'none',
+      status: r?.status === 'left' ? 'left' : 'none',
+      leftAt: iso(r?.left_at ?? null),
       memberNo: null,
       tier: null,
       tierSince: null,
@@ -72,6 +74,7 @@ export async function memberView(db: SqlExecutor, workspaceId: number, userKey: 
   return {
     userKey,
     status: 'active',
+    leftAt: null,
     memberNo: r.member_no,
     tier: r.tier,
     tierSince: iso(r.tier_since),
@@ -129,7 +132,16 @@ export interface MembershipSummary {
   byTier: { tier: string | null; members: number; pointsBalance: number }[];
   pointsOutstanding: number;
   /** Ledger totals of the period, by kind (debits as positive numbers). */
-  period: { from: string; to: string; earned: number; spent: number; expired: number; adjusted: number };
+  period: {
+    from: string;
+    to: string;
+    earned: number;
+    spent: number;
+    expired: number;
+    adjusted: number;
+    refunded: number;
+    forfeited: number;
+  };
 }
 
 /** Members per tier, points outstanding, and what was earned, spent and expired from `from` to `to` (both included). */
@@ -155,6 +167,8 @@ export async function membershipSummary(db: SqlExecutor, workspaceId: number, fr
       spent: -(byKind.get('spend') ?? 0),
       expired: -(byKind.get('expire') ?? 0),
       adjusted: byKind.get('adjust') ?? 0,
+      refunded: -(byKind.get('refund') ?? 0),
+      forfeited: -(byKind.get('forfeit') ?? 0),
     },
   };
 }

@@ -129,6 +129,10 @@ export const joinMemberSchema = z
   .describe('Join the membership programme; also records a `Member Joined` event, so journeys see API joins too');
 export type JoinMemberInput = z.infer<typeof joinMemberSchema>;
 
+export const leaveMemberSchema = z
+  .strictObject({ reason: z.string().min(1).max(200).optional().describe('Why they left (kept on the `Member Left` event)') })
+  .describe('Leave the programme: the tier ends and the points balance is forfeited; joining again starts from zero');
+
 const idempotencyKey = z
   .string()
   .min(1)
@@ -161,7 +165,7 @@ export const adjustPointsSchema = z
   .describe('Credit (positive) or debit (negative) points by hand; a debit never takes the balance below 0');
 export type AdjustPointsInput = z.infer<typeof adjustPointsSchema>;
 
-export const ledgerKinds = ['earn', 'spend', 'expire', 'adjust'] as const;
+export const ledgerKinds = ['earn', 'spend', 'expire', 'adjust', 'refund', 'forfeit'] as const;
 export type LedgerKind = (typeof ledgerKinds)[number];
 
 export const ledgerEntrySchema = z
@@ -186,7 +190,8 @@ export type LedgerEntry = z.infer<typeof ledgerEntrySchema>;
 export const memberViewSchema = z
   .object({
     userKey: z.number(),
-    status: z.enum(['active', 'none']).describe('none: a known person who is not a member'),
+    status: z.enum(['active', 'left', 'none']).describe('none: a known person who never joined; left: left the programme'),
+    leftAt: z.string().nullable().describe('left: when they left (their points were forfeited)'),
     memberNo: z.string().nullable(),
     tier: z.string().nullable(),
     tierSince: z.string().nullable(),

@@ -1,6 +1,7 @@
 import { DAY } from '../../core/clock.ts';
 import type { SqlParam, Store } from '../../store/index.ts';
 import { ledgerTransaction } from './ledger-tx.ts';
+import { recordTierEvents } from './member-events.ts';
 import type { MembershipSettings } from './schema.ts';
 
 export interface TierResult {
@@ -13,14 +14,15 @@ export interface TierResult {
  * One aggregate per distinct (metric, period) the rules use, each a GROUP BY over the period:
  * - spend: Order Completed totals (each order once, however often its event was sent) minus
  *   Order Refunded totals, with the order time in the period;
- * - points: points earned from orders (`earn` entries) whose order time is in the period.
+ * - points: points earned from orders (`earn` entries) whose order time is in the period, minus
+ *   what refunds of orders took back (`refund` entries) in the period.
  */
 function metricSql(metric: 'spend' | 'points', periodDays: number, now: number, who: string): string {
   const from = Math.trunc(now - periodDays * DAY);
   const to = Math.trunc(now);
   if (metric === 'points') {
     return `SELECT user_key, SUM(points) AS v FROM points_ledger
-      WHERE workspace_id = $1 AND kind = 'earn' AND occurred_at > ${from} AND occurred_at <= ${to} AND ${who} GROUP BY user_key`;
+      WHERE workspace_id = $1 AND kind IN ('earn', 'refund') AND occurred_at > ${from} AND occurred_at <= ${to} AND ${who} GROUP BY user_key`;
   }
   return `SELECT user_key, SUM(amount) AS v FROM (
       SELECT user_key, MAX(total) AS amount FROM events
@@ -72,7 +74,7 @@ export async function evaluateTiers(
   const memberWho = userKeys === null ? '' : `AND m.${who}`;
 
   return ledgerTransaction(store, async (tx) => {
-    const changes = await tx.query<{ user_key: number; to_tier: string | null }>(
+    const changes = await tx.query<{ user_key: number; from_tier: string | null; to_tier: string | null }>(
       `INSERT INTO member_tier_changes (workspace_id, user_key, from_tier, to_tier, changed_at)
        SELECT $1, t.user_key, t.old_tier, t.new_tier, ${Math.trunc(now)} FROM (
          SELECT m.user_key, m.tier AS old_tier, CASE
@@ -82,7 +84,7 @@ export async function evaluateTiers(
          ${joins.join('\n         ')}
          WHERE m.workspace_id = $1 AND m.status = 'active' ${memberWho}
        ) t WHERE t.old_tier IS DISTINCT FROM t.new_tier
-       RETURNING user_key, to_tier`,
+       RETURNING user_key, from_tier, to_tier`,
       params,
     );
     if (changes.length === 0) return { changed: 0, userKeys: [] };
@@ -92,6 +94,8 @@ export async function evaluateTiers(
        WHERE members.workspace_id = $1 AND members.user_key = s.user_key`,
       [workspaceId, changes.map((c) => Number(c.user_key)), changes.map((c) => c.to_tier ?? ''), now],
     );
+    const changed = changes.map((c) => ({ userKey: Number(c.user_key), from: c.from_tier, to: c.to_tier }));
+    await recordTierEvents(tx, { dialect: store.dialect, workspaceId, now }, changed);
     return { changed: changes.length, userKeys: changes.map((c) => Number(c.user_key)) };
   });
 }
