@@ -162,7 +162,7 @@ export const couponPaths = {
   },
   '/api/coupons/sync': {
     post: tillOp('Bring coupon states up to date from order events now (reads do this themselves)', {
-      responses: { '200': { description: '{redeemed, attributed, reminded, expired}' }, ...errors },
+      responses: { '200': { description: '{merged, redeemed, attributed, reminded, expired}' }, ...errors },
     }),
   },
   '/api/people/{id}/coupons': {

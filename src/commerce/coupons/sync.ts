@@ -2,6 +2,7 @@ import { SqlBuilder } from '../../segments/index.ts';
 import type { SqlExecutor, Store } from '../../store/index.ts';
 import { normalizeCodeSql } from './codes.ts';
 import { insertCouponEvents } from './events.ts';
+import { followCouponMerges } from './merges.ts';
 import { couponWrites } from './serial.ts';
 
 /** Events received this long before the last sync are read again (a batch may commit late). */
@@ -9,6 +10,8 @@ const OVERLAP_MS = 10_000;
 const JOB = 'coupons';
 
 export interface SyncResult {
+  /** Codes moved from merged-away people to their survivors. */
+  merged: number;
   redeemed: number;
   attributed: number;
   reminded: number;
@@ -17,6 +20,7 @@ export interface SyncResult {
 
 /**
  * Brings coupon states up to date from what happened, set-at-a-time, in one transaction:
+ * 0. codes of people merged into someone else move to the survivor (merges.ts);
  * 1. redemptions: `Coupon Applied` and `Order Completed` events received since the last sync
  *    whose `coupon` (or `coupon_id`) is an issued code;
  * 2. attributed revenue: the paid total of the order a code was redeemed on, once it is paid;
@@ -41,6 +45,7 @@ export function syncCoupons(store: Store, workspaceId: number, now: number): Pro
         );
         const since = state?.watermark === null || state?.watermark === undefined ? 0 : Number(state.watermark) - OVERLAP_MS;
         const ctx = { dialect: store.dialect, workspaceId, now };
+        const merged = await followCouponMerges(tx, workspaceId, since);
         const redeemed = await detectRedemptions(tx, store, workspaceId, since, now);
         if (redeemed > 0) await insertCouponEvents(tx, ctx, 'Coupon Redeemed', 'SELECT code FROM coupon_used_now', []);
         const attributed = await attributeRevenue(tx, workspaceId);
@@ -52,7 +57,7 @@ export function syncCoupons(store: Store, workspaceId: number, now: number): Pro
            ON CONFLICT (workspace_id, job) DO UPDATE SET watermark = excluded.watermark, ran_at = excluded.ran_at`,
           [workspaceId, JOB, now],
         );
-        return { redeemed, attributed, reminded, expired };
+        return { merged, redeemed, attributed, reminded, expired };
       }),
     ),
   );
