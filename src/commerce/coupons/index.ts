@@ -14,6 +14,7 @@ export {
   updateCampaign,
 } from './campaigns-repo.ts';
 export { generateCodes } from './codes.ts';
+export { retryLostCommitRace } from './commit-race.ts';
 export { issueCoupons, prepareIssueTable } from './issue.ts';
 export { isMemberSql } from './membership.ts';
 export { codeByIssueKey, type IssueResult, issueInTransaction, issueToPerson, uploadPool } from './pool-and-api-issue.ts';

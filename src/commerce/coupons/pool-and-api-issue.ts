@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError } from '../../core/errors.ts';
 import { arrayCast, type Dialect, type SqlExecutor, type Store } from '../../store/index.ts';
 import { requireCampaign } from './campaigns-repo.ts';
+import { retryLostCommitRace } from './commit-race.ts';
 import { issueCoupons, prepareIssueTable } from './issue.ts';
 import { couponWrites } from './serial.ts';
 import { issueTerms } from './terms.ts';
@@ -63,16 +64,18 @@ export async function issueToPerson(
 ): Promise<IssueResult> {
   const issueKey = `api.${campaignId}.${idempotencyKey ?? randomUUID()}`;
   return couponWrites(store, () =>
-    store.session(async (session) => {
-      const earlier = await codeByIssueKey(store, workspaceId, issueKey, now);
-      if (earlier) return { issued: true as const, replay: true, coupon: earlier };
-      const outcome = await session.transaction((tx) =>
-        issueInTransaction(tx, store.dialect, workspaceId, campaignId, userKey, issueKey, now),
-      );
-      if (!outcome?.code) return { issued: false as const, reason: outcome?.reason ?? 'code_conflict' };
-      const coupon = await codeByIssueKey(store, workspaceId, issueKey, now);
-      return { issued: true as const, replay: false, coupon: coupon as CouponView };
-    }),
+    store.session((session) =>
+      retryLostCommitRace(store.dialect, async () => {
+        const earlier = await codeByIssueKey(store, workspaceId, issueKey, now);
+        if (earlier) return { issued: true as const, replay: true, coupon: earlier };
+        const outcome = await session.transaction((tx) =>
+          issueInTransaction(tx, store.dialect, workspaceId, campaignId, userKey, issueKey, now),
+        );
+        if (!outcome?.code) return { issued: false as const, reason: outcome?.reason ?? 'code_conflict' };
+        const coupon = await codeByIssueKey(store, workspaceId, issueKey, now);
+        return { issued: true as const, replay: false, coupon: coupon as CouponView };
+      }),
+    ),
   );
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../../core/errors.ts';
 import type { Store } from '../../store/index.ts';
-import { type CouponView, codeByIssueKey, issueInTransaction, requireCampaign } from '../coupons/index.ts';
+import { type CouponView, codeByIssueKey, issueInTransaction, requireCampaign, retryLostCommitRace } from '../coupons/index.ts';
 import { type PointsMoveResult, spendPoints } from './ledger.ts';
 
 export const pointsCouponSchema = z
@@ -26,21 +26,24 @@ export async function spendPointsOnCoupon(
 ): Promise<PointsMoveResult & { coupon: CouponView }> {
   const campaign = await requireCampaign(store, workspaceId, req.campaignId);
   const issueKey = `points.${req.campaignId}.${req.idempotencyKey}`;
-  const moved = await spendPoints(
-    store,
-    workspaceId,
-    {
-      userKey: req.userKey,
-      points: req.points,
-      idempotencyKey: `coupon:${req.idempotencyKey}`,
-      reason: 'coupon',
-      reference: campaign.name,
-    },
-    now,
-    async (tx) => {
-      const issued = await issueInTransaction(tx, store.dialect, workspaceId, req.campaignId, req.userKey, issueKey, now);
-      if (!issued?.code) throw new AppError('conflict', `no coupon issued: ${issued?.reason ?? 'code_conflict'}`, 'campaignId');
-    },
+  // A lost commit race (DuckDB) rolls back the spend with the code; the retry finds the winner's code.
+  const moved = await retryLostCommitRace(store.dialect, () =>
+    spendPoints(
+      store,
+      workspaceId,
+      {
+        userKey: req.userKey,
+        points: req.points,
+        idempotencyKey: `coupon:${req.idempotencyKey}`,
+        reason: 'coupon',
+        reference: campaign.name,
+      },
+      now,
+      async (tx) => {
+        const issued = await issueInTransaction(tx, store.dialect, workspaceId, req.campaignId, req.userKey, issueKey, now);
+        if (!issued?.code) throw new AppError('conflict', `no coupon issued: ${issued?.reason ?? 'code_conflict'}`, 'campaignId');
+      },
+    ),
   );
   const coupon = await codeByIssueKey(store, workspaceId, issueKey, now);
   if (!coupon) throw new AppError('conflict', 'this idempotency key was used to spend points on something else', 'idempotencyKey');
