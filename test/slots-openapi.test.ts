@@ -17,8 +17,10 @@ describe('content slots API in OpenAPI', () => {
     const app = Fastify();
     const routes: string[] = [];
     app.addHook('onRoute', (r) => {
+      // The click redirect's token is a wildcard (longer than a path parameter may be).
       for (const method of [r.method].flat())
-        if (method !== 'HEAD') routes.push(`${method.toLowerCase()} ${r.url.replace(/:(\w+)/g, '{$1}')}`);
+        if (method !== 'HEAD')
+          routes.push(`${method.toLowerCase()} ${r.url.replace(/:(\w+)/g, '{$1}').replace(/^\/s\/\*$/, '/s/{token}')}`);
     });
     // Registering reads nothing from the context (the decider starts only when the server is ready).
     registerSlotRoutes(app, {} as ApiContext);
@@ -27,6 +29,11 @@ describe('content slots API in OpenAPI', () => {
     for (const [url, ops] of Object.entries(paths)) {
       for (const op of Object.values(ops)) {
         expect(op.summary, url).toBeTruthy();
+        if (url === '/s/{token}') {
+          // A link people follow: the signed token is the credential.
+          expect(op.security, url).toBeUndefined();
+          continue;
+        }
         expect(op.security, url).toEqual([url === '/v1/decide' ? { writeKey: [] } : { adminKey: [] }]);
         expect(op.responses['401'], url).toBeDefined();
       }
@@ -59,6 +66,7 @@ describe('content slots API in OpenAPI', () => {
       'source',
       'decisionId',
       'track',
+      'clickUrl',
     ]);
   });
 });

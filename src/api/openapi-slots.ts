@@ -35,6 +35,12 @@ const decisionSchema = z
     track: z
       .object({ slot: z.string(), variant: z.string().nullable(), decision_id: z.string() })
       .describe('Send these as the properties of `Content Viewed` and `Content Clicked`'),
+    clickUrl: z
+      .string()
+      .optional()
+      .describe(
+        'When the content has an absolute `link`: a signed redirect to it that records `Content Clicked` (use it where no script runs)',
+      ),
   })
   .describe('Decision');
 
@@ -52,6 +58,17 @@ export const slotPaths = {
       security: writeKeyAuth,
       parameters: queryParams(decideQuerySchema),
       responses: { '200': { description: 'The decision', ...json('Decision') }, ...errors },
+    },
+  },
+  '/s/{token}': {
+    get: {
+      summary: 'Follow a decision’s clickUrl: records `Content Clicked` (once per decision) and redirects to the content link',
+      tags: ['Slots'],
+      parameters: [{ name: 'token', in: 'path', required: true, schema: { type: 'string' }, description: 'From `clickUrl`' }],
+      responses: {
+        '302': { description: 'To the link of the variant shown (as the slot says now)' },
+        '404': { description: 'A forged or mangled token, or the variant has no absolute link any more', ...json('Error') },
+      },
     },
   },
   '/api/slots': {

@@ -1,10 +1,10 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { signedToken, tokenPayload, verifySignedToken } from '../core/signed-token.ts';
 
 /**
  * Signed links in messages: one-click unsubscribe (`/u/{token}`) and tracked clicks
  * (`/c/{token}`). A token names the workspace, the message key and (for clicks) which link of
- * the message, signed with the workspace's link secret: short enough for an SMS, unforgeable,
- * and everything else (person, channel, topic, target URL) is read from the outbox row.
+ * the message, signed with the workspace's link secret (core/signed-token.ts): everything else
+ * (person, channel, topic, target URL) is read from the outbox row.
  */
 
 export interface LinkRef {
@@ -14,32 +14,24 @@ export interface LinkRef {
   link: number;
 }
 
-const sign = (secret: string, body: string): string => createHmac('sha256', secret).update(body).digest('base64url').slice(0, 16);
-
 export function linkToken(secret: string, ref: LinkRef): string {
-  const body = Buffer.from(`${ref.workspaceId}|${ref.messageKey}|${ref.link}`).toString('base64url');
-  return `${body}.${sign(secret, body)}`;
+  return signedToken(secret, `${ref.workspaceId}|${ref.messageKey}|${ref.link}`);
 }
 
 /** The workspace a token claims, before its signature can be checked with that workspace's secret. */
 export function tokenWorkspace(token: string): number | null {
-  const ref = decode(token);
+  const ref = decode(tokenPayload(token));
   return ref ? ref.workspaceId : null;
 }
 
 /** The reference a token carries, if its signature is right. */
 export function verifyLinkToken(secret: string, token: string): LinkRef | null {
-  const [body, sig] = token.split('.');
-  if (!body || !sig) return null;
-  const want = Buffer.from(sign(secret, body));
-  const got = Buffer.from(sig);
-  if (want.length !== got.length || !timingSafeEqual(want, got)) return null;
-  return decode(token);
+  const payload = verifySignedToken(secret, token);
+  return payload === null ? null : decode(payload);
 }
 
-function decode(token: string): LinkRef | null {
-  const body = token.split('.')[0] ?? '';
-  const parts = Buffer.from(body, 'base64url').toString('utf8').split('|');
+function decode(payload: string): LinkRef | null {
+  const parts = payload.split('|');
   if (parts.length !== 3) return null;
   const [ws, messageKey, link] = parts as [string, string, string];
   const workspaceId = Number(ws);

@@ -1,4 +1,12 @@
 export { type Asker, type Choice, type CompiledSlot, choose, compileSlot, holdoutSalt, splitSalt, visitorBucketKey } from './choose.ts';
+export {
+  absoluteLink,
+  type SlotClickRef,
+  slotClickTarget,
+  slotClickToken,
+  slotClickWorkspace,
+  verifySlotClickToken,
+} from './click-links.ts';
 export { type DeciderOptions, SlotDecider, type Who } from './decider.ts';
 export { KeyBits } from './key-bits.ts';
 export { defaultPersonIndexOptions, type PersonIndexOptions } from './person-index.ts';

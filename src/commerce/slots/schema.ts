@@ -119,6 +119,8 @@ export interface Decision {
   decisionId: string;
   /** The properties to send with `Content Viewed` / `Content Clicked`. */
   track: { slot: string; variant: string | null; decision_id: string };
+  /** When the content has an absolute `link`: a redirect to it that records the click (click-links.ts). */
+  clickUrl?: string;
 }
 
 export const reportQuerySchema = z.object({
