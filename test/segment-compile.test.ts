@@ -181,6 +181,25 @@ describe('SQL per dialect', () => {
     `);
   });
 
+  it('did A and not B (the interest group): one grouped scan of the events, no pass over everyone', () => {
+    const def: SegmentDefinition = {
+      type: 'and',
+      conditions: [
+        { type: 'performed', event: ['Product Added', 'Product Added to Wishlist'], window: { from: '10d', to: '3d' } },
+        { type: 'not_performed', event: 'Order Completed', window: { last: '10d' } },
+      ],
+    };
+    for (const dialect of ['duckdb', 'postgres'] as const) {
+      expect(compile(def, dialect).sql).toBe(
+        `SELECT s.user_key FROM (SELECT e.user_key FROM events e WHERE e.workspace_id = $1 AND e.event IN ($2, $3, $4) AND e.ts >= $5 AND e.ts <= $6 GROUP BY e.user_key HAVING count(*) FILTER (WHERE e.event IN ($7, $8) AND e.ts >= $9 AND e.ts <= $10) >= $11 AND count(*) FILTER (WHERE e.event IN ($12) AND e.ts >= $13 AND e.ts <= $14) = 0) s
+WHERE s.user_key NOT IN (SELECT m.user_key FROM users m WHERE m.workspace_id = $1 AND m.merged_into IS NOT NULL)`,
+      );
+    }
+    // With a trait next to it, people are read from users as usual.
+    const withTrait = { type: 'and', conditions: [...def.conditions, trait('plan', { op: 'eq', value: 'gold' })] } as SegmentDefinition;
+    expect(compile(withTrait, 'duckdb').sql).toMatch(/^SELECT u\.user_key FROM users u/);
+  });
+
   it('sequence and random bucket', () => {
     const def: SegmentDefinition = {
       type: 'and',
@@ -957,8 +976,39 @@ describe.each(engines)('segment scenarios on %s', (engine) => {
         ['…nor with at_most', { type: 'performed', event: 'Ping', count: { op: 'at_most', value: 10 } }, ['M', 'N']],
         ['…nor by traits (the survivor gets the gaps filled)', trait('color', { op: 'eq', value: 'red' }), ['M']],
         ['…nor in a bucket of everyone', { type: 'random_bucket', from: 0, to: 100 }, ['M', 'N']],
+        [
+          '…nor by a question answered from the events alone (did A and not B)',
+          {
+            type: 'and',
+            conditions: [
+              { type: 'performed', event: 'Ping', window: { last: '7d' } },
+              { type: 'not_performed', event: 'Order Completed', window: { last: '10d' } },
+            ],
+          },
+          ['M'],
+        ],
       ],
     );
+
+    it('an event left under a merged-away key (a write racing the merge) does not bring them back', async () => {
+      const orphan = `orphan-${engine}`;
+      await t.store.query(
+        `INSERT INTO events (workspace_id, message_id, user_key, type, event, ts, received_at, source) VALUES ($1, $2, $3, 'track', 'Ping', $4, $4, 'api')`,
+        [merged.ws, orphan, merged.key('X'), daysAgo(1)],
+      );
+      try {
+        const interest = {
+          type: 'and',
+          conditions: [
+            { type: 'performed', event: 'Ping', window: { last: '7d' } },
+            { type: 'not_performed', event: 'Order Completed', window: { last: '10d' } },
+          ],
+        } as SegmentDefinition;
+        expect(await merged.members(interest)).toEqual(['M']);
+      } finally {
+        await t.store.query('DELETE FROM events WHERE workspace_id = $1 AND message_id = $2', [merged.ws, orphan]);
+      }
+    });
 
     it('the merged-away person is recorded as merged', async () => {
       const [row] = await t.store.query<{ merged_into: number }>(

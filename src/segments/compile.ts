@@ -48,6 +48,16 @@ export function compileSegment(definition: Condition, options: CompileOptions): 
   const ws = b.param(options.workspaceId);
   const restrict = options.restrictTo ? b.param([...options.restrictTo]) : null;
   const c = new Compiler(b, ws, options.now, restrict);
+  // "Did A and not B" questions (the interest group, dormant buyers) are one grouped scan of the
+  // events: answer from it alone, as one would by hand, without a pass over every person.
+  const scan = definition.type === 'and' ? c.andAsOneScan(definition.conditions) : null;
+  if (scan !== null) {
+    // Merged-away people own no events (a merge moves them), but a row written by a transaction
+    // racing the merge could still name one: leave them out (they are few; no scan of everyone).
+    const sql = `SELECT s.user_key FROM (${scan}) s
+WHERE s.user_key NOT IN (SELECT m.user_key FROM users m WHERE m.workspace_id = ${ws} AND m.merged_into IS NOT NULL)`;
+    return { sql, params: b.params };
+  }
   const where = c.condition(definition);
   const joins: string[] = [];
   if (c.usesTraits) joins.push(`LEFT JOIN computed_traits ct ON ct.workspace_id = u.workspace_id AND ct.user_key = u.user_key`);
@@ -138,6 +148,19 @@ class Compiler {
    * ago") then scans 180 days of orders, not the whole history.
    */
   private and(conditions: Condition[]): string {
+    return this.planAnd(
+      conditions,
+      (merged, rest) => `(${[...(merged ? [`u.user_key IN (${merged})`] : []), ...rest.map((n) => this.condition(n))].join('\n  AND ')})`,
+    );
+  }
+
+  /** The bare grouped scan (`SELECT e.user_key …`) when `oneScan` answers every condition of the `and`, else null. */
+  andAsOneScan(conditions: Condition[]): string | null {
+    return this.planAnd(conditions, (merged, rest) => (merged !== null && rest.length === 0 ? merged : null));
+  }
+
+  /** Plans an `and` (which conditions share one scan) and builds it with `build`, inside its `occursSince` scope. */
+  private planAnd<T>(conditions: Condition[], build: (merged: string | null, rest: Condition[]) => T): T {
     const outer = this.occursSince;
     this.occursSince = new Map(outer);
     for (const c of conditions) {
@@ -157,9 +180,11 @@ class Compiler {
     const mergeable = conditions.filter((c) => counted.includes(c) || lastInScan(c));
     const merged = mergeable.length >= 2 && counted.some(isPositive) ? this.oneScan(mergeable) : null;
     const rest = merged ? conditions.filter((c) => !mergeable.includes(c)) : conditions;
-    const sql = `(${[...(merged ? [merged] : []), ...rest.map((n) => this.condition(n))].join('\n  AND ')})`;
-    this.occursSince = outer;
-    return sql;
+    try {
+      return build(merged, rest);
+    } finally {
+      this.occursSince = outer;
+    }
   }
 
   /**
@@ -190,7 +215,7 @@ class Compiler {
       const atLeast = c.type === 'performed' ? (c.count?.value ?? 1) : 0;
       return `count(*) FILTER (WHERE ${matches}) ${atLeast === 0 ? '= 0' : `>= ${this.b.param(atLeast)}`}`;
     });
-    return `u.user_key IN (SELECT e.user_key FROM events e WHERE ${scan.join(' AND ')} GROUP BY e.user_key HAVING ${having.join(' AND ')})`;
+    return `SELECT e.user_key FROM events e WHERE ${scan.join(' AND ')} GROUP BY e.user_key HAVING ${having.join(' AND ')}`;
   }
 
   private computed(trait: ComputedTraitName, cmp: Comparison): string {
