@@ -5,7 +5,7 @@ import { buildModel } from '../commerce/recommendations/index.ts';
 import type { Clock } from '../core/clock.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
 import { IngestBuffer, type IngestBufferOptions } from '../ingest/index.ts';
-import { defaultEngineOptions, type EngineOptions, JourneyEngine } from '../journeys/index.ts';
+import { type CommittedEvent, defaultEngineOptions, type EngineOptions, JourneyEngine } from '../journeys/index.ts';
 import { Dispatcher, type DispatcherOptions } from '../messaging/index.ts';
 import { type ProfileJobOptions, ProfileJobs } from '../profiles/index.ts';
 import { type RefresherOptions, SegmentRefresher } from '../segments/index.ts';
@@ -65,9 +65,9 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     logger: { level: options.logLevel },
     logController: new LogController({ disableRequestLogging: true }),
   });
-  // New events may enrol people or end their waits: the engine ticks right after each commit.
-  let nudge = () => {};
-  const ingest = new IngestBuffer(options.store, options.clock, { ...options.ingest, onCommitted: () => nudge() });
+  // New events may enrol people or end their waits: the engine takes each committed batch at once.
+  let committed: (workspaceId: number, events: readonly CommittedEvent[]) => void = () => {};
+  const ingest = new IngestBuffer(options.store, options.clock, { ...options.ingest, onCommitted: (ws, events) => committed(ws, events) });
   // On DuckDB this process is the only writer, so the buffer knows exactly what is not stored yet.
   const pendingSince = options.store.dialect === 'duckdb' ? () => ingest.oldestPending() : undefined;
   const dispatcher = new Dispatcher(options.store, options.clock, options.messaging ?? {});
@@ -78,7 +78,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     pendingSince,
     onMoved: () => dispatcher.nudge(),
   });
-  nudge = () => journeys.nudge();
+  committed = (ws, events) => journeys.eventsCommitted(ws, events);
   const segments = new SegmentRefresher(options.store, options.clock, options.segments);
   const members = new MemberJobs(options.store, options.clock, { ...options.members, pendingSince });
   const ctx: ApiContext = {

@@ -14,8 +14,8 @@ export interface IngestBufferOptions {
    * wait for the write in progress, so an overload slows clients down instead of growing memory.
    */
   maxQueuedEvents?: number;
-  /** Called after each committed batch that stored something (e.g. to wake the journey engine). */
-  onCommitted?: (workspaceId: number) => void;
+  /** Called after each committed batch that stored something, with the events it stored (the journey engine's fast path takes them). */
+  onCommitted?: (workspaceId: number, stored: readonly NormalizedEvent[]) => void;
 }
 
 /** What one request learns: how many of its events were stored, and how many were duplicates. */
@@ -112,7 +112,8 @@ export class IngestBuffer {
       const all = pendings.flatMap((p) => p.events);
       try {
         const { storedIds } = await writeBatch(this.store, ws, all, this.clock.now());
-        if (storedIds.size > 0) this.options.onCommitted?.(ws);
+        if (storedIds.size > 0)
+          this.options.onCommitted?.(ws, storedIds.size === all.length ? all : all.filter((e) => storedIds.has(e.messageId)));
         for (const p of pendings) {
           const stored = p.events.filter((e) => storedIds.has(e.messageId)).length;
           p.resolve({ stored, duplicates: p.events.length - stored });

@@ -5,6 +5,21 @@ import { exitProperties, insertJourneyEvents } from './sql.ts';
 import type { NodeHandler, StepContext } from './step-context.ts';
 
 /**
+ * The instances a step is limited to: ids in [from, to), those one admission just created (the
+ * event fast path steps only its own entrants, never people another tick is responsible for).
+ */
+export interface StepScope {
+  from: number;
+  to: number;
+}
+
+/** What a step did: how many moved, and how many arrived at each next node (finished ones are not counted there). */
+export interface StepOutcome {
+  moved: number;
+  arrivals: Map<string, number>;
+}
+
+/**
  * One step of one node, in one transaction: the instances ready at the node (arrived, or whose
  * wait is over) go into `ready`; the node's handler decides their branches into `moves` (and
  * queues its outbox rows); then every move is applied at once — steps recorded, journey-step
@@ -13,25 +28,41 @@ import type { NodeHandler, StepContext } from './step-context.ts';
  * Returns how many instances moved.
  */
 export async function advanceNode(session: Session, base: Omit<StepContext, 'tx'>, node: JourneyNode): Promise<number> {
-  return session.transaction(async (tx) => {
-    const ctx: StepContext = { ...base, tx };
-    await tx.query('DELETE FROM ready');
-    await tx.query(
-      `INSERT INTO ready SELECT instance_id, user_key, instance_key, entry_key, holdout, node_state, due_at, entered_at, node_entered_at,
-         step_no, trigger_props, trigger_total
-       FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND version = $3 AND node_id = $4 AND status = 'active' AND due_at <= $5`,
-      [ctx.workspaceId, ctx.journeyId, ctx.version, node.id, ctx.now],
-    );
-    await tx.query('DELETE FROM moves');
-    await (handlers[node.type] as NodeHandler<NodeType>).step(ctx, node as never);
+  return session.transaction(async (tx) => (await stepNode({ ...base, tx }, node)).moved);
+}
 
-    const [counts] = await tx.query<{ n: number; onward: number }>(
-      `SELECT count(*) AS n, count(m.next_node) AS onward FROM ${routed(ctx, node)} m`,
-    );
-    const n = Number(counts!.n);
-    if (n > 0) await applyMoves(ctx, node, { onward: Number(counts!.onward), finished: n - Number(counts!.onward) });
-    return n;
-  });
+/**
+ * One step of one node in the caller's transaction (see advanceNode), optionally for the
+ * instances of `scope` only. The `ready` and `moves` tables must exist (prepareStepTables).
+ */
+export async function stepNode(ctx: StepContext, node: JourneyNode, scope?: StepScope): Promise<StepOutcome> {
+  const { tx } = ctx;
+  const params: (string | number)[] = [ctx.workspaceId, ctx.journeyId, ctx.version, node.id, ctx.now];
+  const inScope = scope ? ' AND instance_id >= $6 AND instance_id < $7' : '';
+  if (scope) params.push(scope.from, scope.to);
+  await tx.query('DELETE FROM ready');
+  await tx.query(
+    `INSERT INTO ready SELECT instance_id, user_key, instance_key, entry_key, holdout, node_state, due_at, entered_at, node_entered_at,
+       step_no, trigger_props, trigger_total
+     FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND version = $3 AND node_id = $4 AND status = 'active' AND due_at <= $5${inScope}`,
+    params,
+  );
+  await tx.query('DELETE FROM moves');
+  await (handlers[node.type] as NodeHandler<NodeType>).step(ctx, node as never);
+
+  const routes = await tx.query<{ next_node: string | null; n: number }>(
+    `SELECT m.next_node, count(*) AS n FROM ${routed(ctx, node)} m GROUP BY m.next_node`,
+  );
+  const arrivals = new Map<string, number>();
+  let moved = 0;
+  let finished = 0;
+  for (const r of routes) {
+    moved += Number(r.n);
+    if (r.next_node === null) finished += Number(r.n);
+    else arrivals.set(r.next_node, Number(r.n));
+  }
+  if (moved > 0) await applyMoves(ctx, node, { onward: moved - finished, finished });
+  return { moved, arrivals };
 }
 
 /**

@@ -4,11 +4,14 @@ import type { Session, Store } from '../store/index.ts';
 import { advanceNode, prepareStepTables } from './advance.ts';
 import type { JourneyDefinition, NodeType, Trigger } from './definition.ts';
 import { enroll, entryNode } from './enroll.ts';
+import { type CommittedEvent, EventFastPath, type FastPathResult } from './fast-path.ts';
 import { convertGoals } from './goal.ts';
 import { versionDefinition } from './journeys-repo.ts';
 import { handlers } from './nodes/index.ts';
+import { pendingWork, type RunningJourney, type Work } from './pending-work.ts';
 import { journeyWrites } from './serial.ts';
 import type { NodeHandler, StepContext } from './step-context.ts';
+import { WatchedEvents } from './watched-events.ts';
 
 export interface EngineOptions {
   /** Events received this long before the last tick are read again (a batch may commit late). */
@@ -31,25 +34,6 @@ export interface TickResult {
   moved: number;
 }
 
-type RunningJourney = {
-  journey_id: number;
-  version: number;
-  published_at: number;
-  entry_cursor: number | null;
-  next_fire_at: number | null;
-  events_watermark: number | null;
-};
-
-/** What a journey has to do in a tick. */
-interface Work {
-  /** Its trigger may have brought someone. */
-  enroll: boolean;
-  /** Events came since it last looked (goals, awaited events). */
-  events: boolean;
-  /** Some of its instances are due at a node. */
-  due: boolean;
-}
-
 /**
  * Moves everyone through every running journey. A tick, per journey:
  * 1. enrol what the trigger brought since the last tick;
@@ -62,14 +46,22 @@ interface Work {
  */
 export class JourneyEngine {
   private ticker: Ticker | null = null;
+  private log: (err: unknown) => void = () => {};
+  private readonly fastPath: EventFastPath;
+  /** Committed events waiting for the fast path, and the fast path's run in progress. */
+  private committed: { workspaceId: number; events: readonly CommittedEvent[] }[] = [];
+  private fastRun: Promise<void> | null = null;
   /** Each journey version's trigger, learnt on its first tick (to tell cheaply whether it has work). */
   private readonly triggers = new Map<string, Trigger>();
+  private readonly watched = new WatchedEvents();
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly options: EngineOptions = defaultEngineOptions,
-  ) {}
+  ) {
+    this.fastPath = new EventFastPath(store, this.watched, options.overlapMs);
+  }
 
   async tick(): Promise<TickResult[]> {
     const workspaces = await this.store.query<{ workspace_id: number }>(
@@ -89,91 +81,32 @@ export class JourneyEngine {
         [workspaceId],
       );
       if (journeys.length === 0) return [];
-      const work = await this.pendingWork(workspaceId, journeys);
+      const now = this.clock.now();
+      const work = await pendingWork({
+        store: this.store,
+        workspaceId,
+        journeys,
+        now,
+        horizon: this.eventHorizon(now),
+        triggers: this.triggers,
+        watched: this.watched,
+      });
       const results: TickResult[] = [];
       for (const j of journeys) {
         const todo = work(j);
+        if (todo.settleTo !== null) {
+          await this.store.query('UPDATE journeys SET events_watermark = $3 WHERE workspace_id = $1 AND journey_id = $2', [
+            workspaceId,
+            Number(j.journey_id),
+            todo.settleTo,
+          ]);
+        }
         if (!todo.enroll && !todo.events && !todo.due) continue;
         const r = await this.store.session((session) => this.withLease(session, j, () => this.tickJourney(session, workspaceId, j, todo)));
         if (r) results.push(r);
       }
       return results;
     });
-  }
-
-  /**
-   * What each journey has to do this tick, from a few cheap workspace-wide reads, so that idle
-   * journeys cost nothing (each statement costs a few milliseconds on DuckDB, and ticks run
-   * every few hundred milliseconds).
-   */
-  private async pendingWork(workspaceId: number, journeys: RunningJourney[]): Promise<(j: RunningJourney) => Work> {
-    const now = this.clock.now();
-    const { overlap } = this.eventHorizon(now);
-    const since = (j: RunningJourney) => (j.events_watermark === null ? now : Number(j.events_watermark)) - overlap;
-    const [{ latest }] = (await this.store.query<{ latest: number | null }>(
-      'SELECT max(received_at) AS latest FROM events WHERE workspace_id = $1 AND received_at > $2',
-      [workspaceId, Math.min(...journeys.map(since))],
-    )) as [{ latest: number | null }];
-    const due = new Set(
-      (
-        await this.store.query<{ journey_id: number }>(
-          `SELECT DISTINCT journey_id FROM journey_instances WHERE workspace_id = $1 AND status = 'active' AND due_at <= $2`,
-          [workspaceId, now],
-        )
-      ).map((r) => Number(r.journey_id)),
-    );
-    const refreshNo = new Map(
-      (
-        await this.store.query<{ segment_id: number; refresh_no: number }>(
-          'SELECT segment_id, refresh_no FROM segments WHERE workspace_id = $1',
-          [workspaceId],
-        )
-      ).map((r) => [Number(r.segment_id), Number(r.refresh_no)]),
-    );
-    const segmentEntries = await this.segmentEntries(workspaceId, journeys, refreshNo);
-    return (j) => {
-      const events = latest !== null && Number(latest) > since(j);
-      const trigger = this.triggers.get(`${j.journey_id}/${j.version}`);
-      // Unknown trigger (not loaded yet): let the tick find out.
-      let enroll = true;
-      if (trigger?.kind === 'event') enroll = events;
-      else if (trigger?.kind === 'segment') enroll = j.entry_cursor === null || segmentEntries.has(Number(j.journey_id));
-      else if (trigger?.kind === 'schedule') enroll = j.next_fire_at !== null && Number(j.next_fire_at) <= now;
-      else if (trigger?.kind === 'api') enroll = false;
-      return { enroll, events, due: due.has(Number(j.journey_id)) };
-    };
-  }
-
-  /**
-   * Segment-triggered journeys whose segment has new entries. A realtime segment is refreshed
-   * every second, mostly with nobody entering: when its refreshes since the cursor brought only
-   * exits, the cursor just moves on (one statement instead of an enrolment transaction).
-   */
-  private async segmentEntries(workspaceId: number, journeys: RunningJourney[], refreshNo: Map<number, number>): Promise<Set<number>> {
-    const found = new Set<number>();
-    for (const j of journeys) {
-      const trigger = this.triggers.get(`${j.journey_id}/${j.version}`);
-      if (trigger?.kind !== 'segment' || j.entry_cursor === null) continue;
-      const cursor = Number(j.entry_cursor);
-      const latest = refreshNo.get(trigger.segmentId) ?? 0;
-      if (latest <= cursor) continue;
-      const entered = await this.store.query(
-        `SELECT 1 AS hit FROM segment_changes WHERE workspace_id = $1 AND segment_id = $2 AND refresh_no > $3 AND refresh_no <= $4
-           AND change = 'entered' LIMIT 1`,
-        [workspaceId, trigger.segmentId, cursor, latest],
-      );
-      if (entered.length > 0) found.add(Number(j.journey_id));
-      else {
-        // Refreshes up to `latest` are committed (its number was read from the segment row), so none is skipped.
-        await this.store.query('UPDATE journeys SET entry_cursor = $4 WHERE workspace_id = $1 AND journey_id = $2 AND entry_cursor = $3', [
-          workspaceId,
-          Number(j.journey_id),
-          cursor,
-          latest,
-        ]);
-      }
-    }
-    return found;
   }
 
   /** On PostgreSQL, runs `fn` only if no other process is advancing this journey. */
@@ -322,18 +255,60 @@ export class JourneyEngine {
     };
   }
 
-  /** Ticks every `intervalMs`, and right away when nudged (new events committed). */
+  /** Ticks every `intervalMs`, and right away when nudged; takes committed events on the fast path. */
   start(intervalMs: number, log: (err: unknown) => void): void {
+    this.log = log;
     this.ticker = startTicker(() => this.tick(), intervalMs, log);
   }
 
-  /** New events arrived: tick soon rather than at the next interval (event-to-outbox latency). */
+  /** Something changed (a journey published or edited): tick soon rather than at the next interval. */
   nudge(): void {
     this.ticker?.nudge();
+  }
+
+  /**
+   * An ingest batch committed these events (this process, while the engine runs): the fast path
+   * enrols event-triggered journeys for them at once (fast-path.ts). Batches that commit while it
+   * runs are taken together next. A general tick follows only when the events may matter to it
+   * (a goal, an awaited event) or the fast path could not take them; otherwise the tick's own
+   * interval is soon enough for what is left (it also re-reads them through its cursor: anything
+   * the fast path missed — it failed, the process died — is enrolled there).
+   */
+  eventsCommitted(workspaceId: number, events: readonly CommittedEvent[]): void {
+    if (!this.ticker || events.length === 0) return;
+    this.committed.push({ workspaceId, events });
+    this.fastRun ??= this.drainCommitted().finally(() => {
+      this.fastRun = null;
+    });
+  }
+
+  private async drainCommitted(): Promise<void> {
+    while (this.committed.length > 0 && this.ticker) {
+      const taken = this.committed;
+      this.committed = [];
+      const byWorkspace = new Map<number, CommittedEvent[]>();
+      for (const c of taken) byWorkspace.set(c.workspaceId, [...(byWorkspace.get(c.workspaceId) ?? []), ...c.events]);
+      for (const [workspaceId, events] of byWorkspace) {
+        try {
+          if ((await this.takeEvents(workspaceId, events)).needsTick) this.ticker?.nudge();
+        } catch (err) {
+          this.log(err);
+          this.ticker?.nudge();
+        }
+      }
+    }
+  }
+
+  /** The fast path for committed events, now (one at a time with ticks and other journey writes). */
+  async takeEvents(workspaceId: number, events: readonly CommittedEvent[]): Promise<FastPathResult> {
+    const r = await journeyWrites(this.store, () => this.fastPath.handle(workspaceId, events, this.clock.now()));
+    if (r.entered > 0 || r.moved > 0) this.options.onMoved?.();
+    return r;
   }
 
   async stop(): Promise<void> {
     await this.ticker?.stop();
     this.ticker = null;
+    await this.fastRun;
   }
 }

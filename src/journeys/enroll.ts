@@ -54,7 +54,7 @@ export async function enroll(ctx: EnrollContext): Promise<number> {
   return ctx.session.transaction((tx) =>
     withCandidates(tx, ctx.store.dialect, async () => {
       const cursor = await collect(tx, ctx, trigger);
-      const entered = await admit(tx, ctx);
+      const { entered } = await admit(tx, ctx);
       await tx.query('UPDATE journeys SET entry_cursor = $3, next_fire_at = $4 WHERE workspace_id = $1 AND journey_id = $2', [
         ctx.workspaceId,
         ctx.journey.journeyId,
@@ -87,7 +87,7 @@ export function admitCandidates(
       session.transaction((tx) =>
         withCandidates(tx, store.dialect, async () => {
           await fill(tx);
-          return admit(tx, { ...ctx, store, overlapMs: 0, settled: ctx.now });
+          return (await admit(tx, { ...ctx, store, overlapMs: 0, settled: ctx.now })).entered;
         }),
       ),
     ),
@@ -129,18 +129,8 @@ async function collect(
     }
     case 'event': {
       const b = new SqlBuilder(ctx.store.dialect);
-      const wsP = b.param(ws);
-      const key = trigger.key ? eventKeySql(b, trigger.key) : "''";
-      const since = b.param((j.entryCursor ?? ctx.now) - ctx.overlapMs);
-      const upTo = b.param(ctx.settled);
-      // Only what happened since the journey started: importing last year's orders must not enrol anyone.
-      const startedAt = b.param(j.publishedAt - HOUR);
-      await tx.query(
-        `INSERT INTO candidates SELECT e.user_key, ${key}, 'e.' || e.message_id, e.properties, e.total, e.ts FROM events e
-         WHERE e.workspace_id = ${wsP} AND e.received_at > ${since} AND e.received_at <= ${upTo} AND e.ts >= ${startedAt}
-           AND ${eventMatchSql(b, wsP, trigger, ctx.now)}${trigger.key ? ` AND ${key} IS NOT NULL` : ''}`,
-        b.params,
-      );
+      const received = `e.received_at > ${b.param((j.entryCursor ?? ctx.now) - ctx.overlapMs)} AND e.received_at <= ${b.param(ctx.settled)}`;
+      await insertEventCandidates(tx, b, ctx, trigger, received);
       return { entryCursor: ctx.settled, nextFireAt: null };
     }
     case 'schedule':
@@ -152,10 +142,86 @@ async function collect(
   }
 }
 
-/** Admits the candidates (re-entry rules, one per key, concurrency cap, holdout draw) and records their entry. */
-export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>): Promise<number> {
-  const [{ n }] = (await tx.query<{ n: number }>('SELECT count(*) AS n FROM candidates')) as [{ n: number }];
-  if (Number(n) === 0) return 0;
+/**
+ * Fills `candidates` with the trigger's events among those `received` selects (SQL over alias
+ * `e`, with `b`'s parameters). Events that enrolled someone already (the fast path takes most
+ * before a tick re-reads them) are refused by admission's entry guard, not here: an anti-join on
+ * the entry key per event is planned as a scan of the journey's instances on PostgreSQL until
+ * the table has statistics.
+ */
+async function insertEventCandidates(
+  tx: SqlExecutor,
+  b: SqlBuilder,
+  ctx: Pick<EnrollContext, 'workspaceId' | 'journey' | 'now'>,
+  trigger: Extract<Trigger, { kind: 'event' }>,
+  received: string,
+): Promise<void> {
+  const wsP = b.param(ctx.workspaceId);
+  const key = trigger.key ? eventKeySql(b, trigger.key) : "''";
+  // Only what happened since the journey started: importing last year's orders must not enrol anyone.
+  const startedAt = b.param(ctx.journey.publishedAt - HOUR);
+  await tx.query(
+    `INSERT INTO candidates SELECT e.user_key, ${key}, 'e.' || e.message_id, e.properties, e.total, e.ts FROM events e
+     WHERE e.workspace_id = ${wsP} AND ${received} AND e.ts >= ${startedAt}
+       AND ${eventMatchSql(b, wsP, trigger, ctx.now)}${trigger.key ? ` AND ${key} IS NOT NULL` : ''}`,
+    b.params,
+  );
+}
+
+/** The events of one committed ingest batch, as the fast path hands them over. */
+export interface EventBatch {
+  messageIds: readonly string[];
+  /** Receive times of the batch (lets DuckDB skip row groups without an index on message ids). */
+  firstReceivedAt: number;
+  lastReceivedAt: number;
+}
+
+/**
+ * Admits those of `batch` that match the journey's event trigger, in the caller's transaction,
+ * without moving the journey's cursor: the next tick re-reads them (and finds them entered), so
+ * a batch this misses — a crash before it ran — is still enrolled by a tick. Returns null when
+ * the journey is no longer published at `ctx.journey.version` (nothing is admitted then).
+ */
+export async function admitEventBatch(
+  tx: SqlExecutor,
+  ctx: Omit<EnrollContext, 'session' | 'overlapMs' | 'settled'>,
+  batch: EventBatch,
+): Promise<Admitted | null> {
+  const trigger = entryNode(ctx.definition).trigger;
+  if (trigger.kind !== 'event') return null;
+  return withCandidates(tx, ctx.store.dialect, async () => {
+    const b = new SqlBuilder(ctx.store.dialect);
+    const ws = b.param(ctx.workspaceId);
+    // The journey's state rides along as a condition (a statement fewer than reading it first).
+    const received = `e.received_at >= ${b.param(batch.firstReceivedAt)} AND e.received_at <= ${b.param(batch.lastReceivedAt)}
+      AND ${b.inList('e.message_id', batch.messageIds)}
+      AND EXISTS (SELECT 1 FROM journeys j WHERE j.workspace_id = ${ws} AND j.journey_id = ${b.param(ctx.journey.journeyId)}
+        AND j.version = ${b.param(ctx.journey.version)} AND j.status = 'published')`;
+    await insertEventCandidates(tx, b, ctx, trigger, received);
+    const admitted = await admit(tx, { ...ctx, overlapMs: 0, settled: ctx.now }, batch.messageIds.length);
+    if (admitted.entered > 0) return admitted;
+    const [live] = await tx.query(
+      `SELECT 1 AS ok FROM journeys WHERE workspace_id = $1 AND journey_id = $2 AND version = $3 AND status = 'published'`,
+      [ctx.workspaceId, ctx.journey.journeyId, ctx.journey.version],
+    );
+    return live ? admitted : null;
+  });
+}
+
+/** How many entered, and the range of instance ids they may have (new instances have ids in [from, to)). */
+export interface Admitted {
+  entered: number;
+  from: number;
+  to: number;
+}
+
+/**
+ * Admits the candidates (re-entry rules, one per key, concurrency cap, holdout draw) and records
+ * their entry. `atMost`, when the caller knows a bound on the candidates, saves counting them.
+ */
+export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>, atMost?: number): Promise<Admitted> {
+  const n = atMost ?? Number(((await tx.query<{ n: number }>('SELECT count(*) AS n FROM candidates')) as [{ n: number }])[0].n);
+  if (n === 0) return { entered: 0, from: 0, to: 0 };
   const { settings } = ctx.definition;
   const trigger = entryNode(ctx.definition).trigger;
   const keyed = 'key' in trigger && trigger.key !== undefined;
@@ -215,7 +281,7 @@ export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>
     ],
   });
   const [{ entered }] = (await tx.query<{ entered: number }>(`SELECT count(*) AS entered FROM ${fresh}`, range)) as [{ entered: number }];
-  return Number(entered);
+  return { entered: Number(entered), from: base, to: base + Number(n) };
 }
 
 /**
@@ -223,7 +289,7 @@ export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>
  * after it (waiting already, if that is a fixed wait) — one step and one whole-table UPDATE fewer
  * per entry. An entry with nothing after it keeps them, and its step ends them.
  */
-function startingPoint(definition: JourneyDefinition, now: number): { nodeId: string; state: number; dueAt: number } {
+export function startingPoint(definition: JourneyDefinition, now: number): { nodeId: string; state: number; dueAt: number } {
   const entry = entryNode(definition);
   const next = definition.edges.find((e) => e.from === entry.id)?.to;
   if (!next) return { nodeId: entry.id, state: 0, dueAt: now };

@@ -1,5 +1,6 @@
 import { eventMatchSql, SqlBuilder } from '../segments/index.ts';
 import type { SqlExecutor } from '../store/index.ts';
+import type { StepScope } from './advance.ts';
 import { eventKeySql, insertJourneyEvents } from './sql.ts';
 import type { StepContext } from './step-context.ts';
 
@@ -7,9 +8,10 @@ import type { StepContext } from './step-context.ts';
  * The conversion goal, checked every tick before anyone moves: instances (of this version) whose
  * person performed the goal event since entering — for keyed journeys the same key, e.g. that
  * order paid — leave as converted, with the revenue of the goal events (their `total`). Holdout
- * instances convert too: that is what lift is measured against.
+ * instances convert too: that is what lift is measured against. With `scope`, only those
+ * instances (the fast path's entrants, whose goal may have come in the batch that enrolled them).
  */
-export async function convertGoals(tx: SqlExecutor, ctx: StepContext): Promise<number> {
+export async function convertGoals(tx: SqlExecutor, ctx: StepContext, scope?: StepScope): Promise<number> {
   const goal = ctx.definition.settings.goal;
   if (!goal) return 0;
   const b = new SqlBuilder(ctx.dialect);
@@ -18,7 +20,9 @@ export async function convertGoals(tx: SqlExecutor, ctx: StepContext): Promise<n
   const sameKey = ctx.keyed && ctx.keyProperty && goal.sameKey ? ` AND ${eventKeySql(b, ctx.keyProperty)} = r.instance_key` : '';
   const reached = `journey_instances r JOIN events e ON e.workspace_id = ${ws} AND e.user_key = r.user_key
        AND e.received_at > ${b.param(ctx.newEventsSince)} AND e.ts >= r.entered_at AND ${eventMatchSql(b, ws, goal, ctx.now)}${sameKey}
-     WHERE r.workspace_id = ${ws} AND r.journey_id = ${jid} AND r.version = ${b.param(ctx.version)} AND r.status = 'active'`;
+     WHERE r.workspace_id = ${ws} AND r.journey_id = ${jid} AND r.version = ${b.param(ctx.version)} AND r.status = 'active'${
+       scope ? ` AND r.instance_id >= ${b.param(scope.from)} AND r.instance_id < ${b.param(scope.to)}` : ''
+     }`;
   // Most ticks convert nobody: one probe instead of building (and dropping) the table.
   if ((await tx.query(`SELECT 1 AS hit FROM ${reached} LIMIT 1`, b.params)).length === 0) return 0;
   await tx.query('DROP TABLE IF EXISTS conversions');

@@ -1,6 +1,7 @@
 export { enrollViaApi } from './api-entry.ts';
 export * from './definition.ts';
 export { defaultEngineOptions, type EngineOptions, JourneyEngine, type TickResult } from './engine.ts';
+export type { CommittedEvent } from './fast-path.ts';
 export { branchesOf, graphProblems } from './graph.ts';
 export { type InstancePath, type JourneyStats, journeyStats, listOutbox, type NodeCounts, type OutboxRow, personPath } from './inspect.ts';
 export {

@@ -1,0 +1,173 @@
+import type { Session, Store } from '../store/index.ts';
+import { prepareStepTables, type StepScope, stepNode, waitOnArrival } from './advance.ts';
+import type { JourneyDefinition } from './definition.ts';
+import { admitEventBatch, type EventBatch, entryNode, startingPoint } from './enroll.ts';
+import { convertGoals } from './goal.ts';
+import { versionDefinition } from './journeys-repo.ts';
+import type { StepContext } from './step-context.ts';
+import { intersects, matchNames, type WatchedEvents } from './watched-events.ts';
+
+/** What the fast path needs of a committed event (a subset of the ingest buffer's NormalizedEvent). */
+export interface CommittedEvent {
+  messageId: string;
+  /** Track: the event name; page/screen: the page name (what triggers match on). */
+  event: string | null;
+  receivedAt: number;
+}
+
+export interface FastPathResult {
+  entered: number;
+  moved: number;
+  /**
+   * Some of the events need a general tick now: they may be a journey's goal or an awaited event,
+   * or the fast path could not take a journey (another process was advancing it).
+   */
+  needsTick: boolean;
+}
+
+type PublishedJourney = {
+  journey_id: number;
+  version: number;
+  published_at: number;
+};
+
+/**
+ * The event fast path: right after an ingest batch commits, enrol exactly its events into the
+ * event-triggered journeys they match, and step the new instances through instant nodes (send,
+ * condition, split, coupon…) until they reach a wait or finish — per journey in one transaction,
+ * instead of waiting for a general tick that scans for work and commits per phase.
+ *
+ * It keeps the tick's guarantees: entry is guarded by the unique entry key (the tick re-reads the
+ * same events through its cursor, which this leaves alone, and finds them entered), each step is
+ * the same set-at-a-time step as a tick's (limited to the instances this admission created), and
+ * everything happens in one transaction — a crash rolls it back whole and the next tick enrols
+ * and steps those events instead. The caller serialises it with ticks (journeyWrites); on
+ * PostgreSQL it also takes the journey's advisory lock, or leaves the journey to a tick.
+ */
+export class EventFastPath {
+  constructor(
+    private readonly store: Store,
+    private readonly watched: WatchedEvents,
+    /** How far before the batch goal events of new entrants are looked for (late-delivered events). */
+    private readonly lookbackMs: number,
+  ) {}
+
+  async handle(workspaceId: number, events: readonly CommittedEvent[], now: number): Promise<FastPathResult> {
+    const result: FastPathResult = { entered: 0, moved: 0, needsTick: false };
+    const names = new Set<string>();
+    for (const e of events) if (e.event !== null) names.add(e.event);
+    if (names.size === 0) return result;
+    // Read each time (one small statement): a journey published a moment ago takes the next event.
+    // Its state is checked again in each journey's transaction (it may be paused meanwhile).
+    const journeys = await this.store.query<PublishedJourney>(
+      `SELECT journey_id, version, published_at FROM journeys WHERE workspace_id = $1 AND status = 'published' ORDER BY journey_id`,
+      [workspaceId],
+    );
+    const batch = toBatch(events);
+    for (const j of journeys) {
+      const journeyId = Number(j.journey_id);
+      const version = Number(j.version);
+      if (intersects(await this.watched.of(this.store, workspaceId, journeyId, version), names)) result.needsTick = true;
+      const definition = await versionDefinition(this.store, workspaceId, journeyId, version);
+      const trigger = entryNode(definition).trigger;
+      if (trigger.kind !== 'event' || !intersects(matchNames(trigger.event), names)) continue;
+      const r = await this.store.session((session) =>
+        this.enrolAndStep(session, { workspaceId, journeyId, version, publishedAt: Number(j.published_at), definition }, batch, now),
+      );
+      if (r === null) result.needsTick = true;
+      else {
+        result.entered += r.entered;
+        result.moved += r.moved;
+      }
+    }
+    return result;
+  }
+
+  /** One journey, one transaction: admit the batch's matching events, convert goals already reached, step the entrants. */
+  private async enrolAndStep(
+    session: Session,
+    j: { workspaceId: number; journeyId: number; version: number; publishedAt: number; definition: JourneyDefinition },
+    batch: EventBatch,
+    now: number,
+  ): Promise<{ entered: number; moved: number } | null> {
+    const { dialect } = this.store;
+    await prepareStepTables(session, dialect);
+    return session.transaction(async (tx) => {
+      if (dialect === 'postgres') {
+        // The lock a tick holds while advancing this journey (engine.ts); held here until commit.
+        const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(7002, $1) AS ok', [j.journeyId]);
+        if (!lock?.ok) return null;
+      }
+      const admitted = await admitEventBatch(
+        tx,
+        {
+          store: this.store,
+          workspaceId: j.workspaceId,
+          journey: { journeyId: j.journeyId, version: j.version, publishedAt: j.publishedAt, entryCursor: null, nextFireAt: null },
+          definition: j.definition,
+          now,
+        },
+        batch,
+      );
+      // Paused or republished since the list was read: a tick takes these events under the current state.
+      if (admitted === null) return null;
+      if (admitted.entered === 0) return { entered: 0, moved: 0 };
+      const scope: StepScope = { from: admitted.from, to: admitted.to };
+      const trigger = entryNode(j.definition).trigger;
+      const keyProperty = 'key' in trigger && trigger.key ? trigger.key : null;
+      const ctx: StepContext = {
+        tx,
+        dialect,
+        workspaceId: j.workspaceId,
+        journeyId: j.journeyId,
+        version: j.version,
+        definition: j.definition,
+        now,
+        newEventsSince: batch.firstReceivedAt - this.lookbackMs,
+        keyed: keyProperty !== null,
+        keyProperty,
+      };
+      // As in a tick, goals before steps: an order paid in the batch that placed it ends the instance first.
+      if (j.definition.settings.goal) await convertGoals(tx, ctx, scope);
+      const start = startingPoint(j.definition, now);
+      const moved = start.state === 0 ? await stepThrough(ctx, scope, start.nodeId) : 0;
+      return { entered: admitted.entered, moved };
+    });
+  }
+}
+
+/**
+ * Steps the scope's instances from `first` through every node they reach this instant, pass by
+ * pass (a pass steps each node someone arrived at in the previous one), until all wait or have
+ * finished. Bounded like a tick's passes, in case of a zero-length wait loop.
+ */
+async function stepThrough(ctx: StepContext, scope: StepScope, first: string): Promise<number> {
+  let frontier = new Set([first]);
+  let moved = 0;
+  const bound = 2 + ctx.definition.nodes.length;
+  for (let pass = 0; pass < bound && frontier.size > 0; pass++) {
+    const next = new Set<string>();
+    for (const id of frontier) {
+      const node = ctx.definition.nodes.find((n) => n.id === id);
+      if (!node) continue;
+      const outcome = await stepNode(ctx, node, scope);
+      moved += outcome.moved;
+      // Arrivals at a fixed wait are waiting already (not due): nothing to step there now.
+      for (const to of outcome.arrivals.keys()) if (waitOnArrival(ctx.definition, to) === null) next.add(to);
+    }
+    frontier = next;
+  }
+  return moved;
+}
+
+function toBatch(events: readonly CommittedEvent[]): EventBatch {
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  const ids = new Set<string>();
+  for (const e of events) {
+    ids.add(e.messageId);
+    if (e.receivedAt < first) first = e.receivedAt;
+    if (e.receivedAt > last) last = e.receivedAt;
+  }
+  return { messageIds: [...ids], firstReceivedAt: first, lastReceivedAt: last };
+}
