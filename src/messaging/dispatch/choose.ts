@@ -1,5 +1,5 @@
 import { offsetMs } from '../../core/local-time.ts';
-import { activeHourTime, allowedTime, brokenCap } from '../governance/rules.ts';
+import { activeHourTime, allowedTime, brokenCap, type TimeVerdict } from '../governance/rules.ts';
 import type { MessagingSettings } from '../governance/settings.ts';
 import type { PersonContext } from '../templates/context.ts';
 import type { PeopleFacts } from './facts.ts';
@@ -95,7 +95,30 @@ function blocker(
   return null;
 }
 
-export function choose(m: ClaimedMessage, facts: PeopleFacts, settings: MessagingSettings, now: number): Choice {
+/**
+ * When marketing may go out in each zone, as of one instant: a pure function of (settings, zone,
+ * now), so a batch — one `now`, a handful of zones — asks it once per zone, not once per message
+ * (each answer walks local dates through Intl).
+ */
+export function timeRules(settings: MessagingSettings, now: number): (zone: string) => TimeVerdict {
+  const byZone = new Map<string, TimeVerdict>();
+  return (zone) => {
+    let verdict = byZone.get(zone);
+    if (verdict === undefined) {
+      verdict = allowedTime(settings, zone, now);
+      byZone.set(zone, verdict);
+    }
+    return verdict;
+  };
+}
+
+export function choose(
+  m: ClaimedMessage,
+  facts: PeopleFacts,
+  settings: MessagingSettings,
+  now: number,
+  allowedIn: (zone: string) => TimeVerdict = (zone) => allowedTime(settings, zone, now),
+): Choice {
   const person = facts.people.get(m.user_key);
   // A webhook node calls a business system, not a person: governance does not apply.
   if (m.action === 'webhook') {
@@ -118,7 +141,7 @@ export function choose(m: ClaimedMessage, facts: PeopleFacts, settings: Messagin
       continue;
     }
     if (!m.transactional) {
-      const time = allowedTime(settings, zone, now);
+      const time = allowedIn(zone);
       if (time.kind === 'drop') return { kind: 'skip', reason: time.reason };
       if (time.kind === 'defer') return time;
       // Send-time choice applies once, when the message is first planned.

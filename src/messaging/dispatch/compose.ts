@@ -1,6 +1,6 @@
 import { AppError } from '../../core/errors.ts';
 import type { MessagingSettings } from '../governance/settings.ts';
-import { linkToken, trackLinks } from '../links.ts';
+import { type LinkRef, trackLinks } from '../links.ts';
 import { UNSUBSCRIBE_URL_PLACEHOLDER } from '../templates/context.ts';
 import type { BatchRender } from '../templates/render.ts';
 import type { ChannelOption, ClaimedMessage } from './types.ts';
@@ -16,17 +16,23 @@ export interface Composed {
 export interface ComposeContext {
   render: BatchRender;
   settings: MessagingSettings;
-  linkSecret: string;
+  /** Signs link tokens with the workspace's link secret (see link-signer.ts). */
+  sign: (ref: LinkRef) => string;
   workspaceId: number;
   /** The platform's public base URL (links in messages point here). */
   publicUrl: string;
 }
 
-/** Replaces the unsubscribe placeholder in every string of a rendered value. */
+/** Replaces the unsubscribe placeholder in every string of a rendered value (most have none: they are returned as they are). */
 function substitute(value: unknown, url: string): unknown {
-  if (typeof value === 'string') return value.split(UNSUBSCRIBE_URL_PLACEHOLDER).join(url);
+  if (typeof value === 'string')
+    return value.includes(UNSUBSCRIBE_URL_PLACEHOLDER) ? value.replaceAll(UNSUBSCRIBE_URL_PLACEHOLDER, url) : value;
   if (Array.isArray(value)) return value.map((v) => substitute(v, url));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, url)]));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value)) out[k] = substitute((value as Record<string, unknown>)[k], url);
+    return out;
+  }
   return value;
 }
 
@@ -41,8 +47,8 @@ export async function compose(m: ClaimedMessage, option: ChannelOption, ctx: Com
     return { fields, content: { fields }, unsubscribeUrl: null };
   }
   const rendered = await ctx.render(m, option.template, option.channel);
-  const base = ctx.publicUrl.replace(/\/$/, '');
-  const token = (link: number) => linkToken(ctx.linkSecret, { workspaceId: ctx.workspaceId, messageKey: m.message_key, link });
+  const base = ctx.publicUrl.endsWith('/') ? ctx.publicUrl.slice(0, -1) : ctx.publicUrl;
+  const token = (link: number) => ctx.sign({ workspaceId: ctx.workspaceId, messageKey: m.message_key, link });
   const unsubscribeUrl = m.transactional ? null : `${base}/u/${token(-1)}`;
   const fields = substitute(rendered.fields, unsubscribeUrl ?? '') as Record<string, unknown>;
   if (option.channel === 'sms' && !m.transactional && ctx.settings.smsOptOutText && typeof fields.text === 'string') {

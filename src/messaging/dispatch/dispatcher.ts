@@ -2,20 +2,22 @@ import type { Clock } from '../../core/clock.ts';
 import { OutboundClient, type OutboundOptions } from '../../core/outbound-http.ts';
 import { startTicker, type Ticker } from '../../core/ticker.ts';
 import type { Store } from '../../store/index.ts';
-import type { SendOutcome } from '../channels/channel.ts';
+import type { OutgoingMessage, SendOutcome } from '../channels/channel.ts';
 import { dedupingProviders } from '../channels/registry.ts';
-import { getMessagingSettings } from '../governance/settings.ts';
-import { loadRenderBatch } from '../templates/render.ts';
-import { choose } from './choose.ts';
-import { claimDue, recoverStale, workspacesWithDue } from './claim.ts';
-import { compose, renderFailure } from './compose.ts';
-import { loadPeopleFacts } from './facts.ts';
+import { recoverStale, workspacesWithDue } from './claim.ts';
+import { type DeliveryItem, runDeliveries } from './deliver.ts';
+import { DeliveryPool, type PoolItem } from './delivery-pool.ts';
 import { outcomeUpdate, type Sending } from './outcomes.ts';
+import { type PlanDeps, type PlannedBatch, planBatch } from './plan.ts';
 import { ProviderPool } from './provider-pool.ts';
-import { insertMessageEvents, type MessageEvent, messageProperties, type RowUpdate, updateRows } from './record.ts';
+import { insertMessageEvents, type MessageEvent, type RowUpdate, updateRows } from './record.ts';
 
 export interface DispatcherOptions {
-  /** Messages claimed per batch (one plan and one outcome write each). */
+  /**
+   * Messages claimed per batch (one plan and one outcome write each). A batch costs ~10 statements
+   * whatever its size (claim, facts, templates, settings, two writes): 1,000 sent ~15–25 % more a
+   * second than 500 in the benchmark, 2,000 less (docs/benchmarks.md, "Message dispatch").
+   */
   batchSize: number;
   /** Provider calls in flight at once. */
   concurrency: number;
@@ -36,10 +38,17 @@ export interface DispatcherOptions {
   /** Links in messages point here (unsubscribe, tracked clicks, provider callbacks). */
   publicUrl: string;
   outbound: Partial<OutboundOptions>;
+  /**
+   * Worker threads that make the provider calls (0: all on the main thread). The calls are about
+   * half of the JS a message costs; in a thread they use another core while this one plans and
+   * records. The sandbox provider always runs inline; so does everything when `outbound` has an
+   * `isAllowedAddress` function (a function cannot be handed to a thread).
+   */
+  deliveryThreads: number;
 }
 
 export const defaultDispatcherOptions: DispatcherOptions = {
-  batchSize: 500,
+  batchSize: 1_000,
   concurrency: 64,
   maxAttempts: 8,
   baseBackoffMs: 30_000,
@@ -48,6 +57,7 @@ export const defaultDispatcherOptions: DispatcherOptions = {
   idlePollMs: 2_000,
   publicUrl: 'http://localhost:3000',
   outbound: {},
+  deliveryThreads: 1,
 };
 
 /**
@@ -55,16 +65,19 @@ export const defaultDispatcherOptions: DispatcherOptions = {
  * under the workspace's contact rules (skip, defer, or which channel), render, record the attempt,
  * call the providers concurrently (rate-limited per provider), record the outcomes and their
  * events. Every step commits before the next, so a process killed anywhere leaves rows that
- * `recoverStale` settles without a second send under a new key.
+ * `recoverStale` settles without a second send under a new key. The provider calls run in
+ * delivery threads (delivery-pool.ts) when there are any; the database work stays on this thread.
  */
 export class Dispatcher {
   readonly options: DispatcherOptions;
   readonly providers: ProviderPool;
   private readonly http: OutboundClient;
+  private readonly pool: DeliveryPool | null;
   private ticker: Ticker | null = null;
   private recovered = false;
   private nudged = true;
   private nextLookAt = 0;
+  private readonly counts = { inThreads: 0, inline: 0 };
 
   constructor(
     private readonly store: Store,
@@ -74,6 +87,24 @@ export class Dispatcher {
     this.options = { ...defaultDispatcherOptions, ...options };
     this.http = new OutboundClient(this.options.outbound);
     this.providers = new ProviderPool(this.http, () => this.clock.now());
+    const threads = this.options.deliveryThreads;
+    this.pool =
+      threads > 0 && typeof this.http.options.isAllowedAddress !== 'function'
+        ? new DeliveryPool({ threads, outbound: this.http.options, graceMs: this.options.leaseMs / 4 })
+        : null;
+  }
+
+  /** Provider calls made so far in delivery threads and on this thread (the sandbox, or no threads). */
+  get deliveries(): { inThreads: number; inline: number } {
+    return { ...this.counts };
+  }
+
+  /**
+   * Starts the delivery threads now rather than before the first batch that needs them (loading
+   * one takes ~0.3–0.5 s; a workspace on the sandbox alone never starts one).
+   */
+  async prepare(): Promise<void> {
+    await this.pool?.prepare();
   }
 
   start(intervalMs: number, log: (err: unknown) => void): void {
@@ -106,6 +137,7 @@ export class Dispatcher {
   async stop(): Promise<void> {
     await this.ticker?.stop();
     this.ticker = null;
+    await this.pool?.close();
     await this.providers.close();
     await this.http.close();
   }
@@ -122,131 +154,77 @@ export class Dispatcher {
   }
 
   /**
-   * Everything due in every workspace, batch after batch. Two batches overlap: the next one is
-   * claimed, planned and its attempts recorded while the provider calls of the previous one are
-   * in flight (at most one batch on the wire). Returns how many messages were handled.
+   * Everything due in every workspace, batch after batch. Returns how many messages were handled.
    */
   async tick(): Promise<number> {
     if (!this.recovered || this.store.dialect === 'postgres') await this.recover();
     let handled = 0;
-    for (const ws of await workspacesWithDue(this.store, this.clock.now())) {
-      let inFlight: Promise<void> | null = null;
-      try {
-        for (;;) {
-          const batch = await this.planBatch(ws);
-          handled += batch.claimed;
-          const previous = inFlight;
-          inFlight = null;
-          if (previous) await previous;
-          if (batch.sending.length > 0) inFlight = this.finishBatch(ws, batch.sending);
-          if (batch.claimed < this.options.batchSize) break;
-        }
-      } finally {
-        if (inFlight) await inFlight;
-      }
-    }
+    for (const ws of await workspacesWithDue(this.store, this.clock.now())) handled += await this.drain(ws);
     return handled;
   }
 
-  /** One batch of a workspace: claim, plan, record attempts, send, record outcomes. */
+  /**
+   * The due messages of one workspace as a pipeline: one batch's provider calls on the wire at a
+   * time; the next batch claimed, planned and its attempts recorded meanwhile (so it goes on the
+   * wire the moment the previous one comes off); each batch's outcomes recorded while the next
+   * one's calls are in flight. At most one planned batch waits for the wire.
+   */
+  private async drain(workspaceId: number): Promise<number> {
+    let handled = 0;
+    let wire: Promise<unknown> = Promise.resolve();
+    const settling: Promise<void>[] = [];
+    let failure: { err: unknown } | null = null;
+    try {
+      for (;;) {
+        const batch = await planBatch(this.planDeps(), workspaceId);
+        handled += batch.claimed;
+        if (batch.sending.length > 0) {
+          const previous = wire;
+          const delivered = previous.then(() => this.deliver(workspaceId, batch));
+          wire = delivered;
+          settling.push(
+            delivered
+              .then((outcomes) => this.recordOutcomes(workspaceId, batch.sending, outcomes))
+              .catch((err: unknown) => {
+                failure ??= { err };
+              }),
+          );
+          await previous;
+        }
+        if (failure) break;
+        if (batch.claimed < this.options.batchSize) break;
+      }
+    } finally {
+      await Promise.all(settling);
+    }
+    if (failure) throw (failure as { err: unknown }).err;
+    return handled;
+  }
+
+  /** One batch of a workspace, start to end: claim, plan, record attempts, send, record outcomes. */
   async dispatchBatch(workspaceId: number): Promise<number> {
-    const batch = await this.planBatch(workspaceId);
-    if (batch.sending.length > 0) await this.finishBatch(workspaceId, batch.sending);
+    const batch = await planBatch(this.planDeps(), workspaceId);
+    if (batch.sending.length > 0) await this.recordOutcomes(workspaceId, batch.sending, await this.deliver(workspaceId, batch));
     return batch.claimed;
   }
 
-  /** Claims a batch, plans it and records the attempts (committed before any provider call). */
-  private async planBatch(workspaceId: number): Promise<{ claimed: number; sending: Sending[] }> {
-    const now = this.clock.now();
-    const claimed = await claimDue(this.store, workspaceId, now, this.options.batchSize);
-    if (claimed.length === 0) return { claimed: 0, sending: [] };
-    const { settings, linkSecret } = await getMessagingSettings(this.store, workspaceId, now);
-    const facts = await loadPeopleFacts(
-      this.store,
-      workspaceId,
-      claimed.map((m) => m.user_key),
-      settings,
-      now,
-    );
-    const templateNames = claimed.flatMap((m) => [
-      ...(m.template ? [m.template] : []),
-      ...((m.payload.fallback as { template: string }[] | undefined) ?? []).map((f) => f.template),
-    ]);
-    const render = await loadRenderBatch(this.store, workspaceId, claimed, templateNames, facts.people, now);
-    const providerOf = await this.providers.forWorkspace(this.store, workspaceId);
-
-    const planned: RowUpdate[] = [];
-    const events: MessageEvent[] = [];
-    const sending: Sending[] = [];
-    const budgets = new Map<object, number>();
-    for (const m of claimed) {
-      const choice = choose(m, facts, settings, now);
-      if (choice.kind === 'skip') {
-        planned.push({ message_key: m.message_key, status: 'skipped', reason: choice.reason });
-        continue;
-      }
-      if (choice.kind === 'defer') {
-        planned.push({ message_key: m.message_key, status: 'queued', next_attempt_at: choice.until, reason: `deferred: ${choice.reason}` });
-        continue;
-      }
-      const active = providerOf(choice.option.channel);
-      // A rate-limited provider takes no more from one batch than it can send in a quarter of the
-      // lease: the rest go back to the queue (no attempt recorded), so no row waits in `sending`
-      // long enough for another dispatcher to think its owner died.
-      if (active.limiter) {
-        const budget = Math.max(1, Math.floor((active.limiter.ratePerSecond * this.options.leaseMs) / 4000));
-        const used = budgets.get(active) ?? 0;
-        if (used >= budget) {
-          planned.push({ message_key: m.message_key, status: 'queued', next_attempt_at: null, reason: null });
-          continue;
-        }
-        budgets.set(active, used + 1);
-      }
-      let composed: Awaited<ReturnType<typeof compose>>;
-      try {
-        composed = await compose(m, choice.option, { render, settings, linkSecret, workspaceId, publicUrl: this.options.publicUrl });
-      } catch (err) {
-        const reason = renderFailure(err);
-        planned.push({ message_key: m.message_key, status: 'failed', reason });
-        events.push({
-          name: 'Message Failed',
-          id: `msg.${m.message_key}.failed.${choice.option.channel}`,
-          userKey: m.user_key,
-          properties: { ...messageProperties(m, choice.option, active.provider.name), reason },
-        });
-        continue;
-      }
-      // Later messages of this batch count this one against the person's caps.
-      if (!m.transactional)
-        facts.sent.set(m.user_key, [...(facts.sent.get(m.user_key) ?? []), { channel: choice.option.channel, at: now }]);
-      const attempt = m.attempts + 1;
-      planned.push({
-        message_key: m.message_key,
-        status: 'sending',
-        attempts: attempt,
-        next_attempt_at: null,
-        channel: choice.option.channel,
-        template: choice.option.template,
-        payload: { ...m.payload, fallback: choice.remaining, preferred_channel: false },
-        provider: active.provider.name,
-        address: choice.address,
-        content: composed.content,
-        reason: null,
-        sent_at: now,
-      });
-      sending.push({ m, option: choice.option, remaining: choice.remaining, active, attempt, address: choice.address, composed });
-    }
-    // The attempt is on record before any provider hears of it.
-    await this.store.transaction(async (tx) => {
-      await updateRows(tx, this.store.dialect, workspaceId, now, planned);
-      await insertMessageEvents(tx, this.store.dialect, workspaceId, now, events);
-    });
-    return { claimed: claimed.length, sending };
+  private planDeps(): PlanDeps {
+    const o = this.options;
+    return {
+      store: this.store,
+      providers: this.providers,
+      now: this.clock.now(),
+      batchSize: o.batchSize,
+      leaseMs: o.leaseMs,
+      publicUrl: o.publicUrl,
+      beforeAttempts: async (sending) => {
+        if (this.pool && sending.some((s) => s.active.spec)) await this.pool.prepare();
+      },
+    };
   }
 
-  /** The provider calls of a planned batch and their outcomes. */
-  private async finishBatch(workspaceId: number, sending: Sending[]): Promise<void> {
-    const outcomes = await this.deliver(workspaceId, sending);
+  /** The outcomes of a batch's calls and their events, in one transaction. */
+  private async recordOutcomes(workspaceId: number, sending: Sending[], outcomes: SendOutcome[]): Promise<void> {
     const done = this.clock.now();
     const updates: RowUpdate[] = [];
     const outcomeEvents: MessageEvent[] = [];
@@ -261,38 +239,65 @@ export class Dispatcher {
     });
   }
 
-  /** Provider calls, at most `concurrency` at once, each provider within its rate limit. A throw is a failed send, not a crash. */
-  private async deliver(workspaceId: number, sending: Sending[]): Promise<SendOutcome[]> {
-    const outcomes: SendOutcome[] = new Array(sending.length);
-    // One deadline for the batch's calls: no row stays `sending` past half its lease.
-    const deadline = AbortSignal.timeout(this.options.leaseMs / 2);
-    let next = 0;
-    const worker = async () => {
-      for (let i = next++; i < sending.length; i = next++) {
-        const s = sending[i] as Sending;
-        await s.active.limiter?.take();
-        try {
-          outcomes[i] = await s.active.provider.send(
-            {
-              workspaceId,
-              messageKey: s.m.message_key,
-              channel: s.option.channel,
-              userKey: s.m.user_key,
-              to: s.address,
-              fields: s.composed.fields,
-              transactional: s.m.transactional,
-              unsubscribeUrl: s.composed.unsubscribeUrl,
-              attempt: s.attempt,
-            },
-            deadline,
-          );
-        } catch (err) {
-          // A provider bug must not take the batch down; whether it reached the provider is unknown.
-          outcomes[i] = { kind: 'unknown', reason: `provider error: ${(err as Error).message}` };
-        }
+  /**
+   * Provider calls, at most `concurrency` at once, each provider within its rate limit: in the
+   * delivery threads for providers that can run there, inline for the others. One deadline for
+   * the batch's calls, counted from when its attempts were recorded: no row stays `sending` past
+   * half its lease, however long it waited for the previous batch.
+   */
+  private async deliver(workspaceId: number, batch: PlannedBatch): Promise<SendOutcome[]> {
+    const deadlineMs = Math.max(1, Math.floor(batch.recordedAt + this.options.leaseMs / 2 - performance.now()));
+    const pooled: { at: number; item: PoolItem }[] = [];
+    const inline: { at: number; item: DeliveryItem }[] = [];
+    batch.sending.forEach((s, at) => {
+      const message = outgoing(workspaceId, s);
+      const { provider, limiter, spec } = s.active;
+      if (this.pool && spec) {
+        pooled.push({ at, item: { spec, message } });
+        return;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.options.concurrency, sending.length) }, worker));
+      const take = limiter ? () => limiter.take() : undefined;
+      inline.push({ at, item: { message, send: (m, signal) => provider.send(m, signal), ...(take ? { take } : {}) } });
+    });
+    const [fromPool, fromInline] = await Promise.all([
+      pooled.length > 0 && this.pool
+        ? this.pool.deliver(
+            pooled.map((p) => p.item),
+            { now: this.clock.now(), deadlineMs, concurrency: this.options.concurrency },
+          )
+        : [],
+      inline.length > 0
+        ? runDeliveries(
+            inline.map((p) => p.item),
+            this.options.concurrency,
+            AbortSignal.timeout(deadlineMs),
+          )
+        : [],
+    ]);
+    this.counts.inThreads += pooled.length;
+    this.counts.inline += inline.length;
+    const outcomes: SendOutcome[] = new Array(batch.sending.length);
+    pooled.forEach((p, j) => {
+      outcomes[p.at] = fromPool[j] as SendOutcome;
+    });
+    inline.forEach((p, j) => {
+      outcomes[p.at] = fromInline[j] as SendOutcome;
+    });
     return outcomes;
   }
+}
+
+/** What the provider gets for a message whose attempt is on record. */
+function outgoing(workspaceId: number, s: Sending): OutgoingMessage {
+  return {
+    workspaceId,
+    messageKey: s.m.message_key,
+    channel: s.option.channel,
+    userKey: s.m.user_key,
+    to: s.address,
+    fields: s.composed.fields,
+    transactional: s.m.transactional,
+    unsubscribeUrl: s.composed.unsubscribeUrl,
+    attempt: s.attempt,
+  };
 }

@@ -4,12 +4,15 @@ import type { ChannelProvider } from '../channels/channel.ts';
 import { type ChannelSettings, listChannelSettings } from '../channels/channel-settings.ts';
 import { providerFactory } from '../channels/registry.ts';
 import { createSandbox } from '../channels/sandbox.ts';
+import type { ProviderSpec } from './delivery-protocol.ts';
 import { TokenBucket } from './token-bucket.ts';
 import type { DeliveryChannel } from './types.ts';
 
 export interface ActiveProvider {
   provider: ChannelProvider;
   limiter: TokenBucket | null;
+  /** How a delivery thread builds the same provider; null for the sandbox, which delivers nothing and stays inline. */
+  spec: ProviderSpec | null;
 }
 
 /**
@@ -19,7 +22,7 @@ export interface ActiveProvider {
  */
 export class ProviderPool {
   private readonly live = new Map<string, { updatedAt: number; active: ActiveProvider }>();
-  private readonly sandbox: ActiveProvider = { provider: createSandbox(), limiter: null };
+  private readonly sandbox: ActiveProvider = { provider: createSandbox(), limiter: null, spec: null };
 
   constructor(
     private readonly http: OutboundClient,
@@ -52,7 +55,19 @@ export class ProviderPool {
           now: this.now,
         })
       : createSandbox();
-    const active = { provider, limiter: s.ratePerSecond ? new TokenBucket(s.ratePerSecond) : null };
+    const spec: ProviderSpec | null =
+      factory && s.provider !== 'sandbox'
+        ? {
+            key,
+            updatedAt: s.updatedAt,
+            channel: s.channel,
+            provider: s.provider,
+            config: s.config,
+            ratePerSecond: s.ratePerSecond,
+            honoursIdempotencyKey: provider.honoursIdempotencyKey,
+          }
+        : null;
+    const active = { provider, limiter: s.ratePerSecond ? new TokenBucket(s.ratePerSecond) : null, spec };
     this.live.set(key, { updatedAt: s.updatedAt, active });
     return active;
   }

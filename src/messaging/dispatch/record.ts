@@ -3,7 +3,7 @@ import type { ChannelOption, ClaimedMessage } from './types.ts';
 
 /**
  * Writes what the dispatcher decided and what providers answered: many outbox rows per
- * statement (an UPDATE from a VALUES list), and the `Message …` events segments, journeys and
+ * statement (an UPDATE from lists zipped by unnest on DuckDB, from a JSON document on PostgreSQL), and the `Message …` events segments, journeys and
  * reports read, in the same transaction as the status they describe, under deterministic ids.
  */
 
@@ -41,8 +41,23 @@ const columns: Col[] = [
   { name: 'sent_at', type: 'bigint', keep: true },
 ];
 
+const sets = columns.map((c) => `${c.name} = ${c.keep ? `COALESCE(v.${c.name}, outbox.${c.name})` : `v.${c.name}`}`).join(', ');
+
 export async function updateRows(db: SqlExecutor, dialect: Dialect, workspaceId: number, now: number, rows: RowUpdate[]): Promise<void> {
   if (rows.length === 0) return;
+  if (dialect === 'postgres') {
+    // The rows as one JSON document, expanded by jsonb_to_recordset: the driver sends one text
+    // parameter as is, where list parameters are escaped element by element in JS (a third of the
+    // write's CPU). Absent and null fields are both NULL, as below.
+    const types = columnTypes.postgres;
+    await db.query(
+      `UPDATE outbox SET ${sets}, updated_at = $2
+       FROM jsonb_to_recordset($3::jsonb) AS v(message_key TEXT, ${columns.map((c) => `${c.name} ${types[c.type]}`).join(', ')})
+       WHERE outbox.workspace_id = $1 AND outbox.message_key = v.message_key`,
+      [workspaceId, now, JSON.stringify(rows)],
+    );
+    return;
+  }
   // One list parameter per column (text, cast in SQL), zipped by unnest: a handful of parameters
   // whatever the batch size (a VALUES list of 13 parameters per row is slow to bind on DuckDB).
   const types = columnTypes[dialect];
@@ -56,9 +71,8 @@ export async function updateRows(db: SqlExecutor, dialect: Dialect, workspaceId:
     );
     return `CAST(unnest($${params.length}::${types.text}[]) AS ${types[c.type]}) AS ${c.name}`;
   });
-  const sets = columns.map((c) => `${c.name} = ${c.keep ? `COALESCE(v.${c.name}, outbox.${c.name})` : `v.${c.name}`}`);
   await db.query(
-    `UPDATE outbox SET ${sets.join(', ')}, updated_at = $2
+    `UPDATE outbox SET ${sets}, updated_at = $2
      FROM (SELECT unnest($3::${types.text}[]) AS message_key, ${cols.join(', ')}) AS v
      WHERE outbox.workspace_id = $1 AND outbox.message_key = v.message_key`,
     params,
@@ -98,15 +112,25 @@ export async function insertMessageEvents(
   events: MessageEvent[],
 ): Promise<void> {
   if (events.length === 0) return;
+  if (dialect === 'postgres') {
+    // As in updateRows: one JSON parameter rather than lists the driver escapes in JS. The unique
+    // event id makes a repeat a no-op instead of failing the whole batch (two dispatchers settling
+    // the same row after a lease ran out); DuckDB has no such index to name.
+    await db.query(
+      `INSERT INTO events (workspace_id, message_id, user_key, type, event, ts, received_at, source, properties)
+       SELECT $1, e.id, e."userKey", 'track', e.name, $2, $2, 'messaging', e.properties
+       FROM jsonb_to_recordset($3::jsonb) AS e(id TEXT, "userKey" BIGINT, name TEXT, properties JSONB)
+       ON CONFLICT DO NOTHING`,
+      [workspaceId, now, JSON.stringify(events)],
+    );
+    return;
+  }
   const t = columnTypes[dialect];
-  // PostgreSQL's unique event id makes a repeat a no-op instead of failing the whole batch (two
-  // dispatchers settling the same row after a lease ran out); DuckDB has no such index to name.
   await db.query(
     `INSERT INTO events (workspace_id, message_id, user_key, type, event, ts, received_at, source, properties)
      SELECT $1, message_id, user_key, 'track', event, $2, $2, 'messaging', CAST(properties AS ${t.json})
      FROM (SELECT unnest($3::${t.text}[]) AS message_id, unnest($4::${t.bigint}[]) AS user_key, unnest($5::${t.text}[]) AS event,
-       unnest($6::${t.text}[]) AS properties) AS e
-     ${dialect === 'postgres' ? 'ON CONFLICT DO NOTHING' : ''}`,
+       unnest($6::${t.text}[]) AS properties) AS e`,
     [
       workspaceId,
       now,

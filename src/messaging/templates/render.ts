@@ -20,7 +20,7 @@ import {
   UNSUBSCRIBE_URL_PLACEHOLDER,
 } from './context.ts';
 import { defaultRenderLimits, type RenderLimits, renderField } from './sandbox.ts';
-import { type RenderedMessage, type TemplateDefinition, templateFields } from './schema.ts';
+import { type RenderedMessage, type TemplateDefinition, type TemplateField, templateFields } from './schema.ts';
 import { getTemplate, requireTemplate } from './templates-repo.ts';
 
 /** The columns of an `outbox` row that rendering needs (as the table names them). */
@@ -43,6 +43,17 @@ async function loadPartials(db: SqlExecutor, workspaceId: number): Promise<Map<s
   return new Map(rows.map((r) => [r.name, r.source]));
 }
 
+/** A template's fields, worked out once per loaded template (the dispatcher renders each one for a whole batch). */
+const fieldLists = new WeakMap<TemplateDefinition, TemplateField[]>();
+function fieldsOf(template: TemplateDefinition): TemplateField[] {
+  let list = fieldLists.get(template);
+  if (!list) {
+    list = templateFields(template);
+    fieldLists.set(template, list);
+  }
+  return list;
+}
+
 /**
  * Renders every field of a template against a context. The fields of one message share one time
  * budget; the first field that fails stops the render with its path (`fields.html`).
@@ -55,7 +66,7 @@ export async function renderTemplate(
 ): Promise<RenderedMessage> {
   const deadline = performance.now() + limits.renderMs;
   const fields: Record<string, unknown> = {};
-  for (const field of templateFields(template)) {
+  for (const field of fieldsOf(template)) {
     const out = renderField(field, context as unknown as Record<string, unknown>, partials, limits, deadline);
     let value: unknown = out;
     if (field.escape === 'json') {
@@ -129,6 +140,7 @@ export async function loadRenderBatch(
   const byName = new Map(templates.flatMap((t) => (t ? [[t.name, t] as const] : [])));
   const productById = new Map(products.map((p) => [p.id, p]));
   const recommended = await batchRecommendations(db, workspaceId, rows, [...byName.values()], partials, now);
+  const nowIso = new Date(now).toISOString();
   return async (row, templateName, channel) => {
     const template = byName.get(templateName);
     if (!template) throw new AppError('not_found', `no template named "${templateName}"`, 'template');
@@ -153,7 +165,7 @@ export async function loadRenderBatch(
       ...(recommended.size > 0 ? { recommendations: recommended.get(row) ?? {} } : {}),
       journey: row.journey_id !== undefined && row.journey_id !== null ? { id: Number(row.journey_id), node: row.node_id ?? '' } : null,
       unsubscribe_url: UNSUBSCRIBE_URL_PLACEHOLDER,
-      now: new Date(now).toISOString(),
+      now: nowIso,
     };
     return renderTemplate(template, context, partials, limits);
   };

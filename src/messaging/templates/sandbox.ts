@@ -260,16 +260,24 @@ function engine(mode: FieldEscape): Liquid {
   return liquid;
 }
 
-/** Parsed fields by escape mode and source: the dispatcher renders the same few templates many times. */
-const parsed = new Bounded<Template[]>(1000);
+/**
+ * Parsed fields by escape mode and source: the dispatcher renders the same few templates many
+ * times. Keyed by the source string itself (not a key built from it), so a lookup reuses the
+ * string's cached hash instead of concatenating and hashing a whole template per render.
+ */
+const parsed = new Map<FieldEscape, Bounded<Template[]>>();
 
 function parseField(mode: FieldEscape, source: string, state: RenderState): Template[] {
   chargeParse(state, source.length);
-  const key = `${mode}\u0000${source}`;
-  const hit = parsed.get(key);
+  let cache = parsed.get(mode);
+  if (!cache) {
+    cache = new Bounded<Template[]>(1000);
+    parsed.set(mode, cache);
+  }
+  const hit = cache.get(source);
   if (hit) return hit;
   const templates = engine(mode).parse(source);
-  parsed.set(key, templates);
+  cache.set(source, templates);
   return templates;
 }
 
