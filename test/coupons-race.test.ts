@@ -26,13 +26,16 @@ describe.each(engines)('issuing through the API while a journey step issues (%s)
   });
   afterAll(() => h.dispose());
 
-  it('answers with a code or per_person_limit, never an error; one code in the end', async () => {
-    const created = await h.admin('POST', '/api/coupon-campaigns', { name: 'race-once', discount: { kind: 'amount', value: 5 } });
+  /** A new campaign to race on, and ivy's key. */
+  const race = async (name: string) => {
+    const created = await h.admin('POST', '/api/coupon-campaigns', { name, discount: { kind: 'amount', value: 5 } });
     expect(created.status).toBe(201);
-    const campaignId = created.body.campaignId as number;
     const [ivy] = await h.store.query<{ user_key: number }>("SELECT user_key FROM identities WHERE type = 'user_id' AND value = 'ivy'");
-    const userKey = Number(ivy!.user_key);
-    const ws = h.keys.workspaceId;
+    return { campaignId: created.body.campaignId as number, userKey: Number(ivy!.user_key), ws: h.keys.workspaceId };
+  };
+
+  it('answers with a code or per_person_limit, never an error; one code in the end', async () => {
+    const { campaignId, userKey, ws } = await race('race-once');
 
     let release!: () => void;
     const held = new Promise<void>((resolve) => {
@@ -83,11 +86,7 @@ describe.each(engines)('issuing through the API while a journey step issues (%s)
 
   // DuckDB only: on PostgreSQL the API waits on the campaign lock, so this interleaving cannot happen.
   it.runIf(engine === 'duckdb')('when the step commits first, the API retries and answers per_person_limit', async () => {
-    const created = await h.admin('POST', '/api/coupon-campaigns', { name: 'race-twice', discount: { kind: 'amount', value: 5 } });
-    const campaignId = created.body.campaignId as number;
-    const [ivy] = await h.store.query<{ user_key: number }>("SELECT user_key FROM identities WHERE type = 'user_id' AND value = 'ivy'");
-    const userKey = Number(ivy!.user_key);
-    const ws = h.keys.workspaceId;
+    const { campaignId, userKey, ws } = await race('race-twice');
 
     let release!: () => void;
     const held = new Promise<void>((resolve) => {
