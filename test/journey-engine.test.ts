@@ -10,9 +10,8 @@ import {
   updateJourney,
 } from '../src/journeys/index.ts';
 import { compileSegment } from '../src/segments/index.ts';
-import type { Row, SqlParam } from '../src/store/index.ts';
 import { engines } from './engines.ts';
-import { DAY, HOUR, Shop } from './journey-fixtures.ts';
+import { DAY, HOUR, killAtSecondStepEvents, Shop } from './journey-fixtures.ts';
 
 /** A linear journey triggered by `event`: entry → the given nodes in order. */
 function line(event: string, nodes: Record<string, unknown>[], settings: Record<string, unknown> = {}, key?: string) {
@@ -101,32 +100,9 @@ describe.each(engines)('journey engine (%s)', (engine) => {
     await shop.track('ann', 'Crash Test');
     await shop.track('bob', 'Crash Test');
     // The step of "again" dies half-way: after its outbox rows are written, at its step events.
-    const original = shop.store.session.bind(shop.store);
-    let failures = 0;
-    shop.store.session = ((fn: Parameters<typeof original>[0]) =>
-      original((session) => {
-        const transaction = session.transaction.bind(session);
-        session.transaction = (body) =>
-          transaction((tx) =>
-            body({
-              append: tx.append.bind(tx),
-              async query<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
-                if (failures === 0 && sql.startsWith('INSERT INTO events') && params?.includes('Journey Step')) {
-                  const [again] = await tx.query<{ n: number }>("SELECT count(*) AS n FROM outbox WHERE node_id = 'again'");
-                  if (Number(again!.n) > 0) {
-                    failures++;
-                    throw new Error('process killed');
-                  }
-                }
-                return tx.query<T>(sql, params);
-              },
-            }),
-          );
-        return fn(session);
-      })) as typeof original;
+    const crash = killAtSecondStepEvents(shop.store);
     await expect(shop.engine.tickWorkspace(shop.ws)).rejects.toThrow('process killed');
-    shop.store.session = original;
-    expect(failures).toBe(1);
+    expect(crash.restore()).toBe(1);
     // "hello" committed before the crash; "again" did not happen at all.
     expect(await shop.sent(id, 'ann')).toEqual(['hello:hello']);
     expect((await shop.path(id, 'ann'))[0]!.nodeId).toBe('again');

@@ -10,10 +10,10 @@ import {
   publishJourney,
   setJourneyRunning,
 } from '../src/journeys/index.ts';
-import { openStore, type Row, type SqlParam, type Store } from '../src/store/index.ts';
+import { openStore, type SqlParam, type Store } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { engines, freshStore } from './engines.ts';
-import { DAY, Shop } from './journey-fixtures.ts';
+import { DAY, killAtSecondStepEvents, Shop } from './journey-fixtures.ts';
 
 /**
  * The event fast path: committed events enrol event-triggered journeys and step the new
@@ -146,32 +146,9 @@ describe.each(engines)('journey event fast path (%s)', (engine) => {
     await shop.track('cf-bob', 'Crash Fast');
     const events = await committed.take();
     // The second step dies half-way: after its outbox rows, at its step events.
-    const original = shop.store.session.bind(shop.store);
-    let failures = 0;
-    shop.store.session = ((fn: Parameters<typeof original>[0]) =>
-      original((session) => {
-        const transaction = session.transaction.bind(session);
-        session.transaction = (body) =>
-          transaction((tx) =>
-            body({
-              append: tx.append.bind(tx),
-              async query<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
-                if (failures === 0 && sql.startsWith('INSERT INTO events') && params?.includes('Journey Step')) {
-                  const [again] = await tx.query<{ n: number }>("SELECT count(*) AS n FROM outbox WHERE node_id = 'again'");
-                  if (Number(again!.n) > 0) {
-                    failures++;
-                    throw new Error('process killed');
-                  }
-                }
-                return tx.query<T>(sql, params);
-              },
-            }),
-          );
-        return fn(session);
-      })) as typeof original;
+    const crash = killAtSecondStepEvents(shop.store);
     await expect(shop.engine.takeEvents(shop.ws, events)).rejects.toThrow('process killed');
-    shop.store.session = original;
-    expect(failures).toBe(1);
+    expect(crash.restore()).toBe(1);
     // Nothing of it stayed: no instance, no message (the first step was in the same transaction).
     expect(await tally(shop, id)).toMatchObject({ outbox: 0, instances: 0, steps: 0 });
 

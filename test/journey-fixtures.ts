@@ -11,7 +11,7 @@ import {
 } from '../src/journeys/index.ts';
 import { Dispatcher } from '../src/messaging/index.ts';
 import { createSegment, defaultRefresherOptions, type SegmentDefinition, SegmentRefresher } from '../src/segments/index.ts';
-import type { Store } from '../src/store/index.ts';
+import type { Row, SqlParam, Store } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { type Engine, freshStore } from './engines.ts';
 
@@ -207,4 +207,42 @@ export class Shop {
     );
     return rows.map((r) => `${r.node_id}:${r.template ?? r.action}`);
   }
+}
+
+/**
+ * A process dying half-way through a journey step: the first transaction that writes the
+ * `Journey Step` events of a step after node "again" queued its outbox rows throws, once, as a
+ * killed process would (the transaction rolls back). `restore()` puts the store back and says how
+ * many transactions were killed.
+ */
+export function killAtSecondStepEvents(store: Store): { restore(): number } {
+  const original = store.session.bind(store);
+  let failures = 0;
+  store.session = ((fn: Parameters<typeof original>[0]) =>
+    original((session) => {
+      const transaction = session.transaction.bind(session);
+      session.transaction = (body) =>
+        transaction((tx) =>
+          body({
+            append: tx.append.bind(tx),
+            async query<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
+              if (failures === 0 && sql.startsWith('INSERT INTO events') && params?.includes('Journey Step')) {
+                const [again] = await tx.query<{ n: number }>("SELECT count(*) AS n FROM outbox WHERE node_id = 'again'");
+                if (Number(again!.n) > 0) {
+                  failures++;
+                  throw new Error('process killed');
+                }
+              }
+              return tx.query<T>(sql, params);
+            },
+          }),
+        );
+      return fn(session);
+    })) as typeof original;
+  return {
+    restore() {
+      store.session = original;
+      return failures;
+    },
+  };
 }
