@@ -1,4 +1,4 @@
-export { arrayCast, columnTypes, jsonArrayAgg, jsonObject, jsonText } from './dialect.ts';
+export { arrayCast, columnTypes, jsonArrayAgg, jsonObject, jsonRecords, jsonText, keysIn, keysParam } from './dialect.ts';
 export { IdentityCache } from './identity-cache.ts';
 export { reserveKeys } from './key-ranges.ts';
 export { latestVersion } from './migrations.ts';

@@ -1,4 +1,4 @@
-import type { SqlExecutor, Store } from '../../store/index.ts';
+import { jsonRecords, type SqlExecutor, type Store } from '../../store/index.ts';
 import type { ClaimedMessage } from './types.ts';
 
 /**
@@ -11,20 +11,30 @@ import type { ClaimedMessage } from './types.ts';
 const parse = (v: unknown): Record<string, unknown> => (typeof v === 'string' ? JSON.parse(v) : (v ?? {})) as Record<string, unknown>;
 
 /**
- * Claims up to `limit` due messages of a workspace. On PostgreSQL, concurrent dispatchers skip
- * each other's rows (`FOR UPDATE SKIP LOCKED`); on DuckDB this process is the only writer.
- * Integers are inlined: DuckDB cannot prepare parameters in UPDATE … RETURNING.
+ * Claims up to `limit` due messages of a workspace: reads them and marks them claimed in one
+ * transaction. On PostgreSQL, concurrent dispatchers skip each other's rows (`FOR UPDATE SKIP
+ * LOCKED`); on DuckDB this process is the only writer, and a claim racing another claim of it
+ * fails on the write conflict rather than taking a row twice. Not one `UPDATE … RETURNING`: on
+ * DuckDB RETURNING made the 1,000-row update ~10× slower (130–300 ms against 10–30 ms).
  */
 export async function claimDue(store: Store, workspaceId: number, now: number, limit: number): Promise<ClaimedMessage[]> {
-  const ws = Math.trunc(workspaceId);
   const lock = store.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
-  const rows = await store.query<Record<string, unknown>>(
-    `UPDATE outbox SET status = 'claimed', updated_at = ${Math.trunc(now)}
-     WHERE workspace_id = ${ws} AND message_key IN (
-       SELECT message_key FROM outbox WHERE workspace_id = ${ws} AND status = 'queued' AND COALESCE(next_attempt_at, created_at) <= ${Math.trunc(now)}
-       ORDER BY COALESCE(next_attempt_at, created_at), message_key LIMIT ${Math.trunc(limit)} ${lock})
-     RETURNING message_key, journey_id, node_id, instance_id, user_key, action, channel, template, payload, attempts, next_attempt_at, transactional, created_at`,
-  );
+  const rows = await store.transaction(async (tx) => {
+    const due = await tx.query<Record<string, unknown>>(
+      `SELECT message_key, journey_id, node_id, instance_id, user_key, action, channel, template, payload, attempts, next_attempt_at, transactional, created_at
+       FROM outbox WHERE workspace_id = $1 AND status = 'queued' AND COALESCE(next_attempt_at, created_at) <= $2
+       ORDER BY COALESCE(next_attempt_at, created_at), message_key LIMIT ${Math.trunc(limit)} ${lock}`,
+      [workspaceId, now],
+    );
+    if (due.length > 0) {
+      await tx.query(
+        `UPDATE outbox SET status = 'claimed', updated_at = $2
+         WHERE workspace_id = $1 AND message_key IN (SELECT v.message_key FROM ${jsonRecords(store.dialect, 3, [['message_key', 'text']], 'v')})`,
+        [workspaceId, now, JSON.stringify(due.map((r) => ({ message_key: r.message_key })))],
+      );
+    }
+    return due;
+  });
   return rows.map((r) => ({
     message_key: String(r.message_key),
     journey_id: Number(r.journey_id),

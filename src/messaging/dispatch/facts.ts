@@ -1,5 +1,5 @@
 import { DAY } from '../../core/clock.ts';
-import type { SqlExecutor } from '../../store/index.ts';
+import { keysIn, keysParam, type SqlExecutor } from '../../store/index.ts';
 import type { MessagingSettings } from '../governance/settings.ts';
 import type { PersonContext } from '../templates/context.ts';
 import { loadPeople } from '../templates/context.ts';
@@ -15,8 +15,6 @@ export interface PeopleFacts {
   nonResponders: Set<string>;
 }
 
-const keyList = (keys: readonly number[]): string => [...new Set(keys)].map((k) => String(Math.trunc(k))).join(', ');
-
 export async function loadPeopleFacts(
   db: SqlExecutor,
   workspaceId: number,
@@ -24,28 +22,28 @@ export async function loadPeopleFacts(
   settings: MessagingSettings,
   now: number,
 ): Promise<PeopleFacts> {
-  const keys = keyList(userKeys);
+  const keys = keysParam(userKeys);
   const nr = settings.nonResponder;
   const [people, subs, sent, quiet] = await Promise.all([
     loadPeople(db, workspaceId, userKeys),
     db.query<{ user_key: number; channel: string; topic: string; subscribed: boolean }>(
-      `SELECT user_key, channel, topic, subscribed FROM subscriptions WHERE workspace_id = $1 AND user_key IN (${keys})`,
-      [workspaceId],
+      `SELECT user_key, channel, topic, subscribed FROM subscriptions WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`,
+      [workspaceId, keys],
     ),
     // Eight days covers a calendar week in any time zone.
     db.query<{ user_key: number; channel: string; sent_at: number }>(
-      `SELECT user_key, channel, sent_at FROM outbox WHERE workspace_id = $1 AND user_key IN (${keys}) AND sent_at >= $2
+      `SELECT user_key, channel, sent_at FROM outbox WHERE workspace_id = $1 AND user_key IN ${keysIn(3)} AND sent_at >= $2
          AND NOT COALESCE(transactional, FALSE) AND action <> 'webhook' AND status IN ('sending', 'sent', 'delivered', 'unknown')`,
-      [workspaceId, now - 8 * DAY],
+      [workspaceId, now - 8 * DAY, keys],
     ),
     nr
       ? db.query<{ user_key: number; channel: string }>(
           `SELECT user_key, channel FROM (
              SELECT user_key, channel, clicked_at, row_number() OVER (PARTITION BY user_key, channel ORDER BY sent_at DESC) AS rn
-             FROM outbox WHERE workspace_id = $1 AND user_key IN (${keys}) AND status IN ('sent', 'delivered')
+             FROM outbox WHERE workspace_id = $1 AND user_key IN ${keysIn(3)} AND status IN ('sent', 'delivered')
                AND channel IN (${nr.channels.map((c) => `'${c}'`).join(', ')})) last_n
            WHERE rn <= $2 GROUP BY user_key, channel HAVING count(*) >= $2 AND count(clicked_at) = 0`,
-          [workspaceId, nr.lastMessages],
+          [workspaceId, nr.lastMessages, keys],
         )
       : Promise.resolve([]),
   ]);

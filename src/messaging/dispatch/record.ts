@@ -1,9 +1,9 @@
-import { columnTypes, type Dialect, type SqlExecutor, type SqlParam } from '../../store/index.ts';
+import { type Dialect, jsonRecords, type SqlExecutor } from '../../store/index.ts';
 import type { ChannelOption, ClaimedMessage } from './types.ts';
 
 /**
  * Writes what the dispatcher decided and what providers answered: many outbox rows per
- * statement (an UPDATE from lists zipped by unnest on DuckDB, from a JSON document on PostgreSQL), and the `Message …` events segments, journeys and
+ * statement (from one JSON document parameter), and the `Message …` events segments, journeys and
  * reports read, in the same transaction as the status they describe, under deterministic ids.
  */
 
@@ -25,7 +25,7 @@ export interface RowUpdate {
 }
 
 type Col = { name: keyof RowUpdate; type: 'text' | 'bigint' | 'int' | 'json'; keep: boolean };
-// keep: NULL in the VALUES list means "leave as is" (COALESCE); otherwise the value (or NULL) is written.
+// keep: an absent or null field means "leave as is" (COALESCE); otherwise the value (or NULL) is written.
 const columns: Col[] = [
   { name: 'status', type: 'text', keep: false },
   { name: 'attempts', type: 'int', keep: true },
@@ -41,41 +41,20 @@ const columns: Col[] = [
   { name: 'sent_at', type: 'bigint', keep: true },
 ];
 
-const sets = columns.map((c) => `${c.name} = ${c.keep ? `COALESCE(v.${c.name}, outbox.${c.name})` : `v.${c.name}`}`).join(', ');
-
+/**
+ * One UPDATE for many rows, from a JSON document of the updates. Only the columns some update of
+ * the batch names are written, plus the ones an omission clears: an outcome batch (status, provider
+ * id, reason) leaves the attempt's content and address alone, which on DuckDB halves the write.
+ */
 export async function updateRows(db: SqlExecutor, dialect: Dialect, workspaceId: number, now: number, rows: RowUpdate[]): Promise<void> {
   if (rows.length === 0) return;
-  if (dialect === 'postgres') {
-    // The rows as one JSON document, expanded by jsonb_to_recordset: the driver sends one text
-    // parameter as is, where list parameters are escaped element by element in JS (a third of the
-    // write's CPU). Absent and null fields are both NULL, as below.
-    const types = columnTypes.postgres;
-    await db.query(
-      `UPDATE outbox SET ${sets}, updated_at = $2
-       FROM jsonb_to_recordset($3::jsonb) AS v(message_key TEXT, ${columns.map((c) => `${c.name} ${types[c.type]}`).join(', ')})
-       WHERE outbox.workspace_id = $1 AND outbox.message_key = v.message_key`,
-      [workspaceId, now, JSON.stringify(rows)],
-    );
-    return;
-  }
-  // One list parameter per column (text, cast in SQL), zipped by unnest: a handful of parameters
-  // whatever the batch size (a VALUES list of 13 parameters per row is slow to bind on DuckDB).
-  const types = columnTypes[dialect];
-  const params: SqlParam[] = [workspaceId, now, rows.map((r) => r.message_key)];
-  const cols = columns.map((c) => {
-    params.push(
-      rows.map((r) => {
-        const v = r[c.name];
-        return v === undefined || v === null ? null : c.type === 'json' ? JSON.stringify(v) : String(v);
-      }) as string[],
-    );
-    return `CAST(unnest($${params.length}::${types.text}[]) AS ${types[c.type]}) AS ${c.name}`;
-  });
+  const written = columns.filter((c) => !c.keep || rows.some((r) => r[c.name] !== undefined && r[c.name] !== null));
+  const sets = written.map((c) => `${c.name} = ${c.keep ? `COALESCE(v.${c.name}, outbox.${c.name})` : `v.${c.name}`}`);
+  const fields = jsonRecords(dialect, 3, [['message_key', 'text'], ...written.map((c) => [c.name, c.type] as const)], 'v');
   await db.query(
-    `UPDATE outbox SET ${sets}, updated_at = $2
-     FROM (SELECT unnest($3::${types.text}[]) AS message_key, ${cols.join(', ')}) AS v
+    `UPDATE outbox SET ${sets.join(', ')}, updated_at = $2 FROM ${fields}
      WHERE outbox.workspace_id = $1 AND outbox.message_key = v.message_key`,
-    params,
+    [workspaceId, now, JSON.stringify(rows)],
   );
 }
 
@@ -112,32 +91,25 @@ export async function insertMessageEvents(
   events: MessageEvent[],
 ): Promise<void> {
   if (events.length === 0) return;
-  if (dialect === 'postgres') {
-    // As in updateRows: one JSON parameter rather than lists the driver escapes in JS. The unique
-    // event id makes a repeat a no-op instead of failing the whole batch (two dispatchers settling
-    // the same row after a lease ran out); DuckDB has no such index to name.
-    await db.query(
-      `INSERT INTO events (workspace_id, message_id, user_key, type, event, ts, received_at, source, properties)
-       SELECT $1, e.id, e."userKey", 'track', e.name, $2, $2, 'messaging', e.properties
-       FROM jsonb_to_recordset($3::jsonb) AS e(id TEXT, "userKey" BIGINT, name TEXT, properties JSONB)
-       ON CONFLICT DO NOTHING`,
-      [workspaceId, now, JSON.stringify(events)],
-    );
-    return;
-  }
-  const t = columnTypes[dialect];
+  // The unique event id makes a repeat a no-op on PostgreSQL instead of failing the whole batch
+  // (two dispatchers settling the same row after a lease ran out); DuckDB has no such index to name
+  // and one dispatcher process.
+  const rows = events.map((e) => ({ message_id: e.id, user_key: e.userKey, event: e.name, properties: e.properties }));
+  const fields = jsonRecords(
+    dialect,
+    3,
+    [
+      ['message_id', 'text'],
+      ['user_key', 'bigint'],
+      ['event', 'text'],
+      ['properties', 'json'],
+    ],
+    'e',
+  );
   await db.query(
     `INSERT INTO events (workspace_id, message_id, user_key, type, event, ts, received_at, source, properties)
-     SELECT $1, message_id, user_key, 'track', event, $2, $2, 'messaging', CAST(properties AS ${t.json})
-     FROM (SELECT unnest($3::${t.text}[]) AS message_id, unnest($4::${t.bigint}[]) AS user_key, unnest($5::${t.text}[]) AS event,
-       unnest($6::${t.text}[]) AS properties) AS e`,
-    [
-      workspaceId,
-      now,
-      events.map((e) => e.id),
-      events.map((e) => e.userKey),
-      events.map((e) => e.name),
-      events.map((e) => JSON.stringify(e.properties)),
-    ],
+     SELECT $1, e.message_id, e.user_key, 'track', e.event, $2, $2, 'messaging', e.properties FROM ${fields}
+     ${dialect === 'postgres' ? 'ON CONFLICT DO NOTHING' : ''}`,
+    [workspaceId, now, JSON.stringify(rows)],
   );
 }

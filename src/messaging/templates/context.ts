@@ -1,6 +1,6 @@
 import { AppError } from '../../core/errors.ts';
 import { identityTypes } from '../../core/identities.ts';
-import type { SqlExecutor } from '../../store/index.ts';
+import { keysIn, keysParam, type SqlExecutor } from '../../store/index.ts';
 
 /**
  * What a template sees. Everything is plain JSON data (no functions, no class instances), and
@@ -66,7 +66,6 @@ function computedForTemplates(computed: Record<string, unknown> | null): Record<
 }
 
 /** Integer keys inlined into SQL (they are numbers we read from the store, never user text). */
-const keyList = (keys: readonly number[]): string => keys.map((k) => String(Math.trunc(Number(k)))).join(', ');
 
 const jsonOf = (v: unknown): Record<string, unknown> =>
   typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : ((v as Record<string, unknown> | null) ?? {});
@@ -82,20 +81,18 @@ export async function loadPeople(db: SqlExecutor, workspaceId: number, userKeys:
   const users = await db.query<{ asked: number; user_key: number; traits: unknown }>(
     `SELECT u.user_key AS asked, COALESCE(s.user_key, u.user_key) AS user_key, COALESCE(s.traits, u.traits) AS traits
      FROM users u LEFT JOIN users s ON s.workspace_id = u.workspace_id AND s.user_key = u.merged_into
-     WHERE u.workspace_id = $1 AND u.user_key IN (${keyList([...new Set(userKeys)])})`,
-    [workspaceId],
+     WHERE u.workspace_id = $1 AND u.user_key IN ${keysIn(2)}`,
+    [workspaceId, keysParam(userKeys)],
   );
   if (users.length === 0) return people;
-  const keys = keyList([...new Set(users.map((u) => Number(u.user_key)))]);
+  const keys = keysParam(users.map((u) => Number(u.user_key)));
   const [identities, computed, predictions] = await Promise.all([
     db.query<{ user_key: number; type: string; value: string }>(
-      `SELECT user_key, type, value FROM identities WHERE workspace_id = $1 AND user_key IN (${keys}) ORDER BY user_key, type, value`,
-      [workspaceId],
+      `SELECT user_key, type, value FROM identities WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`,
+      [workspaceId, keys],
     ),
-    db.query<Record<string, unknown>>(`SELECT * FROM computed_traits WHERE workspace_id = $1 AND user_key IN (${keys})`, [workspaceId]),
-    db.query<Record<string, unknown>>(`SELECT * FROM customer_predictions WHERE workspace_id = $1 AND user_key IN (${keys})`, [
-      workspaceId,
-    ]),
+    db.query<Record<string, unknown>>(`SELECT * FROM computed_traits WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`, [workspaceId, keys]),
+    db.query<Record<string, unknown>>(`SELECT * FROM customer_predictions WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`, [workspaceId, keys]),
   ]);
   const byKey = new Map<number, PersonContext>();
   for (const u of users) {
@@ -112,11 +109,12 @@ export async function loadPeople(db: SqlExecutor, workspaceId: number, userKeys:
       if (person) Object.assign(person.computed, computedForTemplates({ ...rest, [at]: computed_at ?? null }));
     }
   }
-  // The first value of each type (people rarely have two emails; the channel picks its address itself).
+  // The first value of each type in sort order (people rarely have two emails; the channel picks
+  // its address itself). Chosen here rather than by ORDER BY, which doubled the query on DuckDB.
   for (const i of identities) {
     const person = byKey.get(Number(i.user_key));
     const type = identityTypes.find((t) => t === i.type);
-    if (person && type && person[type] === undefined) person[type] = i.value;
+    if (person && type && (person[type] === undefined || i.value < (person[type] as string))) person[type] = i.value;
   }
   for (const u of users) people.set(Number(u.asked), byKey.get(Number(u.user_key)) as PersonContext);
   return people;

@@ -6,7 +6,7 @@ import {
   triggerProductsOf,
 } from '../../commerce/recommendations/index.ts';
 import { AppError } from '../../core/errors.ts';
-import type { SqlExecutor, Store } from '../../store/index.ts';
+import { keysIn, keysParam, type SqlExecutor, type Store } from '../../store/index.ts';
 import {
   type CouponContext,
   couponContext,
@@ -227,8 +227,8 @@ async function issuedCoupons(
   if (instanceIds.length === 0) return out;
   const rows = await db.query<{ instance_id: number; payload: unknown; created_at: number }>(
     `SELECT instance_id, payload, created_at FROM outbox WHERE workspace_id = $1 AND action = 'coupon'
-       AND instance_id IN (${instanceIds.map((i) => String(Math.trunc(i))).join(', ')}) ORDER BY created_at, message_key`,
-    [workspaceId],
+       AND instance_id IN ${keysIn(2)} ORDER BY created_at, message_key`,
+    [workspaceId, keysParam(instanceIds)],
   );
   for (const r of rows) {
     const payload = payloadOf(r.payload);
