@@ -91,8 +91,14 @@ export async function loadPeople(db: SqlExecutor, workspaceId: number, userKeys:
       `SELECT user_key, type, value FROM identities WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`,
       [workspaceId, keys],
     ),
-    db.query<Record<string, unknown>>(`SELECT * FROM computed_traits WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`, [workspaceId, keys]),
-    db.query<Record<string, unknown>>(`SELECT * FROM customer_predictions WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`, [workspaceId, keys]),
+    db.query<Record<string, unknown>>(`SELECT * FROM computed_traits WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`, [
+      workspaceId,
+      keys,
+    ]),
+    db.query<Record<string, unknown>>(`SELECT * FROM customer_predictions WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`, [
+      workspaceId,
+      keys,
+    ]),
   ]);
   const byKey = new Map<number, PersonContext>();
   for (const u of users) {
