@@ -197,6 +197,7 @@ export class OutboundClient {
   readonly options: OutboundOptions;
   private readonly policy: AddressPolicy;
   private readonly agent: Agent;
+  private readonly checked = new Map<string, URL | { error: OutboundError; message: string }>();
 
   constructor(options: Partial<OutboundOptions> = {}) {
     this.options = { ...defaultOutboundOptions, ...options };
@@ -261,7 +262,7 @@ export class OutboundClient {
         }
         continue;
       }
-      const read = await this.readCapped(res.body, req.signal);
+      const read = await this.readCapped(res.body, res.headers['content-length'], req.signal);
       if (typeof read !== 'string') return read;
       return { ok: true, response: { status: res.statusCode, headers: headersOf(res.headers), body: read, url: target.toString() } };
     }
@@ -272,8 +273,22 @@ export class OutboundClient {
     await this.agent.close();
   }
 
-  /** An http(s) URL whose literal IP host (which skips DNS lookup) is allowed, or why not. */
+  /**
+   * An http(s) URL whose literal IP host (which skips DNS lookup) is allowed, or why not. Providers
+   * call one endpoint thousands of times a second, so the answer for a URL is kept (a few hundred
+   * URLs; the policy is fixed for the client's life).
+   */
   private checkUrl(raw: string): URL | { error: OutboundError; message: string } {
+    let checked = this.checked.get(raw);
+    if (checked === undefined) {
+      if (this.checked.size >= 256) this.checked.clear();
+      checked = this.parseAndCheck(raw);
+      this.checked.set(raw, checked);
+    }
+    return checked;
+  }
+
+  private parseAndCheck(raw: string): URL | { error: OutboundError; message: string } {
     let url: URL;
     try {
       url = new URL(raw);
@@ -289,9 +304,20 @@ export class OutboundClient {
   }
 
   private async readCapped(
-    body: AsyncIterable<Buffer> & { destroy(): void },
+    body: AsyncIterable<Buffer> & { destroy(): void; text(): Promise<string> },
+    contentLength: string | string[] | undefined,
     callerSignal?: AbortSignal,
   ): Promise<string | OutboundResult> {
+    // A declared length within the cap is all undici will read (HTTP/1.1 framing): one read, with
+    // none of the per-chunk iteration below, which cost a provider call ~10 µs more.
+    const declared = typeof contentLength === 'string' ? Number(contentLength) : Number.NaN;
+    if (Number.isSafeInteger(declared) && declared <= this.options.maxResponseBytes) {
+      try {
+        return await body.text();
+      } catch (err) {
+        return classify(err, callerSignal);
+      }
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     try {

@@ -16,9 +16,9 @@ export interface DeliveryItem {
  */
 export async function runDeliveries(items: readonly DeliveryItem[], concurrency: number, signal: AbortSignal): Promise<SendOutcome[]> {
   const outcomes: SendOutcome[] = new Array(items.length);
-  // Every call in flight listens on the one deadline: that many listeners is by design, not a leak
-  // (Node warns past 10, on stderr, once per batch).
-  setMaxListeners(Math.max(10, concurrency + 10), signal);
+  // Every call in flight listens on the one deadline, twice (the request, then reading its body):
+  // that many listeners is by design, not a leak (Node warns past 10, on stderr).
+  setMaxListeners(Math.max(10, 2 * concurrency + 10), signal);
   let next = 0;
   const lane = async () => {
     for (let i = next++; i < items.length; i = next++) {

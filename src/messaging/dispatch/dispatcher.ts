@@ -5,6 +5,7 @@ import type { Store } from '../../store/index.ts';
 import type { OutgoingMessage, SendOutcome } from '../channels/channel.ts';
 import { dedupingProviders } from '../channels/registry.ts';
 import { recoverStale, workspacesWithDue } from './claim.ts';
+import { ConfigCache } from './config-cache.ts';
 import { type DeliveryItem, runDeliveries } from './deliver.ts';
 import { DeliveryPool, type PoolItem } from './delivery-pool.ts';
 import { outcomeUpdate, type Sending } from './outcomes.ts';
@@ -170,13 +171,14 @@ export class Dispatcher {
    * one's calls are in flight. At most one planned batch waits for the wire.
    */
   private async drain(workspaceId: number): Promise<number> {
+    const config = new ConfigCache();
     let handled = 0;
     let wire: Promise<unknown> = Promise.resolve();
     const settling: Promise<void>[] = [];
     let failure: { err: unknown } | null = null;
     try {
       for (;;) {
-        const batch = await planBatch(this.planDeps(), workspaceId);
+        const batch = await planBatch(this.planDeps(config), workspaceId);
         handled += batch.claimed;
         if (batch.sending.length > 0) {
           const previous = wire;
@@ -203,12 +205,12 @@ export class Dispatcher {
 
   /** One batch of a workspace, start to end: claim, plan, record attempts, send, record outcomes. */
   async dispatchBatch(workspaceId: number): Promise<number> {
-    const batch = await planBatch(this.planDeps(), workspaceId);
+    const batch = await planBatch(this.planDeps(new ConfigCache()), workspaceId);
     if (batch.sending.length > 0) await this.recordOutcomes(workspaceId, batch.sending, await this.deliver(workspaceId, batch));
     return batch.claimed;
   }
 
-  private planDeps(): PlanDeps {
+  private planDeps(config: ConfigCache): PlanDeps {
     const o = this.options;
     return {
       store: this.store,
@@ -217,6 +219,7 @@ export class Dispatcher {
       batchSize: o.batchSize,
       leaseMs: o.leaseMs,
       publicUrl: o.publicUrl,
+      config,
       beforeAttempts: async (sending) => {
         if (this.pool && sending.some((s) => s.active.spec)) await this.pool.prepare();
       },

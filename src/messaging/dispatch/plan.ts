@@ -1,9 +1,11 @@
 import type { Store } from '../../store/index.ts';
 import { getMessagingSettings } from '../governance/settings.ts';
-import { loadRenderBatch } from '../templates/render.ts';
+import { loadRenderBatch, storedTemplates } from '../templates/render.ts';
+import { defaultRenderLimits } from '../templates/sandbox.ts';
 import { choose, timeRules } from './choose.ts';
 import { claimDue } from './claim.ts';
 import { compose, renderFailure } from './compose.ts';
+import type { ConfigCache } from './config-cache.ts';
 import { loadPeopleFacts } from './facts.ts';
 import { linkSigner } from './link-signer.ts';
 import type { Sending } from './outcomes.ts';
@@ -19,6 +21,8 @@ export interface PlanDeps {
   batchSize: number;
   leaseMs: number;
   publicUrl: string;
+  /** Settings, channels, templates and partials, read once for many batches. */
+  config: ConfigCache;
   /** Called before the attempts are written (their deadline starts then): readies the delivery threads the batch needs. */
   beforeAttempts: (sending: readonly Sending[]) => Promise<void>;
 }
@@ -39,7 +43,8 @@ export async function planBatch(d: PlanDeps, workspaceId: number): Promise<Plann
   const { store, now } = d;
   const claimed = await claimDue(store, workspaceId, now, d.batchSize);
   if (claimed.length === 0) return { claimed: 0, sending: [], recordedAt: performance.now() };
-  const { settings, linkSecret } = await getMessagingSettings(store, workspaceId, now);
+  const { config } = d;
+  const { settings, linkSecret } = await config.get(`settings:${workspaceId}`, () => getMessagingSettings(store, workspaceId, now));
   const facts = await loadPeopleFacts(
     store,
     workspaceId,
@@ -51,8 +56,12 @@ export async function planBatch(d: PlanDeps, workspaceId: number): Promise<Plann
     ...(m.template ? [m.template] : []),
     ...((m.payload.fallback as { template: string }[] | undefined) ?? []).map((f) => f.template),
   ]);
-  const render = await loadRenderBatch(store, workspaceId, claimed, templateNames, facts.people, now);
-  const providerOf = await d.providers.forWorkspace(store, workspaceId);
+  const stored = storedTemplates(store, workspaceId);
+  const render = await loadRenderBatch(store, workspaceId, claimed, templateNames, facts.people, now, defaultRenderLimits, {
+    template: (name) => config.get(`template:${workspaceId}:${name}`, () => stored.template(name)),
+    partials: () => config.get(`partials:${workspaceId}`, () => stored.partials()),
+  });
+  const providerOf = await config.get(`channels:${workspaceId}`, () => d.providers.forWorkspace(store, workspaceId));
 
   const allowedIn = timeRules(settings, now);
   const composeCtx = { render, settings, sign: linkSigner(linkSecret), workspaceId, publicUrl: d.publicUrl };

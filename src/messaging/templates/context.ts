@@ -65,8 +65,6 @@ function computedForTemplates(computed: Record<string, unknown> | null): Record<
   return Object.fromEntries(Object.entries(computed).map(([k, v]) => [k, k.endsWith('_at') && typeof v === 'number' ? iso(v) : v]));
 }
 
-/** Integer keys inlined into SQL (they are numbers we read from the store, never user text). */
-
 const jsonOf = (v: unknown): Record<string, unknown> =>
   typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : ((v as Record<string, unknown> | null) ?? {});
 

@@ -21,7 +21,7 @@ import {
 } from './context.ts';
 import { defaultRenderLimits, type RenderLimits, renderField } from './sandbox.ts';
 import { type RenderedMessage, type TemplateDefinition, type TemplateField, templateFields } from './schema.ts';
-import { getTemplate, requireTemplate } from './templates-repo.ts';
+import { getTemplate, requireTemplate, type StoredTemplate } from './templates-repo.ts';
 
 /** The columns of an `outbox` row that rendering needs (as the table names them). */
 export interface OutboxMessageLike {
@@ -100,6 +100,16 @@ const objectOr = (v: unknown): Record<string, unknown> =>
 
 const productIdsOf = (payload: Record<string, unknown>): string[] => (Array.isArray(payload.products) ? payload.products.map(String) : []);
 
+/** Where a batch's templates and partials come from: the store, or a cache in front of it (the dispatcher's). */
+export interface TemplateSources {
+  template(name: string): Promise<StoredTemplate | null>;
+  partials(): Promise<ReadonlyMap<string, string>>;
+}
+
+export function storedTemplates(db: SqlExecutor, workspaceId: number): TemplateSources {
+  return { template: (name) => getTemplate(db, workspaceId, name), partials: () => loadPartials(db, workspaceId) };
+}
+
 /** Renders any message of a batch with a template of the batch (see loadRenderBatch). */
 export type BatchRender = (row: OutboxMessageLike, templateName: string, channel: string | null) => Promise<RenderedMessage>;
 
@@ -117,14 +127,15 @@ export async function loadRenderBatch(
   people: ReadonlyMap<number, PersonContext>,
   now: number,
   limits: RenderLimits = defaultRenderLimits,
+  sources: TemplateSources = storedTemplates(db, workspaceId),
 ): Promise<BatchRender> {
   const names = [...new Set(templateNames)];
   const instances = [
     ...new Set(rows.flatMap((r) => (r.instance_id === undefined || r.instance_id === null ? [] : [Number(r.instance_id)]))),
   ];
   const [templates, partials, products, coupons] = await Promise.all([
-    Promise.all(names.map((n) => getTemplate(db, workspaceId, n))),
-    loadPartials(db, workspaceId),
+    Promise.all(names.map((n) => sources.template(n))),
+    sources.partials(),
     loadProducts(db, workspaceId, [...new Set(rows.flatMap((r) => productIdsOf(payloadOf(r.payload))))]),
     issuedCoupons(db, workspaceId, instances),
   ]);
