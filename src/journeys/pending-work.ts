@@ -16,7 +16,7 @@ export type RunningJourney = {
 export interface Work {
   /** Its trigger may have brought someone. */
   enroll: boolean;
-  /** Events came since it last looked that its goal or a wait for an event listens to. */
+  /** Events came since it last looked that its goal or a wait for an event listens to, by someone it may act on. */
   events: boolean;
   /** Some of its instances are due at a node. */
   due: boolean;
@@ -42,8 +42,10 @@ export interface PendingWorkInput {
 /**
  * What each journey has to do this tick, from a few cheap workspace-wide reads, so that idle
  * journeys cost nothing (each statement costs a few milliseconds on DuckDB, and ticks run
- * every few hundred milliseconds). New events count by name: an order paid wakes a journey
- * whose goal is a paid order, a page view does not (exact: a goal or wait matches names first).
+ * every few hundred milliseconds). New events count by name and by person: an order paid by
+ * someone in the journey wakes a journey whose goal is a paid order; a page view, or an order of
+ * someone in none of its instances, does not (exact: a goal or wait matches names first, and acts
+ * on active instances only).
  */
 export async function pendingWork(input: PendingWorkInput): Promise<(j: RunningJourney) => Work> {
   const { store, workspaceId, journeys, now, horizon, triggers } = input;
@@ -52,14 +54,35 @@ export async function pendingWork(input: PendingWorkInput): Promise<(j: RunningJ
   const since = (j: RunningJourney) => (j.events_watermark === null ? now : Number(j.events_watermark)) - overlap;
   const entrySince = (j: RunningJourney) => (j.entry_cursor === null ? now : Number(j.entry_cursor)) - overlap;
   const from = Math.min(...journeys.map((j) => (triggerOf(j)?.kind === 'event' ? Math.min(since(j), entrySince(j)) : since(j))));
+  // New events by name, journeys with due instances and segments' refresh numbers: one read
+  // (each statement costs milliseconds on DuckDB, and this runs at every tick).
   const latestByName = new Map<string, number>();
   let latestAny = Number.NEGATIVE_INFINITY;
-  for (const r of await store.query<{ event: string | null; latest: number }>(
-    'SELECT event, max(received_at) AS latest FROM events WHERE workspace_id = $1 AND received_at > $2 GROUP BY event',
-    [workspaceId, from],
+  const due = new Set<number>();
+  const refreshNo = new Map<number, number>();
+  /** `journeyId/name` → the latest such event of a person with an active instance of that journey. */
+  const latestByMembers = new Map<string, number>();
+  // New events: per name, and per journey in which their person has an active instance (id; NULL
+  // for events of people in none) — one scan of the new events.
+  for (const r of await store.query<{ kind: 'event' | 'due' | 'segment'; name: string | null; id: number | null; n: number }>(
+    `SELECT 'event' AS kind, e.event AS name, i.journey_id AS id, max(e.received_at) AS n FROM events e
+       LEFT JOIN journey_instances i ON i.workspace_id = e.workspace_id AND i.user_key = e.user_key AND i.status = 'active'
+       WHERE e.workspace_id = $1 AND e.received_at > $2 GROUP BY e.event, i.journey_id
+     UNION ALL
+     SELECT 'due', NULL, d.journey_id, 0 FROM (SELECT DISTINCT journey_id FROM journey_instances
+       WHERE workspace_id = $1 AND status = 'active' AND due_at <= $3) d
+     UNION ALL
+     SELECT 'segment', NULL, segment_id, refresh_no FROM segments WHERE workspace_id = $1`,
+    [workspaceId, from, now],
   )) {
-    latestAny = Math.max(latestAny, Number(r.latest));
-    if (r.event !== null) latestByName.set(r.event, Number(r.latest));
+    if (r.kind === 'event') {
+      const latest = Number(r.n);
+      latestAny = Math.max(latestAny, latest);
+      if (r.name === null) continue;
+      latestByName.set(r.name, Math.max(latest, latestByName.get(r.name) ?? Number.NEGATIVE_INFINITY));
+      if (r.id !== null) latestByMembers.set(`${Number(r.id)}/${r.name}`, latest);
+    } else if (r.kind === 'due') due.add(Number(r.id));
+    else refreshNo.set(Number(r.id), Number(r.n));
   }
   const cameAfter = (names: Iterable<string>, t: number) => {
     for (const n of names) if ((latestByName.get(n) ?? Number.NEGATIVE_INFINITY) > t) return true;
@@ -68,32 +91,30 @@ export async function pendingWork(input: PendingWorkInput): Promise<(j: RunningJ
   const watched = new Map<number, ReadonlySet<string>>();
   for (const j of journeys)
     watched.set(Number(j.journey_id), await input.watched.of(store, workspaceId, Number(j.journey_id), Number(j.version)));
-  const due = new Set(
-    (
-      await store.query<{ journey_id: number }>(
-        `SELECT DISTINCT journey_id FROM journey_instances WHERE workspace_id = $1 AND status = 'active' AND due_at <= $2`,
-        [workspaceId, now],
-      )
-    ).map((r) => Number(r.journey_id)),
-  );
-  const refreshNo = new Map(
-    (
-      await store.query<{ segment_id: number; refresh_no: number }>('SELECT segment_id, refresh_no FROM segments WHERE workspace_id = $1', [
-        workspaceId,
-      ])
-    ).map((r) => [Number(r.segment_id), Number(r.refresh_no)]),
-  );
   const segmentEntries = await segmentsWithEntries(store, workspaceId, journeys, triggerOf, refreshNo);
-  return (j) => {
-    const events = cameAfter(watched.get(Number(j.journey_id)) ?? [], since(j));
+  const enrolls = (j: RunningJourney) => {
     const trigger = triggerOf(j);
     // Unknown trigger (not loaded yet): let the tick find out.
-    let enroll = true;
-    if (trigger?.kind === 'event') enroll = cameAfter(matchNames(trigger.event), entrySince(j));
-    else if (trigger?.kind === 'segment') enroll = j.entry_cursor === null || segmentEntries.has(Number(j.journey_id));
-    else if (trigger?.kind === 'schedule') enroll = j.next_fire_at !== null && Number(j.next_fire_at) <= now;
-    else if (trigger?.kind === 'api') enroll = false;
-    // Everything up to the horizon taken before the read was committed, and none of it is listened to.
+    if (trigger?.kind === 'event') return cameAfter(matchNames(trigger.event), entrySince(j));
+    if (trigger?.kind === 'segment') return j.entry_cursor === null || segmentEntries.has(Number(j.journey_id));
+    if (trigger?.kind === 'schedule') return j.next_fire_at !== null && Number(j.next_fire_at) <= now;
+    if (trigger?.kind === 'api') return false;
+    return true;
+  };
+  const heard = (j: RunningJourney) => cameAfter(watched.get(Number(j.journey_id)) ?? [], since(j));
+  // A goal or an awaited event only acts on people in the journey: when nobody enrols this tick
+  // and none of the new watched events is by someone with an active instance, nothing can
+  // convert or wake (an order paid by someone not in the journey is the common case).
+  const heardByMembers = (j: RunningJourney) => {
+    for (const n of watched.get(Number(j.journey_id)) ?? []) {
+      if ((latestByMembers.get(`${Number(j.journey_id)}/${n}`) ?? Number.NEGATIVE_INFINITY) > since(j)) return true;
+    }
+    return false;
+  };
+  return (j) => {
+    const enroll = enrolls(j);
+    const events = enroll ? heard(j) : heardByMembers(j);
+    // Everything up to the horizon taken before the read was committed, and none of it matters.
     const settleTo = !events && latestAny > since(j) ? horizon.settled : null;
     return { enroll, events, due: due.has(Number(j.journey_id)), settleTo };
   };

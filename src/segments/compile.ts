@@ -19,6 +19,11 @@ export interface CompileOptions {
   now: number;
   /** Only these people (incremental refresh after new events). */
   restrictTo?: readonly number[];
+  /**
+   * Bind into this builder (its placeholders continue), so the query can be embedded in a larger
+   * statement of the caller's, e.g. `r.user_key IN (<segment>)`. Default: a builder of its own.
+   */
+  builder?: SqlBuilder;
 }
 
 export interface CompiledSegment {
@@ -44,7 +49,7 @@ const predictionColumns = new Set<ComputedTraitName>([
 const engagementEvents = { received: 'Message Delivered', clicked: 'Message Clicked', converted: 'Journey Converted' } as const;
 
 export function compileSegment(definition: Condition, options: CompileOptions): CompiledSegment {
-  const b = new SqlBuilder(options.dialect);
+  const b = options.builder ?? new SqlBuilder(options.dialect);
   const ws = b.param(options.workspaceId);
   const restrict = options.restrictTo ? b.param([...options.restrictTo]) : null;
   const c = new Compiler(b, ws, options.now, restrict);

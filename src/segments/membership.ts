@@ -1,8 +1,8 @@
 import { AppError } from '../core/errors.ts';
 import { serialQueue } from '../core/serial-queue.ts';
-import type { SqlExecutor, Store } from '../store/index.ts';
+import type { SqlExecutor, SqlParam, Store } from '../store/index.ts';
 import { compileSegment } from './compile.ts';
-import { requireSegment } from './segments-repo.ts';
+import { requireSegment, type Segment } from './segments-repo.ts';
 
 export interface RefreshResult {
   segmentId: number;
@@ -24,6 +24,16 @@ export interface RefreshOptions {
   nextRefreshAt?: number | null;
   /** Wall time for tookMs only (evaluation itself uses `now`). */
   stopwatch?: () => number;
+  /** The segment's row as the caller just read it (saves reading it again; member_count is re-read under the lock). */
+  segment?: Segment;
+  /**
+   * First check, read-only, whether anyone would enter or leave; if nobody would, only move the
+   * segment's watermark, next due time and refreshed_at (no refresh number, no transaction).
+   * The membership is the same as after a refresh; what is saved is its statements — most
+   * time-driven and incremental refreshes change nobody, and each statement costs milliseconds
+   * on DuckDB.
+   */
+  skipIfUnchanged?: boolean;
 }
 
 /** DuckDB has one writer: refreshes of one store run one after another (PostgreSQL locks the segment row too). */
@@ -53,27 +63,32 @@ async function refreshNow(
   options: RefreshOptions,
 ): Promise<RefreshResult> {
   const started = options.stopwatch?.() ?? 0;
-  const segment = await requireSegment(store, workspaceId, segmentId);
+  const segment = options.segment ?? (await requireSegment(store, workspaceId, segmentId));
   if (segment.status === 'archived') throw new AppError('conflict', `segment ${segmentId} is archived`, 'id');
   if (segment.kind === 'static' || !segment.definition) {
     return { segmentId, refreshNo: segment.refreshNo, entered: 0, exited: 0, size: segment.memberCount, incremental: false, tookMs: 0 };
   }
   const definition = segment.definition;
   const restrict = options.userKeys ? [...options.userKeys] : undefined;
+  const compiled = compileSegment(definition, { dialect: store.dialect, workspaceId, now, restrictTo: restrict });
+  if (options.skipIfUnchanged) {
+    const kept = await keepIfUnchanged(store, workspaceId, segment, now, compiled.sql, compiled.params, restrict, options);
+    if (kept) return { ...kept, incremental: restrict !== undefined, tookMs: (options.stopwatch?.() ?? 0) - started };
+  }
   const counts = await store.session((session) =>
     session.transaction(async (tx) => {
       // Inline integers: DuckDB cannot prepare UPDATE … RETURNING. On PostgreSQL this also locks the row.
-      const [bumped] = await tx.query<{ refresh_no: number }>(
-        `UPDATE segments SET refresh_no = refresh_no + 1 WHERE workspace_id = ${Number(workspaceId)} AND segment_id = ${Number(segmentId)} RETURNING refresh_no`,
+      const [bumped] = await tx.query<{ refresh_no: number; member_count: number }>(
+        `UPDATE segments SET refresh_no = refresh_no + 1 WHERE workspace_id = ${Number(workspaceId)} AND segment_id = ${Number(segmentId)} RETURNING refresh_no, member_count`,
       );
       const refreshNo = Number(bumped!.refresh_no);
-      const compiled = compileSegment(definition, { dialect: store.dialect, workspaceId, now, restrictTo: restrict });
-      await tx.query('DROP TABLE IF EXISTS seg_eval');
-      await tx.query('CREATE TEMP TABLE seg_eval (user_key BIGINT NOT NULL)');
+      // One table per connection, emptied before use (creating and dropping it costs more than a small refresh).
+      await tx.query('CREATE TEMP TABLE IF NOT EXISTS seg_eval (user_key BIGINT NOT NULL)');
+      await tx.query('DELETE FROM seg_eval');
       await tx.query(`INSERT INTO seg_eval ${compiled.sql}`, compiled.params);
       const changes = await recordChanges(tx, workspaceId, segmentId, refreshNo, now, restrict);
-      await tx.query('DROP TABLE seg_eval');
-      const size = segment.memberCount + changes.entered - changes.exited;
+      await tx.query('DELETE FROM seg_eval');
+      const size = Number(bumped!.member_count) + changes.entered - changes.exited;
       const sets = ['member_count = $3', 'refreshed_at = $4', 'updated_at = updated_at'];
       const params: (number | null)[] = [workspaceId, segmentId, size, now];
       if (options.eventsWatermark !== undefined) {
@@ -90,6 +105,43 @@ async function refreshNow(
   );
   const tookMs = (options.stopwatch?.() ?? 0) - started;
   return { segmentId, incremental: restrict !== undefined, tookMs, ...counts };
+}
+
+/**
+ * The read-only check of `skipIfUnchanged`: when the evaluation equals the current members (of
+ * the re-evaluated people), moves the watermark and next due time — only if no other refresh
+ * happened since the row was read — and returns the result; else null (do the refresh).
+ */
+async function keepIfUnchanged(
+  store: Store,
+  workspaceId: number,
+  segment: Segment,
+  now: number,
+  sql: string,
+  params: readonly SqlParam[],
+  restrict: number[] | undefined,
+  options: RefreshOptions,
+): Promise<Omit<RefreshResult, 'incremental' | 'tookMs'> | null> {
+  const n = params.length;
+  const current = `SELECT user_key FROM segment_members WHERE workspace_id = $${n + 1} AND segment_id = $${n + 2}${
+    restrict ? ` AND user_key IN (SELECT unnest($${n + 3}::BIGINT[]))` : ''
+  }`;
+  const probe = `SELECT 1 AS hit FROM (SELECT user_key FROM ((${sql}) EXCEPT (${current})) a
+    UNION ALL SELECT user_key FROM ((${current}) EXCEPT (${sql})) b) d LIMIT 1`;
+  const diff = await store.query(probe, [...params, workspaceId, segment.segmentId, ...(restrict ? [restrict] : [])]);
+  if (diff.length > 0) return null;
+  // Inline integers (DuckDB cannot prepare UPDATE … RETURNING); the refresh number guards against a refresh in between.
+  const int = (v: number | null) => (v === null ? 'NULL' : String(Math.trunc(Number(v))));
+  const sets = [`refreshed_at = ${int(now)}`, 'updated_at = updated_at'];
+  if (options.eventsWatermark !== undefined) sets.push(`events_watermark = ${int(options.eventsWatermark)}`);
+  if (options.nextRefreshAt !== undefined) sets.push(`next_refresh_at = ${int(options.nextRefreshAt)}`);
+  const moved = await store.query<{ member_count: number }>(
+    `UPDATE segments SET ${sets.join(', ')} WHERE workspace_id = ${int(workspaceId)} AND segment_id = ${int(segment.segmentId)}
+       AND refresh_no = ${int(segment.refreshNo)} RETURNING member_count`,
+  );
+  // Another refresh came in between (another process): refresh properly rather than guess.
+  if (moved.length === 0) return null;
+  return { segmentId: segment.segmentId, refreshNo: segment.refreshNo, entered: 0, exited: 0, size: Number(moved[0]!.member_count) };
 }
 
 async function recordChanges(

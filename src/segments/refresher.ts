@@ -52,22 +52,35 @@ export class SegmentRefresher {
     const now = this.clock.now();
     const segments = dependencyOrder((await listSegments(this.store, workspaceId)).filter((s) => s.kind === 'rules'));
     const realtime = segments.filter((s) => s.refresh.mode === 'realtime');
-    const touched = realtime.length > 0 ? await this.touchedSince(workspaceId, realtime, now) : [];
+    // People touched by new events matter to incremental refreshes (and to onTouched): when every
+    // realtime segment is due for a whole re-evaluation anyway, nobody needs them.
+    const needTouched = this.options.onTouched !== undefined || realtime.some((s) => !this.dueWhole(s, now));
+    const touched = needTouched && realtime.length > 0 ? await this.touchedSince(workspaceId, realtime, now) : [];
     if (touched.length > 0 && this.options.onTouched) await this.options.onTouched(workspaceId, touched, now);
     const changed = new Set<number>();
     const results: RefreshResult[] = [];
     for (const s of segments) {
       const usesChanged = s.definition !== null && referencedSegments(s.definition).some((r) => changed.has(r.segmentId));
-      const due = s.refreshNo === 0 || (s.nextRefreshAt !== null && s.nextRefreshAt <= now) || usesChanged;
+      const due = this.dueWhole(s, now) || usesChanged;
       let result: RefreshResult | null = null;
       if (s.refresh.mode === 'scheduled') {
         if (due)
           result = await refreshSegment(this.store, workspaceId, s.segmentId, now, { nextRefreshAt: nextScheduledRefresh(s.refresh, now) });
       } else if (s.refresh.mode === 'realtime') {
+        // A tick's refreshes mostly change nobody: those only move the watermark (skipIfUnchanged).
         if (due || touched.length > this.options.maxIncremental) {
-          result = await this.refreshOne(workspaceId, s.segmentId);
+          result = await refreshSegment(this.store, workspaceId, s.segmentId, now, {
+            ...this.wholeRefreshTimes(s, now),
+            segment: s,
+            skipIfUnchanged: true,
+          });
         } else if (touched.length > 0) {
-          result = await refreshSegment(this.store, workspaceId, s.segmentId, now, { userKeys: touched, eventsWatermark: now });
+          result = await refreshSegment(this.store, workspaceId, s.segmentId, now, {
+            userKeys: touched,
+            eventsWatermark: now,
+            segment: s,
+            skipIfUnchanged: true,
+          });
         }
       } else if (usesChanged) {
         result = await refreshSegment(this.store, workspaceId, s.segmentId, now);
@@ -87,13 +100,23 @@ export class SegmentRefresher {
   async refreshOne(workspaceId: number, segmentId: number, stopwatch?: () => number): Promise<RefreshResult> {
     const now = this.clock.now();
     const s = await requireSegment(this.store, workspaceId, segmentId);
+    return refreshSegment(this.store, workspaceId, segmentId, now, { ...this.wholeRefreshTimes(s, now), segment: s, stopwatch });
+  }
+
+  /** New, scheduled time reached, or time-driven refresh due. */
+  private dueWhole(s: Segment, now: number): boolean {
+    return s.refreshNo === 0 || (s.nextRefreshAt !== null && s.nextRefreshAt <= now);
+  }
+
+  /** The watermark and next due time a whole re-evaluation at `now` leaves. */
+  private wholeRefreshTimes(s: Segment, now: number): { eventsWatermark: number; nextRefreshAt: number | null } {
     const nextRefreshAt =
       s.refresh.mode === 'scheduled'
         ? nextScheduledRefresh(s.refresh, now)
         : s.refresh.mode === 'realtime' && s.definition !== null && dependsOnTime(s.definition)
           ? now + this.options.timeRefreshMs
           : null;
-    return refreshSegment(this.store, workspaceId, segmentId, now, { eventsWatermark: now, nextRefreshAt, stopwatch });
+    return { eventsWatermark: now, nextRefreshAt };
   }
 
   /** People with events received (or merged) after the oldest watermark of these segments. */

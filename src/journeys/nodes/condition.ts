@@ -14,9 +14,17 @@ export const conditionHandler: NodeHandler<'condition'> = {
   branches: (node) => [...new Set([...node.cases.map((c) => c.branch), node.otherwise])],
   waits: false,
   async step(ctx, node) {
+    let ready: Promise<readonly number[] | undefined> | null = null;
+    // The ready people, read once for all the node's audience cases (undefined: too many to list).
+    const readyPeople = () => {
+      ready ??= ctx.tx
+        .query<{ user_key: number }>(`SELECT user_key FROM ready LIMIT ${RESTRICT_BELOW}`)
+        .then((rows) => (rows.length < RESTRICT_BELOW ? rows.map((r) => Number(r.user_key)) : undefined));
+      return ready;
+    };
     for (const c of node.cases) {
       const b = new SqlBuilder(ctx.dialect);
-      const holds = await conditionSql(ctx, b, c.when);
+      const holds = await conditionSql(ctx, b, c.when, readyPeople);
       await ctx.tx.query(
         `INSERT INTO moves (instance_id, branch) SELECT r.instance_id, ${b.param(c.branch)} FROM ready r
          WHERE r.instance_id NOT IN (SELECT instance_id FROM moves) AND ${holds}`,
@@ -30,22 +38,28 @@ export const conditionHandler: NodeHandler<'condition'> = {
   },
 };
 
-/** A condition over the ready instance `r`. Audience conditions are evaluated first into a temporary table. */
-async function conditionSql(ctx: StepContext, b: SqlBuilder, when: JourneyCondition): Promise<string> {
+/** A condition over the ready instance `r`. */
+async function conditionSql(
+  ctx: StepContext,
+  b: SqlBuilder,
+  when: JourneyCondition,
+  readyPeople: () => Promise<readonly number[] | undefined>,
+): Promise<string> {
   const ws = () => b.param(ctx.workspaceId);
   const ofInstance = (action: string, node: string | undefined) =>
     `o.workspace_id = ${ws()} AND o.instance_id = r.instance_id AND o.action = '${action}'${node ? ` AND o.node_id = ${b.param(node)}` : ''}`;
   switch (when.kind) {
     case 'audience': {
-      const [{ n }] = (await ctx.tx.query<{ n: number }>('SELECT count(*) AS n FROM ready')) as [{ n: number }];
-      const restrictTo =
-        Number(n) < RESTRICT_BELOW
-          ? (await ctx.tx.query<{ user_key: number }>('SELECT user_key FROM ready')).map((r) => Number(r.user_key))
-          : undefined;
-      const compiled = compileSegment(when.definition, { dialect: ctx.dialect, workspaceId: ctx.workspaceId, now: ctx.now, restrictTo });
-      await ctx.tx.query('DROP TABLE IF EXISTS audience_hits');
-      await ctx.tx.query(`CREATE TEMP TABLE audience_hits AS ${compiled.sql}`, compiled.params);
-      return 'r.user_key IN (SELECT user_key FROM audience_hits)';
+      // The segment query inline, for the ready people only (when few): one statement per case.
+      const restrictTo = await readyPeople();
+      const compiled = compileSegment(when.definition, {
+        dialect: ctx.dialect,
+        workspaceId: ctx.workspaceId,
+        now: ctx.now,
+        builder: b,
+        ...(restrictTo ? { restrictTo } : {}),
+      });
+      return `r.user_key IN (${compiled.sql})`;
     }
     case 'since_entry':
       // Not the event that enrolled the instance (its entry time is that event's time).

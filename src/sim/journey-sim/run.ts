@@ -3,12 +3,13 @@ import { upsertProducts } from '../../commerce/index.ts';
 import { DAY, HOUR, VirtualClock } from '../../core/clock.ts';
 import { JourneyEngine } from '../../journeys/index.ts';
 import { defaultProfileJobOptions, ProfileJobs } from '../../profiles/index.ts';
-import { defaultRefresherOptions, SegmentRefresher } from '../../segments/index.ts';
+import { defaultRefresherOptions, listSegments, SegmentRefresher } from '../../segments/index.ts';
 import { createWorkspace } from '../../workspaces/index.ts';
 import type { SimProduct } from '../catalog.ts';
 import { parseSimUserId } from '../member.ts';
 import { buildShopContext } from '../shop-context.ts';
 import { StoreSink } from '../sinks.ts';
+import { readsComputedTraits, readsOnlyComputedTraits } from './cadence.ts';
 import { EventFeed } from './event-feed.ts';
 import type { JourneyFile } from './journey-file.ts';
 import { OrganicCouponUse } from './organic-coupons.ts';
@@ -48,12 +49,29 @@ export interface SimulationResult {
 }
 
 /**
- * Computed traits (lifecycle, RFM, preferred channel…) are recomputed for everybody once a
- * virtual day (predictions once a week), as `shopflow serve` does in the background. Not at every
- * step: it is the costliest job, and daily is what the background job does too.
+ * Computed traits (lifecycle, RFM, preferred channel…) are brought up to date once a virtual day
+ * (as `shopflow serve` does in the background): for the people with new events since the last
+ * run, with RFM scores and lifecycle stages rescored for everybody; everybody's traits are
+ * recomputed whole once a week, and predictions refitted weekly. Not at every step: it is the
+ * costliest job. And not whole every day (as before): the whole recomputation differs from the
+ * incremental one only in the time-decayed figures of people without new events (category
+ * affinity scores, active hour), and cost a third of a run on PostgreSQL. When no journey or
+ * segment reads a computed trait, the daily run is left out altogether (cadence.ts).
  */
 const PROFILE_EVERY = DAY;
-const profileOptions = { ...defaultProfileJobOptions, traitsEveryMs: DAY, predictionsEveryMs: 7 * DAY };
+const profileOptions = { ...defaultProfileJobOptions, traitsEveryMs: 7 * DAY, predictionsEveryMs: 7 * DAY };
+
+/**
+ * Realtime segments whose answer changes with time alone ("last order before 45 days ago") are
+ * re-evaluated whole once a virtual day, right after the daily computed traits they usually read
+ * (`serve` does it every minute). People touched by new events are still re-evaluated at every
+ * step. A product decision for speed (docs/simulate.md, "Speed"): re-evaluated at every step,
+ * such a segment lets people in a few at a time, hour after hour, and each small group costs the
+ * journey engine a transaction per node it passes — most of a run's time. Once a day, they enter
+ * together, as they would with a daily audience.
+ */
+const SEGMENT_TIME_REFRESH = DAY;
+const refresherOptions = { ...defaultRefresherOptions, timeRefreshMs: SEGMENT_TIME_REFRESH };
 
 const durationLabel = (ms: number) => (ms % DAY === 0 ? `${ms / DAY}d` : ms % HOUR === 0 ? `${ms / HOUR}h` : `${ms / 60_000}m`);
 
@@ -96,9 +114,14 @@ export async function runJourneySimulation(o: SimulationOptions, progress: Progr
         warnings.push(`${new Date(clock.now()).toISOString()}: computed traits / predictions failed: ${(err as Error).message ?? err}`);
       });
     await profileTick();
-    const refresher = new SegmentRefresher(store, clock, defaultRefresherOptions);
+    const refresher = new SegmentRefresher(store, clock, refresherOptions);
     const journeys = await publishSimJourneys(store, ws, o.journeys, refresher, clock.now());
     const engine = new JourneyEngine(store, clock);
+    // Segments that read only computed traits can change only when the traits do (daily): the
+    // refresher need not look at them in between (cadence.ts).
+    const segments = await listSegments(store, ws);
+    const segmentsEveryStep = segments.some((s) => s.definition === null || !readsOnlyComputedTraits(s.definition));
+    const traitsRead = readsComputedTraits([...segments.map((s) => s.definition), ...journeys.map((j) => j.definition)]);
 
     const wallet = new CouponWallet();
     const tally = new Tally();
@@ -117,23 +140,31 @@ export async function runJourneySimulation(o: SimulationOptions, progress: Progr
     timing.lap('setup');
     progress.start(`Journeys, ${o.days} days`, steps);
     let lastProfiles = o.start;
+    // Outbox rows are read up to the last step that moved anyone (only moves queue rows).
+    let outboxRead = clock.now();
     for (let step = 1; step <= steps; step++) {
-      const previous = clock.now();
       const now = Math.min(end, o.start + step * o.stepMs);
       clock.set(now);
       await feed.writeUntil(now);
       timing.lap('events');
-      if (now - lastProfiles >= PROFILE_EVERY) {
+      let traitsRan = false;
+      if (traitsRead && now - lastProfiles >= PROFILE_EVERY) {
         await profileTick();
         lastProfiles = now;
+        traitsRan = true;
         timing.lap('traits');
       }
-      await refresher.tickWorkspace(ws);
-      timing.lap('segments');
-      await engine.tickWorkspace(ws);
+      if (segmentsEveryStep || traitsRan) {
+        await refresher.tickWorkspace(ws);
+        timing.lap('segments');
+      }
+      const ticked = await engine.tickWorkspace(ws);
       timing.lap('journeys');
-      const rows = await readOutbox(store, ws, previous, now);
-      if (rows.length > 0) await answer(rows, index, pop, ctx, tally, feed);
+      if (ticked.some((r) => r.moved > 0)) {
+        const rows = await readOutbox(store, ws, outboxRead, now);
+        outboxRead = now;
+        if (rows.length > 0) await answer(rows, index, pop, ctx, tally, feed);
+      }
       timing.lap('responses');
       progress.update(step);
     }
