@@ -15,8 +15,8 @@ import { insertMessageEvents, type MessageEvent, type RowUpdate, updateRows } fr
 
 export interface DispatcherOptions {
   /**
-   * Messages claimed per batch (one plan and one outcome write each). A batch costs ~10 statements
-   * whatever its size (claim, facts, templates, settings, two writes): 1,000 sent ~15–25 % more a
+   * Messages claimed per batch (one plan and one outcome write each). A batch costs ~14 statements
+   * whatever its size (claim, facts, coupons, two writes, commits): 1,000 sent ~15–25 % more a
    * second than 500 in the benchmark, 2,000 less (docs/benchmarks.md, "Message dispatch").
    */
   batchSize: number;
