@@ -1,6 +1,6 @@
 import { AppError } from '../core/errors.ts';
 import { serialQueue } from '../core/serial-queue.ts';
-import type { SqlExecutor, SqlParam, Store } from '../store/index.ts';
+import { keysIn, keysParam, type SqlExecutor, type SqlParam, type Store } from '../store/index.ts';
 import { compileSegment } from './compile.ts';
 import { requireSegment, type Segment } from './segments-repo.ts';
 
@@ -124,11 +124,11 @@ async function keepIfUnchanged(
 ): Promise<Omit<RefreshResult, 'incremental' | 'tookMs'> | null> {
   const n = params.length;
   const current = `SELECT user_key FROM segment_members WHERE workspace_id = $${n + 1} AND segment_id = $${n + 2}${
-    restrict ? ` AND user_key IN (SELECT unnest($${n + 3}::BIGINT[]))` : ''
+    restrict ? ` AND user_key IN ${keysIn(n + 3)}` : ''
   }`;
   const probe = `SELECT 1 AS hit FROM (SELECT user_key FROM ((${sql}) EXCEPT (${current})) a
     UNION ALL SELECT user_key FROM ((${current}) EXCEPT (${sql})) b) d LIMIT 1`;
-  const diff = await store.query(probe, [...params, workspaceId, segment.segmentId, ...(restrict ? [restrict] : [])]);
+  const diff = await store.query(probe, [...params, workspaceId, segment.segmentId, ...(restrict ? [keysParam(restrict)] : [])]);
   if (diff.length > 0) return null;
   // Inline integers (DuckDB cannot prepare UPDATE … RETURNING); the refresh number guards against a refresh in between.
   const int = (v: number | null) => (v === null ? 'NULL' : String(Math.trunc(Number(v))));
