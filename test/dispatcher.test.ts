@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTemplate, putChannelSettings } from '../src/messaging/index.ts';
+import { createPartial, createTemplate, putChannelSettings } from '../src/messaging/index.ts';
 import { engines } from './engines.ts';
 import { HOUR, Shop } from './journey-fixtures.ts';
 import { json, MockServer } from './mock-providers/mock-server.ts';
@@ -76,6 +76,34 @@ describe.each(engines)('dispatcher (%s)', (engine) => {
     ]);
     expect(await shop.dispatch()).toBe(0);
     expect(await shop.eventsOf('ann', 'Message Sent')).toHaveLength(1);
+  });
+
+  it('gives templates computed traits when a partial reads them, though the batch loads them only when something does', async () => {
+    const now = shop.clock.now();
+    await createPartial(
+      shop.store,
+      shop.ws,
+      { name: 'standing', source: '{{ person.computed.lifecycle }} ({{ person.computed.order_count }})' },
+      now,
+    );
+    await createTemplate(
+      shop.store,
+      shop.ws,
+      { name: 'standing-sms', channel: 'sms', fields: { text: "You are {% render 'standing', person: person %}" } },
+      now,
+    );
+    await shop.journey('standing', welcome({ channel: 'sandbox', template: 'standing-sms' }));
+    await shop.identify('kim', { name: 'Kim', phone: '+12025550177' });
+    await shop.store.query(
+      `INSERT INTO computed_traits (workspace_id, user_key, order_count, total_spend, lifecycle, computed_at) VALUES ($1, $2, 4, 120, 'loyal', $3)`,
+      [shop.ws, shop.key('kim'), now],
+    );
+    await shop.track('kim', 'Signed Up');
+    await shop.tick();
+    await shop.dispatch();
+    // The earlier tests' sign-up journey tried to email Kim too (no address: skipped).
+    const m = (await shop.messages('kim')).find((r) => r.status === 'sent');
+    expect((m?.content?.fields as Record<string, string>).text).toBe('You are loyal (4)');
   });
 
   it('calls a webhook node signed (Standard Webhooks), retries a 503 after a backoff, and keeps one idempotency key', async () => {

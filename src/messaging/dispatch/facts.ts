@@ -21,11 +21,13 @@ export async function loadPeopleFacts(
   userKeys: readonly number[],
   settings: MessagingSettings,
   now: number,
+  /** Load computed traits and predictions (see loadPeople): something reads them. */
+  computed: boolean,
 ): Promise<PeopleFacts> {
   const keys = keysParam(userKeys);
   const nr = settings.nonResponder;
   const [people, subs, sent, quiet] = await Promise.all([
-    loadPeople(db, workspaceId, userKeys),
+    loadPeople(db, workspaceId, userKeys, { computed }),
     db.query<{ user_key: number; channel: string; topic: string; subscribed: boolean }>(
       `SELECT user_key, channel, topic, subscribed FROM subscriptions WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`,
       [workspaceId, keys],

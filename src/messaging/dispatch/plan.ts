@@ -1,7 +1,9 @@
 import type { Store } from '../../store/index.ts';
-import { getMessagingSettings } from '../governance/settings.ts';
-import { loadRenderBatch, storedTemplates } from '../templates/render.ts';
+import { getMessagingSettings, type MessagingSettings } from '../governance/settings.ts';
+import { readsComputed } from '../templates/context.ts';
+import { loadRenderBatch, storedTemplates, type TemplateSources } from '../templates/render.ts';
 import { defaultRenderLimits } from '../templates/sandbox.ts';
+import { templateFields } from '../templates/schema.ts';
 import { choose, timeRules } from './choose.ts';
 import { claimDue } from './claim.ts';
 import { compose, renderFailure } from './compose.ts';
@@ -45,22 +47,28 @@ export async function planBatch(d: PlanDeps, workspaceId: number): Promise<Plann
   if (claimed.length === 0) return { claimed: 0, sending: [], recordedAt: performance.now() };
   const { config } = d;
   const { settings, linkSecret } = await config.get(`settings:${workspaceId}`, () => getMessagingSettings(store, workspaceId, now));
+  const templateNames = [
+    ...new Set(
+      claimed.flatMap((m) => [
+        ...(m.template ? [m.template] : []),
+        ...((m.payload.fallback as { template: string }[] | undefined) ?? []).map((f) => f.template),
+      ]),
+    ),
+  ];
+  const stored = storedTemplates(store, workspaceId);
+  const sources: TemplateSources = {
+    template: (name) => config.get(`template:${workspaceId}:${name}`, () => stored.template(name)),
+    partials: () => config.get(`partials:${workspaceId}`, () => stored.partials()),
+  };
   const facts = await loadPeopleFacts(
     store,
     workspaceId,
     claimed.map((m) => m.user_key),
     settings,
     now,
+    await needsComputed(claimed, settings, templateNames, sources),
   );
-  const templateNames = claimed.flatMap((m) => [
-    ...(m.template ? [m.template] : []),
-    ...((m.payload.fallback as { template: string }[] | undefined) ?? []).map((f) => f.template),
-  ]);
-  const stored = storedTemplates(store, workspaceId);
-  const render = await loadRenderBatch(store, workspaceId, claimed, templateNames, facts.people, now, defaultRenderLimits, {
-    template: (name) => config.get(`template:${workspaceId}:${name}`, () => stored.template(name)),
-    partials: () => config.get(`partials:${workspaceId}`, () => stored.partials()),
-  });
+  const render = await loadRenderBatch(store, workspaceId, claimed, templateNames, facts.people, now, defaultRenderLimits, sources);
   const providerOf = await config.get(`channels:${workspaceId}`, () => d.providers.forWorkspace(store, workspaceId));
 
   const allowedIn = timeRules(settings, now);
@@ -142,4 +150,19 @@ export async function planBatch(d: PlanDeps, workspaceId: number): Promise<Plann
 function hasChannelChoice(m: ClaimedMessage): boolean {
   const fallback = m.payload.fallback;
   return (Array.isArray(fallback) && fallback.length > 0) || m.payload.preferred_channel === true;
+}
+
+/**
+ * Whether the batch needs people's computed traits and predictions (two of the five people
+ * queries): a preferred channel or a send-time choice reads them, and so may a template or partial.
+ */
+async function needsComputed(
+  claimed: readonly ClaimedMessage[],
+  settings: MessagingSettings,
+  templateNames: readonly string[],
+  sources: TemplateSources,
+): Promise<boolean> {
+  if (settings.sendTime || claimed.some((m) => m.payload.preferred_channel === true)) return true;
+  const [templates, partials] = await Promise.all([Promise.all(templateNames.map((n) => sources.template(n))), sources.partials()]);
+  return readsComputed([...templates.flatMap((t) => (t ? templateFields(t).map((f) => f.source) : [])), ...partials.values()]);
 }

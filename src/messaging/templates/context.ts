@@ -69,11 +69,26 @@ const jsonOf = (v: unknown): Record<string, unknown> =>
   typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : ((v as Record<string, unknown> | null) ?? {});
 
 /**
+ * Whether any of these template or partial sources may read `person.computed`. Liquid can only
+ * name a variable by writing it, so a source without the word cannot read it.
+ */
+export const readsComputed = (sources: Iterable<string>): boolean => {
+  for (const source of sources) if (source.includes('computed')) return true;
+  return false;
+};
+
+/**
  * People as templates see them: identities, traits, computed traits and predictions, by the key
  * asked for. A key that was merged into another person resolves to the survivor; keys of no one are
- * missing from the map. Five queries whatever the number of people (the dispatcher renders in batches).
+ * missing from the map. Five queries whatever the number of people (the dispatcher renders in
+ * batches); three with `computed: false`, when nothing will read `person.computed` (left empty).
  */
-export async function loadPeople(db: SqlExecutor, workspaceId: number, userKeys: readonly number[]): Promise<Map<number, PersonContext>> {
+export async function loadPeople(
+  db: SqlExecutor,
+  workspaceId: number,
+  userKeys: readonly number[],
+  { computed: withComputed = true }: { computed?: boolean } = {},
+): Promise<Map<number, PersonContext>> {
   const people = new Map<number, PersonContext>();
   if (userKeys.length === 0) return people;
   const users = await db.query<{ asked: number; user_key: number; traits: unknown }>(
@@ -89,14 +104,18 @@ export async function loadPeople(db: SqlExecutor, workspaceId: number, userKeys:
       `SELECT user_key, type, value FROM identities WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`,
       [workspaceId, keys],
     ),
-    db.query<Record<string, unknown>>(`SELECT * FROM computed_traits WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`, [
-      workspaceId,
-      keys,
-    ]),
-    db.query<Record<string, unknown>>(`SELECT * FROM customer_predictions WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`, [
-      workspaceId,
-      keys,
-    ]),
+    withComputed
+      ? db.query<Record<string, unknown>>(`SELECT * FROM computed_traits WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`, [
+          workspaceId,
+          keys,
+        ])
+      : [],
+    withComputed
+      ? db.query<Record<string, unknown>>(`SELECT * FROM customer_predictions WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`, [
+          workspaceId,
+          keys,
+        ])
+      : [],
   ]);
   const byKey = new Map<number, PersonContext>();
   for (const u of users) {
