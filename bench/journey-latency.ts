@@ -260,6 +260,8 @@ export async function runLatency(store: Store, o: LatencyOptions): Promise<Recor
     outbox,
     peakRssMb: sampled?.peakRssMb ?? null,
     cpuPct: sampled?.cpuPct ?? null,
+    eventLoopUtilization: sampled?.eventLoopUtilization ?? null,
+    loopDelayP99Ms: sampled?.loopDelayP99Ms ?? null,
     loadAvg1m,
     goal: 'p50 ≤ 50 ms, p99 ≤ 250 ms',
     goalMet: lat.p50 !== null && lat.p99 !== null ? lat.p50 <= 50 && lat.p99 <= 250 : null,

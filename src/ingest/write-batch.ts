@@ -1,5 +1,5 @@
 import type { ColumnSpec, SqlExecutor, Store } from '../store/index.ts';
-import { columnTypes, reserveKeys } from '../store/index.ts';
+import { columnTypes, takeKeys } from '../store/index.ts';
 import { recordMergesAndConflicts } from './identity-records.ts';
 import type { NormalizedEvent } from './normalized-event.ts';
 import { personRowTables } from './person-tables.ts';
@@ -180,7 +180,7 @@ export async function writeBatch(store: Store, workspaceId: number, batch: reado
     if (store.dialect === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7001, $1)', [workspaceId]);
     const events = await dropDuplicates(store, tx, workspaceId, batch);
     if (events.length === 0) return { storedIds: new Set<string>(), stored: 0, duplicates: batch.length, merges: 0, conflicts: 0 };
-    const r = await resolveIdentities(tx, workspaceId, events, store.identityCache, (n) => reserveKeys(store, 'user_key', n));
+    const r = await resolveIdentities(tx, workspaceId, events, store.identityCache, (n) => takeKeys(store, 'user_key', n));
     resolution = r;
     await fillCategoriesFromCatalog(tx, workspaceId, events);
     const newUsers = new Set(r.newUsers);

@@ -1,6 +1,6 @@
 export { arrayCast, columnTypes, jsonArrayAgg, jsonObject, jsonRecords, jsonText, keysIn, keysParam } from './dialect.ts';
 export { IdentityCache } from './identity-cache.ts';
-export { reserveKeys } from './key-ranges.ts';
+export { reserveKeys, takeKeys } from './key-ranges.ts';
 export { latestVersion } from './migrations.ts';
 export { openStore, type StoreConfig } from './open-store.ts';
 export type { ColumnSpec, ColumnType, Dialect, Row, Session, SqlExecutor, SqlParam, Store } from './port.ts';
