@@ -1,7 +1,7 @@
 import { bucketSql, saltHash } from '../core/buckets.ts';
 import { HOUR } from '../core/clock.ts';
 import { eventMatchSql, SqlBuilder } from '../segments/index.ts';
-import { columnTypes, type Dialect, reserveKeys, type Session, type SqlExecutor, type Store } from '../store/index.ts';
+import { columnTypes, type Dialect, type Session, type SqlExecutor, type Store, takeKeys } from '../store/index.ts';
 import { waitOnArrival } from './advance.ts';
 import type { JourneyDefinition, NodeOf, Trigger } from './definition.ts';
 import { collectScheduled } from './schedule-entry.ts';
@@ -225,7 +225,8 @@ export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>
   const { settings } = ctx.definition;
   const trigger = entryNode(ctx.definition).trigger;
   const keyed = 'key' in trigger && trigger.key !== undefined;
-  const base = await reserveKeys(tx, 'journey_instance', Number(n));
+  // From the store, not the transaction: a block outlives it, and PostgreSQL does not hold the counter's lock until commit.
+  const base = await takeKeys(ctx.store, 'journey_instance', Number(n));
   const b = new SqlBuilder(ctx.store.dialect);
   const ws = b.param(ctx.workspaceId);
   const jid = b.param(ctx.journey.journeyId);

@@ -29,12 +29,12 @@ const reservedAhead = new WeakMap<SqlExecutor, Map<string, { next: number; end: 
 /**
  * Like reserveKeys, but taken from a block reserved ahead for this store handle: one counter
  * UPDATE per `block` keys instead of one per call, for paths that need a few keys often (an
- * ingest batch with a new person; on DuckDB that UPDATE was a statement per batch). Callers that
+ * ingest batch with a new person, a fast-path admission; on DuckDB that UPDATE was a statement each). Callers that
  * find the block empty wait for one reservation (on DuckDB, two UPDATEs of the counter row at
  * once would conflict). Keys this process never hands out are skipped, like those of a
  * rolled-back batch. `store` must not be a transaction: the block outlives it.
  */
-export async function takeKeys(store: SqlExecutor, name: 'user_key', count: number, block = 1_000): Promise<number> {
+export async function takeKeys(store: SqlExecutor, name: 'user_key' | 'journey_instance', count: number, block = 1_000): Promise<number> {
   let byName = reservedAhead.get(store);
   if (!byName) reservedAhead.set(store, (byName = new Map()));
   let held = byName.get(name);
