@@ -29,29 +29,35 @@ const reservedAhead = new WeakMap<SqlExecutor, Map<string, { next: number; end: 
 /**
  * Like reserveKeys, but taken from a block reserved ahead for this store handle: one counter
  * UPDATE per `block` keys instead of one per call, for paths that need a few keys often (an
- * ingest batch with a new person, a fast-path admission; on DuckDB that UPDATE was a statement each). Callers that
- * find the block empty wait for one reservation (on DuckDB, two UPDATEs of the counter row at
- * once would conflict). Keys this process never hands out are skipped, like those of a
+ * ingest batch with a new person, a fast-path admission; on DuckDB that UPDATE was a statement
+ * each). Callers that find the block empty wait for one reservation (on DuckDB, two UPDATEs of
+ * the counter row at once would conflict). Keys this process never hands out are skipped, like those of a
  * rolled-back batch. `store` must not be a transaction: the block outlives it.
  */
 export async function takeKeys(store: SqlExecutor, name: 'user_key' | 'journey_instance', count: number, block = 1_000): Promise<number> {
   let byName = reservedAhead.get(store);
-  if (!byName) reservedAhead.set(store, (byName = new Map()));
-  let held = byName.get(name);
-  if (!held) byName.set(name, (held = { next: 0, end: 0, refill: null }));
-  const h = held;
-  while (h.end - h.next < count) {
-    h.refill ??= (async () => {
+  if (!byName) {
+    byName = new Map();
+    reservedAhead.set(store, byName);
+  }
+  let h = byName.get(name);
+  if (!h) {
+    h = { next: 0, end: 0, refill: null };
+    byName.set(name, h);
+  }
+  const held = h;
+  while (held.end - held.next < count) {
+    held.refill ??= (async () => {
       const size = Math.max(count, block);
       const first = await reserveKeys(store, name, size);
-      h.next = first;
-      h.end = first + size;
+      held.next = first;
+      held.end = first + size;
     })().finally(() => {
-      h.refill = null;
+      held.refill = null;
     });
-    await h.refill;
+    await held.refill;
   }
-  const first = h.next;
-  h.next += count;
+  const first = held.next;
+  held.next += count;
   return first;
 }
