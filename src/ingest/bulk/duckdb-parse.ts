@@ -9,16 +9,17 @@ import { jsonColumns } from './row-mapping.ts';
  */
 
 /**
- * The line number of an imp_raw row. Rows are inserted in file order (DuckDB keeps insertion
- * order), so row ids are consecutive; inside a transaction they start at a large offset.
+ * The line number of an imp_raw row whose first row is line `first` of the file. Rows are
+ * inserted in file order (DuckDB keeps insertion order), so row ids are consecutive; inside a
+ * transaction they start at a large offset.
  */
-export const lineNo = '(rowid - (SELECT min(rowid) FROM imp_raw) + 1)';
+export const lineNo = (first: number) => `(rowid - (SELECT min(rowid) FROM imp_raw) + ${Math.trunc(first)})`;
 
 /** A checksum of line lengths by position, which the file scan computes too (see file-scan.ts). */
 export const lineChecksumModulus = 67_108_859;
 
 /**
- * One VARCHAR per line, in file order: a CSV read with no delimiter, quote or escape. Blank
+ * One VARCHAR per line of `file` (the import's file, or a copy of one slice of it), in file order: a CSV read with no delimiter, quote or escape. Blank
  * lines stay as NULL rows. The caller has checked that the file is UTF-8 without NUL, \x01 or
  * \r bytes, the cases this reader would reject or split, and compares the line count and the
  * checksum with its own, so a line number is never wrong.
@@ -31,7 +32,7 @@ export async function loadRawLines(tx: SqlExecutor, file: string, maxLineBytes: 
   );
   const p = lineChecksumModulus;
   const [row] = await tx.query<{ n: number; s: number }>(
-    `SELECT count(*) AS n, coalesce(sum(((${lineNo} % ${p}) * (coalesce(strlen(line), 0) % ${p})) % ${p}) % ${p}, 0) AS s FROM imp_raw`,
+    `SELECT count(*) AS n, coalesce(sum(((${lineNo(1)} % ${p}) * (coalesce(strlen(line), 0) % ${p})) % ${p}) % ${p}, 0) AS s FROM imp_raw`,
   );
   return { lines: Number(row?.n ?? 0), checksum: Number(row?.s ?? 0) };
 }
@@ -66,11 +67,11 @@ export const mentionsAny = (j: string, keys: readonly string[]) => `(${keys.map(
  * imp_p: type, values and JSON types of the top-level fields of every line that is a JSON object
  * DuckDB and JSON.parse read alike (anything else is left to JS).
  */
-export async function parseTopLevel(tx: SqlExecutor): Promise<void> {
+export async function parseTopLevel(tx: SqlExecutor, first: number): Promise<void> {
   await tx.query(
     `CREATE TEMP TABLE imp_p AS
      SELECT n, ${unpack(['type', ...topScalars, ...topObjects], '')} FROM (
-       SELECT ${lineNo} AS n, ${extract('line', ['type', ...topScalars], topObjects, '')} FROM imp_raw
+       SELECT ${lineNo(first)} AS n, ${extract('line', ['type', ...topScalars], topObjects, '')} FROM imp_raw
        WHERE starts_with(line, '{') AND strlen(line) <= ${certainlySmallBytes} AND json_valid(line)
          AND NOT regexp_matches(line, ${lenientJson}) AND NOT ${repeatsKey('json_keys(line)')})`,
   );

@@ -16,13 +16,21 @@ export interface EventsImportResult {
 }
 
 /**
- * Events and profiles: stage the file (validated, normalised lines in temporary tables of one
- * session), then in one transaction drop duplicates, resolve people and write everything.
+ * Events and profiles, one slice of `input.sliceLines` lines at a time: stage the slice
+ * (validated, normalised lines in temporary tables of one session), then in one transaction per
+ * slice drop duplicates, resolve people and write everything. Each slice sees what the earlier
+ * ones stored (their message ids, identities and people), exactly as consecutive API batches
+ * do, and memory is bounded by the slice, not the file.
  *
- * Staging runs outside that transaction: it only fills the session's temporary tables, which hold
- * nothing of the store, and DuckDB scans rows written by a running transaction on one thread
- * (measured: a 2M-line staging table took twice as long to read). The temporary tables are
- * dropped whatever happens; a failed write phase rolls back whole.
+ * Staging runs outside the write transactions: it only fills the session's temporary tables,
+ * which hold nothing of the store, and DuckDB scans rows written by a running transaction on one
+ * thread (measured: a 2M-line staging table took twice as long to read). The temporary tables
+ * are dropped after each slice and whatever happens; a failed slice rolls back whole, and the
+ * slices before it stay stored (re-running the same file stores only what is missing, as the
+ * message ids of lines without one derive from the file).
+ *
+ * Without skipInvalid, the first slice holding an invalid line and every later one are not
+ * written, but still validated, so the summary reports every invalid line of the file.
  */
 export async function importEvents(
   store: Store,
@@ -34,14 +42,15 @@ export async function importEvents(
   progress: Progress,
 ): Promise<EventsImportResult> {
   const errors = new ErrorLog();
-  const result = await store.session(async (session) => {
-    try {
-      await createStaging(session, store.dialect);
-      const stager = new JsStager(session, workspaceId, now, errors);
-      await stageFile(store, session, input, scan, stager, errors, now, progress);
-      await fillMessageIds(session, store.dialect, messageIdPrefix(scan.sha256, input.kind));
-      if (errors.badLines > 0 && !skipInvalid) return { rows: stager.rows, stored: 0, duplicates: 0 };
-      return await session.transaction(async (tx) => {
+  let stored = 0;
+  let duplicates = 0;
+  const prefix = messageIdPrefix(scan.sha256, input.kind);
+  const run = store.session(async (session) => {
+    const stager = new JsStager(session, workspaceId, now, errors);
+    const writeSlice = async () => {
+      if (errors.badLines > 0 && !skipInvalid) return createStaging(session, store.dialect);
+      await fillMessageIds(session, store.dialect, prefix);
+      const r = await session.transaction(async (tx) => {
         progress.start('import: write', 4);
         // Same lock as the API's writeBatch: one identity resolution at a time per workspace.
         if (store.dialect === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7001, $1)', [workspaceId]);
@@ -52,14 +61,29 @@ export async function importEvents(
         const stored = await writeEvents(tx, store.dialect, workspaceId, now);
         progress.update(3);
         progress.stop();
-        return { rows: stager.rows, stored, duplicates };
+        return { stored, duplicates };
       });
+      stored += r.stored;
+      duplicates += r.duplicates;
+      // Empty staging tables (and none of the slice's working tables) for the next slice.
+      await createStaging(session, store.dialect);
+    };
+    try {
+      await createStaging(session, store.dialect);
+      await stageFile(store, session, input, scan, stager, errors, now, progress, writeSlice);
+      return stager.rows;
     } finally {
       await dropStaging(session).catch(() => {});
     }
   });
-  // After the commit, like writeBatch: the DuckDB identity cache must know the identities and
-  // merges the import wrote set-at-a-time; reloading it is simpler than replaying them.
-  if (result.stored > 0) await store.identityCache?.warm(store);
-  return { ...result, errors };
+  let rows: number;
+  try {
+    rows = await run;
+  } finally {
+    // After the commits (also those of the slices before a failure), like writeBatch: the DuckDB
+    // identity cache must know the identities and merges the import wrote set-at-a-time;
+    // reloading it is simpler than replaying them.
+    if (stored > 0) await store.identityCache?.warm(store);
+  }
+  return { rows, stored, duplicates, errors };
 }

@@ -13,7 +13,15 @@ export interface ImportOptions {
   format: 'ndjson' | 'csv';
   /** Store the valid rows and report the invalid ones, instead of refusing the whole file. */
   skipInvalid: boolean;
+  /**
+   * Events and profiles: lines (CSV: records) staged and written per transaction, which bounds
+   * memory (default `defaultSliceLines`). A file of at most this many lines is one transaction.
+   */
+  sliceLines?: number;
 }
+
+/** About 280 MB of typical NDJSON; the DuckDB import of one slice peaks at ~2 GB. */
+export const defaultSliceLines = 1_000_000;
 
 export interface ImportSummary {
   rows: number;
@@ -27,7 +35,8 @@ export interface ImportSummary {
 
 /**
  * `shopflow import`: a file of events, profiles (identify calls) or products, with the API's
- * validation, dedupe and identity rules, in one transaction — nothing is half-imported, and
+ * validation, dedupe and identity rules. Events and profiles are written one slice of
+ * `sliceLines` lines per transaction (a smaller file: one transaction, nothing half-imported);
  * because lines without a messageId get one derived from the file, running it again after a
  * crash or by mistake stores nothing twice. See docs/import.md.
  *
@@ -46,7 +55,10 @@ export async function importFile(
   const seconds = () => Math.round((performance.now() - started) / 10) / 100;
   if (!existsSync(options.file)) throw new AppError('not_found', `import file not found: ${options.file}`, 'file');
   progress.start('import: scan file', statSync(options.file).size);
-  const scan = await scanFile(options.file, (b) => progress.update(b));
+  const sliceLines = options.sliceLines ?? defaultSliceLines;
+  if (!Number.isSafeInteger(sliceLines) || sliceLines < 1)
+    throw new AppError('invalid_request', 'sliceLines must be a positive whole number', 'sliceLines');
+  const scan = await scanFile(options.file, (b) => progress.update(b), sliceLines);
   progress.stop();
 
   if (options.kind === 'products') {
@@ -54,7 +66,7 @@ export async function importFile(
     return { rows: r.rows, stored: r.stored, duplicates: r.duplicates, rejected: r.rejected, errors: r.errors.list, seconds: seconds() };
   }
 
-  const input = { kind: options.kind, file: options.file, format: options.format };
+  const input = { kind: options.kind, file: options.file, format: options.format, sliceLines };
   const r = await importEvents(store, workspaceId, input, options.skipInvalid, scan, now, progress);
   return {
     rows: r.rows,

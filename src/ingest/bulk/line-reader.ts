@@ -16,15 +16,28 @@ function decodeLine(buf: Buffer): string | null {
   }
 }
 
+/** Part of a file that starts at the beginning of line `first`: bytes [start, end). */
+export interface LineRange {
+  first: number;
+  start: number;
+  end: number;
+}
+
 /**
- * Streams a file as numbered lines ("\n" or "\r\n"; a byte-order mark on line 1 is dropped),
- * in batches of about `batchLines`, so memory stays flat whatever the file size.
+ * Streams a file (or a range of whole lines of it) as numbered lines ("\n" or "\r\n"; a
+ * byte-order mark on line 1 is dropped), in batches of about `batchLines`, so memory stays flat
+ * whatever the file size.
  */
-export async function* readLines(file: string, batchLines: number, onBytes: (bytes: number) => void): AsyncGenerator<LineBatch> {
+export async function* readLines(
+  file: string,
+  batchLines: number,
+  onBytes: (bytes: number) => void,
+  range?: LineRange,
+): AsyncGenerator<LineBatch> {
   let rest: Buffer = Buffer.alloc(0);
-  let next = 1;
+  let next = range?.first ?? 1;
   let done = 0;
-  let batch: LineBatch = { first: 1, lines: [] };
+  let batch: LineBatch = { first: next, lines: [] };
   const push = (buf: Buffer) => {
     let end = buf.length;
     if (end > 0 && buf[end - 1] === 13) end--;
@@ -33,7 +46,9 @@ export async function* readLines(file: string, batchLines: number, onBytes: (byt
     batch.lines.push(text);
     next++;
   };
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+  if (range && range.end <= range.start) return;
+  const stream = createReadStream(file, { highWaterMark: 1 << 20, ...(range ? { start: range.start, end: range.end - 1 } : {}) });
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
     done += chunk.length;
     const data = rest.length ? Buffer.concat([rest, chunk]) : chunk;
     let from = 0;
