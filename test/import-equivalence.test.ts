@@ -8,6 +8,7 @@ import { VirtualClock } from '../src/core/clock.ts';
 import { importFile } from '../src/ingest/bulk/index.ts';
 import { engines } from './engines.ts';
 import { type Snapshot, snapshot } from './fixtures/import/snapshot.ts';
+import { at, randomIdentityTraffic } from './identity-traffic.ts';
 import { type Harness, startHarness } from './server-harness.ts';
 
 /**
@@ -18,7 +19,6 @@ import { type Harness, startHarness } from './server-harness.ts';
  * compared by the identities they hold (their keys may differ).
  */
 
-const at = (min: number) => new Date(Date.UTC(2026, 9, 1, 8, min)).toISOString();
 let seq = 0;
 const ev = (e: Record<string, unknown>): Record<string, unknown> => ({ messageId: `eq-${++seq}`, timestamp: at(seq), ...e });
 
@@ -150,7 +150,15 @@ describe.each(engines)('import equals the API on %s', (engine) => {
   });
 
   it('resolves random identity graphs as the API does: sign-ups, merges, conflicts, aliases', async () => {
-    const events = randomIdentityTraffic(1800);
+    const events = randomIdentityTraffic(1800, {
+      seed: 99,
+      idPrefix: 'r',
+      users: 400,
+      anonymous: 600,
+      devices: 150,
+      emails: 300,
+      memberNos: true,
+    });
     const [seedTraffic, fileTraffic] = [events.slice(0, 400), events.slice(400)];
     const [a, b] = await Promise.all([startHarness(engine, clock), startHarness(engine, clock)]);
     try {
@@ -178,28 +186,3 @@ describe.each(engines)('import equals the API on %s', (engine) => {
     }
   });
 });
-
-/** Valid traffic over small pools of ids, so people meet: sign-ups, shared devices and e-mails. */
-function randomIdentityTraffic(n: number): Record<string, unknown>[] {
-  let x = 99;
-  const rnd = (m: number) => {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    return (x >>> 8) % m;
-  };
-  return Array.from({ length: n }, (_, i) => {
-    const e: Record<string, unknown> = { messageId: `r-${i}`, timestamp: at(i) };
-    const r = rnd(100);
-    if (rnd(2)) e.userId = `ru${rnd(400)}`;
-    if (!e.userId || rnd(3) === 0) e.anonymousId = `ra${rnd(600)}`;
-    if (rnd(10) === 0) e.context = { device: { id: `rd${rnd(150)}` } };
-    if (r < 55) Object.assign(e, { type: 'track', event: 'Product Viewed', properties: { product_id: `p${rnd(9)}` } });
-    else if (r < 85) {
-      const traits: Record<string, unknown> = { plan: ['gold', 'silver', null][rnd(3)], visits: rnd(50) };
-      if (rnd(2)) traits.email = `re${rnd(300)}@shop.cn`;
-      if (rnd(8) === 0) traits.member_no = `M${rnd(60)}`;
-      Object.assign(e, { type: 'identify', traits });
-    } else if (r < 98) Object.assign(e, { type: 'page', name: 'Home' });
-    else Object.assign(e, { type: 'alias', userId: `ru${rnd(400)}`, previousId: rnd(2) ? `ra${rnd(600)}` : `ru${rnd(400)}` });
-    return e;
-  });
-}

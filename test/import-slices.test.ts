@@ -8,6 +8,7 @@ import { VirtualClock } from '../src/core/clock.ts';
 import { type ImportOptions, importFile } from '../src/ingest/bulk/index.ts';
 import { engines } from './engines.ts';
 import { type Snapshot, snapshot } from './fixtures/import/snapshot.ts';
+import { at, randomIdentityTraffic } from './identity-traffic.ts';
 import { type Harness, startHarness } from './server-harness.ts';
 
 /**
@@ -18,7 +19,6 @@ import { type Harness, startHarness } from './server-harness.ts';
  * takes the SQL path (each slice copied to a file of its own) and the CRLF copy the JS path.
  */
 
-const at = (min: number) => new Date(Date.UTC(2026, 9, 1, 8, min)).toISOString();
 let seq = 0;
 const ev = (e: Record<string, unknown>): Record<string, unknown> => ({ messageId: `sl-${++seq}`, timestamp: at(seq), ...e });
 
@@ -143,7 +143,15 @@ describe.each(engines)('import in slices on %s', (engine) => {
   });
 
   it('equals the API given each slice as one batch, on random identity graphs', async () => {
-    const traffic = randomIdentityTraffic(900);
+    const traffic = randomIdentityTraffic(900, {
+      seed: 4242,
+      idPrefix: 'rs',
+      users: 200,
+      anonymous: 300,
+      devices: 80,
+      emails: 150,
+      memberNos: false,
+    });
     const [api, imp] = await Promise.all([harness(), harness()]);
     clock.advance(60_000);
     const size = 250;
@@ -195,27 +203,3 @@ describe.each(engines)('import in slices on %s', (engine) => {
     expect(strip(b!)).toEqual(strip(a!));
   });
 });
-
-/** Valid traffic over small pools of ids, so people meet: sign-ups, shared devices and e-mails. */
-function randomIdentityTraffic(n: number): Record<string, unknown>[] {
-  let x = 4242;
-  const rnd = (m: number) => {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    return (x >>> 8) % m;
-  };
-  return Array.from({ length: n }, (_, i) => {
-    const e: Record<string, unknown> = { messageId: `rs-${i}`, timestamp: at(i) };
-    const r = rnd(100);
-    if (rnd(2)) e.userId = `ru${rnd(200)}`;
-    if (!e.userId || rnd(3) === 0) e.anonymousId = `ra${rnd(300)}`;
-    if (rnd(10) === 0) e.context = { device: { id: `rd${rnd(80)}` } };
-    if (r < 55) Object.assign(e, { type: 'track', event: 'Product Viewed', properties: { product_id: `p${rnd(9)}` } });
-    else if (r < 85) {
-      const traits: Record<string, unknown> = { plan: ['gold', 'silver', null][rnd(3)], visits: rnd(50) };
-      if (rnd(2)) traits.email = `re${rnd(150)}@shop.cn`;
-      Object.assign(e, { type: 'identify', traits });
-    } else if (r < 98) Object.assign(e, { type: 'page', name: 'Home' });
-    else Object.assign(e, { type: 'alias', userId: `ru${rnd(200)}`, previousId: rnd(2) ? `ra${rnd(300)}` : `ru${rnd(200)}` });
-    return e;
-  });
-}
