@@ -165,7 +165,9 @@ async function runEngine(engine: Engine, o: SlotsBenchOptions): Promise<Record<s
     }
     const sqlMs = Float64Array.from(baseline.ms).sort();
 
-    // Incremental: a refresh with ~1 % entries and exits, then one sync.
+    // Incremental: a refresh with ~1 % entries and exits, then one sync. The server's background
+    // sync (every second) stops first: it could take the refresh's changes before the timed one.
+    await decider.stop();
     const changes = await simulateRefresh(store, ws, seg.returning, o.users, now);
     t = performance.now();
     const [sync] = await decider.sync();
