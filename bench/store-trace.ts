@@ -75,7 +75,13 @@ export class StoreTrace {
   wrap(store: Store): Store {
     const traced = this.executor(store);
     const session: Store['session'] = (fn) =>
-      store.session((s) => fn({ ...this.executor(s), transaction: this.transaction((inner) => s.transaction(inner)) }));
+      store.session((s) =>
+        fn({
+          ...this.executor(s),
+          transaction: this.transaction((inner) => s.transaction(inner)),
+          once: (sql) => this.timed(statementKey(sql), 0, () => s.once(sql)),
+        }),
+      );
     return new Proxy(store, {
       get: (target, prop, receiver) => {
         if (prop === 'query') return traced.query;

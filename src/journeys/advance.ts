@@ -1,4 +1,4 @@
-import { columnTypes, type Dialect, type Session } from '../store/index.ts';
+import type { Session } from '../store/index.ts';
 import type { JourneyDefinition, JourneyNode, NodeType } from './definition.ts';
 import { handlers } from './nodes/index.ts';
 import { exitProperties, insertJourneyEvents } from './sql.ts';
@@ -33,7 +33,7 @@ export async function advanceNode(session: Session, base: Omit<StepContext, 'tx'
 
 /**
  * One step of one node in the caller's transaction (see advanceNode), optionally for the
- * instances of `scope` only. The `ready` and `moves` tables must exist (prepareStepTables).
+ * instances of `scope` only. The `ready` and `moves` tables must exist (prepareScratchTables).
  */
 export async function stepNode(ctx: StepContext, node: JourneyNode, scope?: StepScope): Promise<StepOutcome> {
   const { tx } = ctx;
@@ -63,17 +63,6 @@ export async function stepNode(ctx: StepContext, node: JourneyNode, scope?: Step
   }
   if (moved > 0) await applyMoves(ctx, node, { onward: moved - finished, finished });
   return { moved, arrivals };
-}
-
-/**
- * The scratch tables of steps (`ready`, `moves`), made once per connection: creating and dropping
- * them at every step cost more than the step itself on DuckDB. Each step empties them first.
- */
-export async function prepareStepTables(session: Session, dialect: Dialect): Promise<void> {
-  const t = columnTypes[dialect];
-  await session.query(`CREATE TEMP TABLE IF NOT EXISTS ready (instance_id BIGINT, user_key BIGINT, instance_key TEXT, entry_key TEXT, holdout BOOLEAN,
-    node_state INTEGER, due_at BIGINT, entered_at BIGINT, node_entered_at BIGINT, step_no INTEGER, trigger_props ${t.json}, trigger_total ${t.double})`);
-  await session.query('CREATE TEMP TABLE IF NOT EXISTS moves (instance_id BIGINT NOT NULL, branch TEXT NOT NULL)');
 }
 
 async function applyMoves(ctx: StepContext, node: JourneyNode, counts: { onward: number; finished: number }): Promise<void> {

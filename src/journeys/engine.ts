@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
 import type { Session, Store } from '../store/index.ts';
-import { advanceNode, prepareStepTables } from './advance.ts';
+import { advanceNode } from './advance.ts';
 import type { JourneyDefinition, NodeType, Trigger } from './definition.ts';
 import { enroll, entryNode } from './enroll.ts';
 import { type CommittedEvent, EventFastPath, type FastPathResult } from './fast-path.ts';
@@ -9,6 +9,7 @@ import { convertGoals } from './goal.ts';
 import { versionDefinition } from './journeys-repo.ts';
 import { handlers } from './nodes/index.ts';
 import { pendingWork, type RunningJourney, type Work } from './pending-work.ts';
+import { prepareScratchTables } from './scratch.ts';
 import { journeyWrites } from './serial.ts';
 import type { NodeHandler, StepContext } from './step-context.ts';
 import { WatchedEvents } from './watched-events.ts';
@@ -203,7 +204,7 @@ export class JourneyEngine {
     newEventsSince: number,
   ): Promise<number> {
     let moved = 0;
-    await prepareStepTables(session, this.store.dialect);
+    await prepareScratchTables(session, this.store.dialect);
     // A person passes at most every node once per tick, unless a zero-length wait loops: bounded.
     const passes = () => 2 + Math.max(0, ...[...contexts.values()].map((c) => c.definition.nodes.length));
     for (let pass = 0; pass < passes(); pass++) {

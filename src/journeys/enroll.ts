@@ -1,10 +1,11 @@
 import { bucketSql, saltHash } from '../core/buckets.ts';
 import { HOUR } from '../core/clock.ts';
 import { eventMatchSql, SqlBuilder } from '../segments/index.ts';
-import { columnTypes, type Dialect, type Session, type SqlExecutor, type Store, takeKeys } from '../store/index.ts';
+import { type Session, type SqlExecutor, type Store, takeKeys } from '../store/index.ts';
 import { waitOnArrival } from './advance.ts';
 import type { JourneyDefinition, NodeOf, Trigger } from './definition.ts';
 import { collectScheduled } from './schedule-entry.ts';
+import { prepareScratchTables } from './scratch.ts';
 import { journeyWrites } from './serial.ts';
 import { eventKeySql, insertJourneyEvents } from './sql.ts';
 
@@ -30,16 +31,6 @@ export interface EnrollContext {
   settled: number;
 }
 
-/**
- * The temporary table of candidates for entry, from any trigger. `ts` becomes the instance's
- * entry time: for an event, when it happened — so a goal reached in the same moment (an order paid
- * in the batch that placed it) still counts, even though the engine enrols a little later.
- */
-const createCandidates = (
-  dialect: Dialect,
-) => `CREATE TEMP TABLE IF NOT EXISTS candidates (user_key BIGINT NOT NULL, instance_key TEXT NOT NULL,
-  entry_key TEXT NOT NULL, trigger_props ${columnTypes[dialect].json}, trigger_total DOUBLE PRECISION, ts BIGINT NOT NULL)`;
-
 export const entryNode = (def: JourneyDefinition) => def.nodes.find((n) => n.type === 'entry') as NodeOf<'entry'>;
 
 /**
@@ -51,8 +42,9 @@ export const entryNode = (def: JourneyDefinition) => def.nodes.find((n) => n.typ
 export async function enroll(ctx: EnrollContext): Promise<number> {
   const trigger = entryNode(ctx.definition).trigger;
   if (trigger.kind === 'api') return 0;
+  await prepareScratchTables(ctx.session, ctx.store.dialect);
   return ctx.session.transaction((tx) =>
-    withCandidates(tx, ctx.store.dialect, async () => {
+    withCandidates(tx, async () => {
       const cursor = await collect(tx, ctx, trigger);
       const { entered } = await admit(tx, ctx);
       await tx.query('UPDATE journeys SET entry_cursor = $3, next_fire_at = $4 WHERE workspace_id = $1 AND journey_id = $2', [
@@ -66,9 +58,8 @@ export async function enroll(ctx: EnrollContext): Promise<number> {
   );
 }
 
-/** Runs `fn` with an empty `candidates` table (one per connection, kept: DDL per tick costs more than the work). */
-async function withCandidates<T>(tx: SqlExecutor, dialect: Dialect, fn: () => Promise<T>): Promise<T> {
-  await tx.query(createCandidates(dialect));
+/** Runs `fn` with an empty `candidates` table (prepareScratchTables made it on this connection). */
+async function withCandidates<T>(tx: SqlExecutor, fn: () => Promise<T>): Promise<T> {
   await tx.query('DELETE FROM candidates');
   return fn();
 }
@@ -83,14 +74,15 @@ export function admitCandidates(
   fill: (tx: SqlExecutor) => Promise<unknown>,
 ): Promise<number> {
   return journeyWrites(store, () =>
-    store.session((session) =>
-      session.transaction((tx) =>
-        withCandidates(tx, store.dialect, async () => {
+    store.session(async (session) => {
+      await prepareScratchTables(session, store.dialect);
+      return session.transaction((tx) =>
+        withCandidates(tx, async () => {
           await fill(tx);
           return (await admit(tx, { ...ctx, store, overlapMs: 0, settled: ctx.now })).entered;
         }),
-      ),
-    ),
+      );
+    }),
   );
 }
 
@@ -189,7 +181,7 @@ export async function admitEventBatch(
 ): Promise<Admitted | null> {
   const trigger = entryNode(ctx.definition).trigger;
   if (trigger.kind !== 'event') return null;
-  return withCandidates(tx, ctx.store.dialect, async () => {
+  return withCandidates(tx, async () => {
     const b = new SqlBuilder(ctx.store.dialect);
     const ws = b.param(ctx.workspaceId);
     // The journey's state rides along as a condition (a statement fewer than reading it first).

@@ -1,9 +1,10 @@
 import type { Session, Store } from '../store/index.ts';
-import { prepareStepTables, type StepScope, stepNode, waitOnArrival } from './advance.ts';
+import { type StepScope, stepNode, waitOnArrival } from './advance.ts';
 import type { JourneyDefinition } from './definition.ts';
 import { admitEventBatch, type EventBatch, entryNode, startingPoint } from './enroll.ts';
 import { convertGoals } from './goal.ts';
 import { versionDefinition } from './journeys-repo.ts';
+import { prepareScratchTables } from './scratch.ts';
 import type { StepContext } from './step-context.ts';
 import { intersects, matchNames, type WatchedEvents } from './watched-events.ts';
 
@@ -91,7 +92,7 @@ export class EventFastPath {
     now: number,
   ): Promise<{ entered: number; moved: number } | null> {
     const { dialect } = this.store;
-    await prepareStepTables(session, dialect);
+    await prepareScratchTables(session, dialect);
     return session.transaction(async (tx) => {
       if (dialect === 'postgres') {
         // The lock a tick holds while advancing this journey (engine.ts); held here until commit.

@@ -45,6 +45,12 @@ export interface MessageIdIndex {
 export interface Session extends SqlExecutor {
   /** Runs `fn` in one transaction on this session's connection. */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * Runs a setup statement (e.g. `CREATE TEMP TABLE …`) once per underlying connection: later
+   * sessions on the same connection skip it. A rolled-back transaction on the connection forgets
+   * what was set up, in case it was undone with it.
+   */
+  once(sql: string): Promise<void>;
 }
 
 export interface Store extends SqlExecutor {

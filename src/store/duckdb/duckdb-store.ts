@@ -1,11 +1,19 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { type DuckDBConnection, DuckDBInstance, type DuckDBResultReader } from '@duckdb/node-api';
+import {
+  type DuckDBConnection,
+  DuckDBInstance,
+  type DuckDBMaterializedResult,
+  DuckDBResultReader,
+  ResultReturnType,
+} from '@duckdb/node-api';
 import { AppError } from '../../core/errors.ts';
+import { ConnectionSetup } from '../connection-setup.ts';
 import { jsonRecords } from '../dialect.ts';
 import { IdentityCache } from '../identity-cache.ts';
-import type { ColumnSpec, Row, SqlExecutor, SqlParam, Store } from '../port.ts';
+import type { ColumnSpec, Row, Session, SqlExecutor, SqlParam, Store } from '../port.ts';
 import { bindParams } from './bind.ts';
+import { inlineParams } from './inline.ts';
 import { MessageIdWindow } from './message-window.ts';
 
 export interface DuckDbOptions {
@@ -63,8 +71,18 @@ function readRows<T>(reader: DuckDBResultReader): T[] {
 }
 
 async function runQuery<T>(conn: DuckDBConnection, sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
-  const { values, types } = bindParams(params);
-  const reader = await conn.runAndReadAll(sql, values.length ? values : undefined, values.length ? types : undefined);
+  const inlined = params.length === 0 ? sql : inlineParams(sql, params);
+  let result: DuckDBMaterializedResult;
+  if (inlined !== null) result = await conn.run(inlined);
+  else {
+    const { values, types } = bindParams(params);
+    result = await conn.run(sql, values, types);
+  }
+  // INSERT/UPDATE/DELETE without RETURNING answer a row count: no rows, as on PostgreSQL, and no
+  // fetch round trips for it.
+  if (result.returnType !== ResultReturnType.QUERY_RESULT) return [];
+  const reader = new DuckDBResultReader(result);
+  await reader.readAll();
   return readRows<T>(reader);
 }
 
@@ -146,6 +164,8 @@ function executorFor(conn: DuckDBConnection): SqlExecutor {
   };
 }
 
+const setup = new ConnectionSetup<DuckDBConnection>();
+
 async function inTransaction<T>(conn: DuckDBConnection, fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
   await conn.run('BEGIN TRANSACTION');
   try {
@@ -154,8 +174,17 @@ async function inTransaction<T>(conn: DuckDBConnection, fn: (tx: SqlExecutor) =>
     return result;
   } catch (err) {
     await conn.run('ROLLBACK').catch(() => {});
+    setup.forget(conn);
     throw err;
   }
+}
+
+function sessionFor(conn: DuckDBConnection): Session {
+  return {
+    ...executorFor(conn),
+    transaction: (fn) => inTransaction(conn, fn),
+    once: (sql) => setup.once(conn, sql, (s) => conn.run(s)),
+  };
 }
 
 /** Opens (creating if needed) the embedded DuckDB store. Refuses if another process holds the file. */
@@ -198,7 +227,7 @@ export async function openDuckDbStore(options: DuckDbOptions): Promise<Store> {
     query: (sql, params) => pool.use((c) => runQuery(c, sql, params)),
     append: (table, columns, rows) => pool.use((c) => appendRows(c, table, columns, rows)),
     transaction: (fn) => pool.use((c) => inTransaction(c, fn)),
-    session: (fn) => pool.use((c) => fn({ ...executorFor(c), transaction: (inner) => inTransaction(c, inner) })),
+    session: (fn) => pool.use((c) => fn(sessionFor(c))),
     async close() {
       for (const c of pool.all()) c.closeSync();
       instance.closeSync();

@@ -1,6 +1,7 @@
 import pg from 'pg';
+import { ConnectionSetup } from '../connection-setup.ts';
 import { arrayCast } from '../dialect.ts';
-import type { ColumnSpec, MessageIdIndex, Row, SqlExecutor, SqlParam, Store } from '../port.ts';
+import type { ColumnSpec, MessageIdIndex, Row, Session, SqlExecutor, SqlParam, Store } from '../port.ts';
 
 // BIGINT (int8) and NUMERIC come back as strings by default; our BIGINTs are epoch ms and keys
 // that fit in a double, so parse them as numbers everywhere.
@@ -45,6 +46,8 @@ function executorFor(db: Queryable): SqlExecutor {
   };
 }
 
+const setup = new ConnectionSetup<pg.PoolClient>();
+
 async function inTransaction<T>(client: pg.PoolClient, fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
   await client.query('BEGIN');
   try {
@@ -53,8 +56,17 @@ async function inTransaction<T>(client: pg.PoolClient, fn: (tx: SqlExecutor) => 
     return result;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
+    setup.forget(client);
     throw err;
   }
+}
+
+function sessionFor(client: pg.PoolClient): Session {
+  return {
+    ...executorFor(client),
+    transaction: (fn) => inTransaction(client, fn),
+    once: (sql) => setup.once(client, sql, (s) => client.query(s)),
+  };
 }
 
 async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -97,7 +109,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     query: (sql, params) => runQuery(pool, sql, params),
     append: (table, columns, rows) => appendRows(pool, table, columns, rows),
     transaction: (fn) => withClient(pool, (client) => inTransaction(client, fn)),
-    session: (fn) => withClient(pool, (client) => fn({ ...executorFor(client), transaction: (inner) => inTransaction(client, inner) })),
+    session: (fn) => withClient(pool, (client) => fn(sessionFor(client))),
     close: () => pool.end(),
   };
 }

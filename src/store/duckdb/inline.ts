@@ -1,0 +1,56 @@
+import type { SqlParam } from '../port.ts';
+
+/**
+ * Writes a statement's parameters into its text as typed literals, so DuckDB runs it in one call.
+ *
+ * Why: through @duckdb/node-api a statement with parameters takes three native round trips
+ * (extract, prepare, execute), each a hop through libuv's pool and back to the event loop, where
+ * one without takes one: `SELECT $1` cost 0.70 ms and 720 µs of CPU against 0.25 ms and 300 µs
+ * for the same statement with a literal. A journey fast path or an ingest batch runs dozens.
+ *
+ * Each literal is `CAST(… AS <type>)` with the type that binding would give (bind.ts), so the
+ * statement means the same either way. Placeholders inside quoted strings, quoted identifiers
+ * and comments are left alone (JSON paths like '$.a' are strings). Returns null when a value
+ * cannot be written as a literal (a string holding NUL, which would cut the statement's C string
+ * short), or is a long list (binding one list value beats parsing a thousand constants): the
+ * caller binds instead.
+ */
+export function inlineParams(sql: string, params: readonly SqlParam[]): string | null {
+  const literals: string[] = [];
+  for (const p of params) {
+    const l = literal(p);
+    if (l === null) return null;
+    literals.push(l);
+  }
+  let missing = false;
+  const out = sql.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|\/\*[\s\S]*?\*\/|\$(\d+)/g, (match, n: string | undefined) => {
+    if (n === undefined) return match;
+    const l = literals[Number(n) - 1];
+    if (l === undefined) missing = true;
+    return l ?? match;
+  });
+  // A placeholder without a value: let binding report it the way it always has.
+  return missing ? null : out;
+}
+
+/** Lists longer than this are bound (see inlineParams). */
+const longList = 64;
+
+const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+function literal(p: SqlParam): string | null {
+  if (p === null) return 'CAST(NULL AS VARCHAR)';
+  if (typeof p === 'boolean') return p ? 'TRUE' : 'FALSE';
+  if (typeof p === 'number') return Number.isSafeInteger(p) ? `CAST(${p} AS BIGINT)` : `CAST('${p}' AS DOUBLE)`;
+  if (typeof p === 'string') return p.includes('\0') ? null : `CAST(${quote(p)} AS VARCHAR)`;
+  if (p.length > longList) return null;
+  // Arrays, typed as bind.ts types them: all safe integers → BIGINT[], other numbers → DOUBLE[], else VARCHAR[].
+  const numeric = p.length > 0 && typeof p[0] === 'number';
+  if (numeric) {
+    const integral = (p as readonly number[]).every(Number.isSafeInteger);
+    return integral ? `CAST([${p.join(', ')}] AS BIGINT[])` : `CAST([${p.map((n) => `'${n}'`).join(', ')}] AS DOUBLE[])`;
+  }
+  const strings = (p as readonly (string | number)[]).map(String);
+  if (strings.some((s) => s.includes('\0'))) return null;
+  return `CAST([${strings.map(quote).join(', ')}] AS VARCHAR[])`;
+}
