@@ -12,11 +12,12 @@ describe('DuckDB parameters written as literals', () => {
       /* $2 */ FROM t WHERE a = CAST('two' AS VARCHAR) AND b = CAST(10 AS BIGINT)`);
   });
 
-  it('falls back to binding for a NUL in a string, a long list or a placeholder with no value', () => {
+  it('falls back to binding for a NUL in a string, a long list or string, or a placeholder with no value', () => {
     expect(inlineParams('SELECT $1', ['a\0b'])).toBeNull();
     expect(inlineParams('SELECT $1', [['a', 'b\0']])).toBeNull();
     expect(inlineParams('SELECT $2', [1])).toBeNull();
     expect(inlineParams('SELECT $1', [Array.from({ length: 1000 }, (_, i) => i)])).toBeNull();
+    expect(inlineParams('SELECT $1', ['x'.repeat(100_000)])).toBeNull();
   });
 
   describe('on a real store, values come back as bound', () => {
