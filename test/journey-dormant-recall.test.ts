@@ -78,5 +78,13 @@ describe.each(engines)('dormant high-value recall with holdout (%s)', (engine) =
     expect(stats).toMatchObject({ entered: 60, converted: 4, revenue: 650, completed: 56, active: 0 });
     expect(stats.holdout).toEqual({ entered: holdout.size, converted: 1, revenue: 50 });
     expect(stats.outbox).toEqual({ message: 4 * (t - 3) + 2 * 3, coupon: t - 3 });
+    // The lift: 3 of the test group against 1 of the holdout; far too few to tell.
+    const lift = stats.lift!;
+    expect(lift.testRate).toBeCloseTo(3 / t, 10);
+    expect(lift.holdoutRate).toBeCloseTo(1 / holdout.size, 10);
+    expect(lift.difference).toBeCloseTo(3 / t - 1 / holdout.size, 10);
+    expect(lift.differenceCi95[0]).toBeLessThan(0);
+    expect(lift.significant).toBe(false);
+    expect(lift.incrementalRevenue).toBeCloseTo((600 / t - 50 / holdout.size) * t, 2);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { liftEstimate } from '../src/sim/journey-sim/index.ts';
+import { liftEstimate } from '../src/journeys/index.ts';
 
 const arm = (converted: number, people: number) => ({ people, converted, revenue: 0 });
 

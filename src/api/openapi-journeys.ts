@@ -61,9 +61,9 @@ export const journeyPaths = {
     post: op('Resume a paused journey', { parameters: [id], responses: { ...journey('The journey'), ...conflict } }),
   },
   '/api/journeys/{id}/stats': {
-    get: op('Totals, holdout figures, people per node and branch, outbox counts', {
+    get: op('Totals, holdout figures, lift against the holdout, people per node and branch, outbox counts', {
       parameters: [id],
-      responses: journey('{entered, active, completed, exited, converted, revenue, holdout, nodes, outbox}'),
+      responses: journey('{entered, active, completed, exited, converted, revenue, holdout, lift, nodes, outbox}'),
     }),
   },
   '/api/journeys/{id}/people/{person}': {

@@ -19,3 +19,4 @@ export {
   validateJourney,
   versionDefinition,
 } from './journeys-repo.ts';
+export { type Arm, describeLift, type LiftEstimate, liftEstimate } from './lift.ts';

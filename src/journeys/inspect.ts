@@ -1,6 +1,7 @@
 import type { SqlExecutor } from '../store/index.ts';
 import { entryNode } from './enroll.ts';
 import { versionDefinition } from './journeys-repo.ts';
+import { type LiftEstimate, liftEstimate } from './lift.ts';
 
 export interface NodeCounts {
   /** People at the node now (waiting, or about to move). */
@@ -19,6 +20,12 @@ export interface JourneyStats {
   revenue: number;
   /** The same figures for the holdout (control) group alone. */
   holdout: { entered: number; converted: number; revenue: number };
+  /**
+   * The test group (everyone but the holdout) against the holdout: conversion rates, their
+   * difference with a 95 % interval, and the conversions and revenue the journey added. Null
+   * without a holdout. Instances still active count as not converted (yet).
+   */
+  lift: LiftEstimate | null;
   nodes: Record<string, NodeCounts>;
   outbox: Record<string, number>;
 }
@@ -67,6 +74,12 @@ export async function journeyStats(db: SqlExecutor, workspaceId: number, journey
     'SELECT action, count(*) AS n FROM outbox WHERE workspace_id = $1 AND journey_id = $2 GROUP BY action',
     p,
   );
+  const arm = (inHoldout: boolean) => ({
+    people: sum((r) => r.holdout === inHoldout, count),
+    converted: sum((r) => r.holdout === inHoldout && r.status === 'converted', count),
+    revenue: sum((r) => r.holdout === inHoldout && r.status === 'converted', money),
+  });
+  const holdout = arm(true);
   return {
     entered: sum(() => true, count),
     active: sum((r) => r.status === 'active', count),
@@ -74,11 +87,8 @@ export async function journeyStats(db: SqlExecutor, workspaceId: number, journey
     exited: sum((r) => r.status === 'exited', count),
     converted: sum((r) => r.status === 'converted', count),
     revenue: sum((r) => r.status === 'converted', money),
-    holdout: {
-      entered: sum((r) => r.holdout, count),
-      converted: sum((r) => r.holdout && r.status === 'converted', count),
-      revenue: sum((r) => r.holdout && r.status === 'converted', money),
-    },
+    holdout: { entered: holdout.people, converted: holdout.converted, revenue: holdout.revenue },
+    lift: liftEstimate(arm(false), holdout),
     nodes,
     outbox: Object.fromEntries(outbox.map((r) => [r.action, Number(r.n)])),
   };

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AppError, type ErrorBody } from '../../core/errors.ts';
 import type { InstancePath, Journey, JourneyStats } from '../../journeys/index.ts';
+import { describeLift } from '../../journeys/lift.ts';
 import { ApiClient, type ServerFlags, serverOptions } from '../api-client.ts';
 
 interface FileFlags extends ServerFlags {
@@ -48,6 +49,13 @@ function printShow(j: Journey & { stats: JourneyStats }) {
     `entered ${s.entered}  active ${s.active}  completed ${s.completed}  exited ${s.exited}  converted ${s.converted}  revenue ${s.revenue}`,
   );
   console.log(`holdout: entered ${s.holdout.entered}  converted ${s.holdout.converted}  revenue ${s.holdout.revenue}`);
+  if (s.lift) {
+    const l = s.lift;
+    console.log(`lift vs holdout: ${describeLift(l)}`);
+    console.log(
+      `  test ${(l.testRate * 100).toFixed(1)}%, holdout ${(l.holdoutRate * 100).toFixed(1)}%; added about ${l.incrementalConversions.toFixed(1)} conversions and ${l.incrementalRevenue.toFixed(2)} revenue`,
+    );
+  }
   const queued = Object.entries(s.outbox);
   if (queued.length) console.log(`outbox: ${queued.map(([action, n]) => `${action} ${n}`).join(', ')}`);
   // Nodes of the current definition in canvas order, then any that only older versions had.

@@ -1,10 +1,10 @@
+import { describeLift } from '../../journeys/lift.ts';
 import type { JourneyReport, SimulationReport } from './report.ts';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const money = (n: number) =>
   `${n < 0 ? '−' : ''}$${Math.abs(n).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 const pct = (r: number | null) => (r === null ? '–' : `${(r * 100).toFixed(1)}%`);
-const pts = (d: number) => `${d >= 0 ? '+' : '−'}${Math.abs(d * 100).toFixed(1)} pts`;
 
 /** Numbers (and amounts) right-aligned, text left-aligned. */
 function table(header: string[], rows: (string | number)[][], indent = '  '): string[] {
@@ -29,12 +29,7 @@ function journeyLines(j: JourneyReport): string[] {
     );
     const l = j.lift;
     if (l) {
-      const rel =
-        l.relativeLift === null ? '' : `, relative ${l.relativeLift >= 0 ? '+' : '−'}${Math.abs(l.relativeLift * 100).toFixed(0)}%`;
-      lines.push(
-        `  lift: ${pts(l.difference)} (95% CI ${pts(l.differenceCi95[0])} … ${pts(l.differenceCi95[1])})${rel} — ` +
-          `${l.significant ? 'significant' : 'not significant'} [${l.method}]`,
-      );
+      lines.push(`  lift: ${describeLift(l)}`);
       lines.push(
         `        estimated incremental: ${l.incrementalConversions.toFixed(1)} conversions, ${money(l.incrementalRevenue)} revenue`,
       );

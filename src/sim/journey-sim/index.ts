@@ -4,7 +4,6 @@
  */
 export { formatReport } from './format.ts';
 export { checkJourneyFiles, type JourneyFile, readJourneyFile } from './journey-file.ts';
-export { type LiftEstimate, liftEstimate } from './lift.ts';
 export type { JourneyReport, SimulationReport } from './report.ts';
 export { responseTiming } from './responses.ts';
 export { runJourneySimulation, type SimulationOptions, type SimulationResult } from './run.ts';

@@ -1,6 +1,5 @@
-import { type JourneyDefinition, journeyStats } from '../../journeys/index.ts';
+import { type JourneyDefinition, journeyStats, type LiftEstimate } from '../../journeys/index.ts';
 import type { Store } from '../../store/index.ts';
-import { type LiftEstimate, liftEstimate } from './lift.ts';
 import { outboxCounts } from './outbox.ts';
 import type { ChannelResponses, Tally } from './tally.ts';
 import type { CouponWallet } from './wallet.ts';
@@ -123,13 +122,7 @@ export async function journeyReport(
             messages: Number(holdoutMessages[0]?.n ?? 0),
           }
         : null,
-    lift:
-      s.holdout.entered > 0
-        ? liftEstimate(
-            { people: test.entered, converted: test.converted, revenue: test.revenue },
-            { people: s.holdout.entered, converted: s.holdout.converted, revenue: s.holdout.revenue },
-          )
-        : null,
+    lift: s.lift,
     outbox,
     channels,
     coupons: {

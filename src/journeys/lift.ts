@@ -64,3 +64,15 @@ export function liftEstimate(test: Arm, holdout: Arm): LiftEstimate | null {
     incrementalRevenue: Math.round((test.revenue / test.people - holdout.revenue / holdout.people) * test.people * 100) / 100,
   };
 }
+
+const pts = (d: number) => `${d >= 0 ? '+' : '−'}${Math.abs(d * 100).toFixed(1)} pts`;
+
+/** One line for people: `+5.3 pts (95% CI −4.8 pts … +8.4 pts), relative +82% — not significant [method]`. */
+export function describeLift(l: LiftEstimate): string {
+  const relative =
+    l.relativeLift === null ? '' : `, relative ${l.relativeLift >= 0 ? '+' : '−'}${Math.abs(l.relativeLift * 100).toFixed(0)}%`;
+  return (
+    `${pts(l.difference)} (95% CI ${pts(l.differenceCi95[0])} … ${pts(l.differenceCi95[1])})${relative} — ` +
+    `${l.significant ? 'significant' : 'not significant'} [${l.method}]`
+  );
+}
