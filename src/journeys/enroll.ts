@@ -209,10 +209,22 @@ export interface Admitted {
 
 /**
  * Admits the candidates (re-entry rules, one per key, concurrency cap, holdout draw) and records
- * their entry. `atMost`, when the caller knows a bound on the candidates, saves counting them.
+ * their entry. `atMost`, when the caller knows a bound on the entrants, saves counting them.
  */
 export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>, atMost?: number): Promise<Admitted> {
-  const n = atMost ?? Number(((await tx.query<{ n: number }>('SELECT count(*) AS n FROM candidates')) as [{ n: number }])[0].n);
+  // Candidates whose entry key has not entered yet: a bound on who may enter. A tick re-reads the
+  // events the event fast path already enrolled, so this is often 0, and the admission is skipped.
+  const n =
+    atMost ??
+    Number(
+      (
+        (await tx.query<{ n: number }>(
+          `SELECT count(*) AS n FROM candidates c WHERE NOT EXISTS
+             (SELECT 1 FROM journey_instances p WHERE p.workspace_id = $1 AND p.journey_id = $2 AND p.entry_key = c.entry_key)`,
+          [ctx.workspaceId, ctx.journey.journeyId],
+        )) as [{ n: number }]
+      )[0].n,
+    );
   if (n === 0) return { entered: 0, from: 0, to: 0 };
   const { settings } = ctx.definition;
   const trigger = entryNode(ctx.definition).trigger;
