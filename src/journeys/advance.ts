@@ -1,7 +1,7 @@
 import type { Session } from '../store/index.ts';
 import type { JourneyDefinition, JourneyNode, NodeType } from './definition.ts';
 import { handlers } from './nodes/index.ts';
-import { exitProperties, insertJourneyEvents } from './sql.ts';
+import { exitProperties, insertJourneyEvents, type JourneyEvents } from './sql.ts';
 import type { NodeHandler, StepContext } from './step-context.ts';
 
 /**
@@ -76,9 +76,11 @@ async function applyMoves(ctx: StepContext, node: JourneyNode, counts: { onward:
     [ws, ctx.journeyId, ctx.version, node.id, ctx.now],
   );
   const j = String(Number(ctx.journeyId));
+  const events: JourneyEvents[] = [];
   // Leaving the entry node is what `Journey Entered` already said: no second event for it.
   if (node.type !== 'entry') {
-    await insertJourneyEvents(tx, ctx, 'Journey Step', {
+    events.push({
+      name: 'Journey Step',
       from: `(SELECT r.user_key, r.instance_id, r.holdout, m.branch, m.next_node, 'j' || ${j} || '.i' || r.instance_id || '.s' || (r.step_no + 1) AS message_id FROM ${moved}) x`,
       params: [],
       properties: [
@@ -93,6 +95,19 @@ async function applyMoves(ctx: StepContext, node: JourneyNode, counts: { onward:
       ],
     });
   }
+  // A branch with no edge ends the instance: at an exit node on purpose, elsewhere at the end of its path.
+  const reason = node.type === 'exit' ? 'exit_node' : 'end_of_path';
+  const status = node.type === 'exit' ? 'exited' : 'completed';
+  if (counts.finished > 0) {
+    events.push({
+      name: 'Journey Exited',
+      from: `(SELECT r.user_key, r.instance_id, '${node.id}' AS node_id, 'j' || ${j} || '.i' || r.instance_id || '.exit' AS message_id
+        FROM ${moved} WHERE m.next_node IS NULL) x`,
+      params: [],
+      properties: exitProperties(ctx.journeyId, `'${reason}'`),
+    });
+  }
+  await insertJourneyEvents(tx, ctx, events);
   if (counts.onward > 0) {
     const arrival = arrivalSql(ctx, node);
     await tx.query(
@@ -103,15 +118,6 @@ async function applyMoves(ctx: StepContext, node: JourneyNode, counts: { onward:
     );
   }
   if (counts.finished === 0) return;
-  // A branch with no edge ends the instance: at an exit node on purpose, elsewhere at the end of its path.
-  const reason = node.type === 'exit' ? 'exit_node' : 'end_of_path';
-  const status = node.type === 'exit' ? 'exited' : 'completed';
-  await insertJourneyEvents(tx, ctx, 'Journey Exited', {
-    from: `(SELECT r.user_key, r.instance_id, '${node.id}' AS node_id, 'j' || ${j} || '.i' || r.instance_id || '.exit' AS message_id
-      FROM ${moved} WHERE m.next_node IS NULL) x`,
-    params: [],
-    properties: exitProperties(ctx.journeyId, `'${reason}'`),
-  });
   await tx.query(
     `UPDATE journey_instances SET status = $3, exit_reason = $4, exited_at = $2, due_at = NULL, step_no = step_no + 1
      FROM ${m} m WHERE journey_instances.workspace_id = $1 AND journey_instances.instance_id = m.instance_id AND m.next_node IS NULL`,

@@ -274,17 +274,20 @@ export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>
   );
   const fresh = `journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND instance_id >= $3 AND instance_id < $4`;
   const range = [ctx.workspaceId, ctx.journey.journeyId, base, base + Number(n)];
-  await insertJourneyEvents(tx, { dialect: ctx.store.dialect, workspaceId: ctx.workspaceId, now: ctx.now }, 'Journey Entered', {
-    from: `(SELECT user_key, instance_id, instance_key, holdout, version, 'j' || journey_id || '.i' || instance_id || '.enter' AS message_id FROM ${fresh}) x`,
-    params: range,
-    properties: [
-      ['journey_id', String(Number(ctx.journey.journeyId))],
-      ['version', 'x.version'],
-      ['instance_id', 'x.instance_id'],
-      ['key', "NULLIF(x.instance_key, '')"],
-      ['holdout', 'x.holdout'],
-    ],
-  });
+  await insertJourneyEvents(tx, { dialect: ctx.store.dialect, workspaceId: ctx.workspaceId, now: ctx.now }, [
+    {
+      name: 'Journey Entered',
+      from: `(SELECT user_key, instance_id, instance_key, holdout, version, 'j' || journey_id || '.i' || instance_id || '.enter' AS message_id FROM ${fresh}) x`,
+      params: range,
+      properties: [
+        ['journey_id', String(Number(ctx.journey.journeyId))],
+        ['version', 'x.version'],
+        ['instance_id', 'x.instance_id'],
+        ['key', "NULLIF(x.instance_key, '')"],
+        ['holdout', 'x.holdout'],
+      ],
+    },
+  ]);
   const [{ entered }] = (await tx.query<{ entered: number }>(`SELECT count(*) AS entered FROM ${fresh}`, range)) as [{ entered: number }];
   return { entered: Number(entered), from: base, to: base + Number(n) };
 }

@@ -40,19 +40,22 @@ export async function convertGoals(tx: SqlExecutor, ctx: StepContext, scope?: St
        FROM conversions c WHERE journey_instances.workspace_id = $1 AND journey_instances.instance_id = c.instance_id`,
       [ctx.workspaceId, ctx.now],
     );
-    await insertJourneyEvents(tx, ctx, 'Journey Converted', {
-      from: `(SELECT c.*, 'j' || ${Number(ctx.journeyId)} || '.i' || c.instance_id || '.goal' AS message_id FROM conversions c) x`,
-      params: [],
-      properties: [
-        ['journey_id', String(Number(ctx.journeyId))],
-        ['instance_id', 'x.instance_id'],
-        ['node_id', 'x.node_id'],
-        ['key', "NULLIF(x.instance_key, '')"],
-        ['holdout', 'x.holdout'],
-        ['revenue', 'x.revenue'],
-        ['order_id', 'x.order_id'],
-      ],
-    });
+    await insertJourneyEvents(tx, ctx, [
+      {
+        name: 'Journey Converted',
+        from: `(SELECT c.*, 'j' || ${Number(ctx.journeyId)} || '.i' || c.instance_id || '.goal' AS message_id FROM conversions c) x`,
+        params: [],
+        properties: [
+          ['journey_id', String(Number(ctx.journeyId))],
+          ['instance_id', 'x.instance_id'],
+          ['node_id', 'x.node_id'],
+          ['key', "NULLIF(x.instance_key, '')"],
+          ['holdout', 'x.holdout'],
+          ['revenue', 'x.revenue'],
+          ['order_id', 'x.order_id'],
+        ],
+      },
+    ]);
   }
   await tx.query('DROP TABLE conversions');
   return Number(n);

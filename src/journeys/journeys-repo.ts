@@ -271,11 +271,14 @@ export function archiveJourney(store: Store, workspaceId: number, journeyId: num
     await requireJourney(store, workspaceId, journeyId);
     await store.transaction(async (tx) => {
       const active = `journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`;
-      await insertJourneyEvents(tx, { dialect: store.dialect, workspaceId, now }, 'Journey Exited', {
-        from: `(SELECT user_key, instance_id, node_id, 'j' || journey_id || '.i' || instance_id || '.exit' AS message_id FROM ${active}) x`,
-        params: [workspaceId, journeyId],
-        properties: exitProperties(journeyId, "'archived'"),
-      });
+      await insertJourneyEvents(tx, { dialect: store.dialect, workspaceId, now }, [
+        {
+          name: 'Journey Exited',
+          from: `(SELECT user_key, instance_id, node_id, 'j' || journey_id || '.i' || instance_id || '.exit' AS message_id FROM ${active}) x`,
+          params: [workspaceId, journeyId],
+          properties: exitProperties(journeyId, "'archived'"),
+        },
+      ]);
       await tx.query(
         `UPDATE journey_instances SET status = 'exited', exit_reason = 'archived', exited_at = $3, due_at = NULL
       WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`,
