@@ -3,7 +3,7 @@ import { type StepScope, stepNode, waitOnArrival } from './advance.ts';
 import type { JourneyDefinition } from './definition.ts';
 import { admitEventBatch, type EventBatch, entryNode, startingPoint } from './enroll.ts';
 import { convertGoals } from './goal.ts';
-import { versionDefinition } from './journeys-repo.ts';
+import { journeyStatusChanges, versionDefinition } from './journeys-repo.ts';
 import { prepareScratchTables } from './scratch.ts';
 import type { StepContext } from './step-context.ts';
 import { intersects, matchNames, type WatchedEvents } from './watched-events.ts';
@@ -26,6 +26,9 @@ export interface FastPathResult {
   needsTick: boolean;
 }
 
+/** How long the list of published journeys is kept at most (see publishedJourneys). */
+const listTtlMs = 1_000;
+
 type PublishedJourney = {
   journey_id: number;
   version: number;
@@ -46,6 +49,8 @@ type PublishedJourney = {
  * PostgreSQL it also takes the journey's advisory lock, or leaves the journey to a tick.
  */
 export class EventFastPath {
+  private readonly published = new Map<number, { changes: number; readAt: number; journeys: PublishedJourney[] }>();
+
   constructor(
     private readonly store: Store,
     private readonly watched: WatchedEvents,
@@ -58,12 +63,7 @@ export class EventFastPath {
     const names = new Set<string>();
     for (const e of events) if (e.event !== null) names.add(e.event);
     if (names.size === 0) return result;
-    // Read each time (one small statement): a journey published a moment ago takes the next event.
-    // Its state is checked again in each journey's transaction (it may be paused meanwhile).
-    const journeys = await this.store.query<PublishedJourney>(
-      `SELECT journey_id, version, published_at FROM journeys WHERE workspace_id = $1 AND status = 'published' ORDER BY journey_id`,
-      [workspaceId],
-    );
+    const journeys = await this.publishedJourneys(workspaceId);
     const batch = toBatch(events);
     for (const j of journeys) {
       const journeyId = Number(j.journey_id);
@@ -82,6 +82,25 @@ export class EventFastPath {
       }
     }
     return result;
+  }
+
+  /**
+   * The workspace's published journeys, kept while no journey changed status in this process and
+   * for at most `listTtlMs` (a statement fewer per batch). A journey published a moment ago takes
+   * the next event; one published by another process (PostgreSQL) within a second, its first
+   * events enrolled by a tick meanwhile. Each journey's state is checked again in its transaction
+   * (it may have been paused since).
+   */
+  private async publishedJourneys(workspaceId: number): Promise<PublishedJourney[]> {
+    const changes = journeyStatusChanges();
+    const kept = this.published.get(workspaceId);
+    if (kept && kept.changes === changes && performance.now() - kept.readAt < listTtlMs) return kept.journeys;
+    const journeys = await this.store.query<PublishedJourney>(
+      `SELECT journey_id, version, published_at FROM journeys WHERE workspace_id = $1 AND status = 'published' ORDER BY journey_id`,
+      [workspaceId],
+    );
+    this.published.set(workspaceId, { changes, readAt: performance.now(), journeys });
+    return journeys;
   }
 
   /** One journey, one transaction: admit the batch's matching events, convert goals already reached, step the entrants. */

@@ -157,6 +157,14 @@ export function publishJourney(store: Store, workspaceId: number, journeyId: num
   });
 }
 
+let statusChanges = 0;
+/**
+ * How many times this process has published, paused, resumed or archived a journey: the event
+ * fast path keeps the list of published journeys while this stays the same (and for at most a
+ * second, for changes made by other processes on PostgreSQL).
+ */
+export const journeyStatusChanges = () => statusChanges;
+
 const triggerOf = (def: JourneyDefinition): Trigger | undefined => def.nodes.find((n) => n.type === 'entry')?.trigger;
 
 /**
@@ -188,6 +196,7 @@ async function publishVersion(store: Store, tx: SqlExecutor, workspaceId: number
     sets.push('entry_cursor = $5', 'next_fire_at = $6', 'events_watermark = COALESCE(events_watermark, $4)');
   }
   await tx.query(`UPDATE journeys SET ${sets.join(', ')} WHERE workspace_id = $1 AND journey_id = $2`, params);
+  statusChanges++;
 }
 
 /**
@@ -209,6 +218,7 @@ export function setJourneyRunning(store: Store, workspaceId: number, journeyId: 
       sets.push('entry_cursor = COALESCE($5, entry_cursor)', 'next_fire_at = $6');
     }
     await store.query(`UPDATE journeys SET ${sets.join(', ')} WHERE workspace_id = $1 AND journey_id = $2`, params);
+    statusChanges++;
     return requireJourney(store, workspaceId, journeyId);
   });
 }
@@ -290,5 +300,6 @@ export function archiveJourney(store: Store, workspaceId: number, journeyId: num
         now,
       ]);
     });
+    statusChanges++;
   });
 }
