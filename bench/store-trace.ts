@@ -53,6 +53,7 @@ export class StoreTrace {
   private executor(ex: SqlExecutor): SqlExecutor {
     return {
       query: (sql, params) => this.timed(statementKey(sql), 0, () => ex.query(sql, params)),
+      execute: (sql, params) => this.timed(statementKey(sql), 0, () => ex.execute(sql, params)),
       append: (table, columns, rows) => this.timed(`append ${table}`, rows.length, () => ex.append(table, columns, rows)),
     } as SqlExecutor;
   }
@@ -86,6 +87,7 @@ export class StoreTrace {
       get: (target, prop, receiver) => {
         if (prop === 'query') return traced.query;
         if (prop === 'append') return traced.append;
+        if (prop === 'execute') return traced.execute;
         if (prop === 'transaction') return this.transaction((fn) => target.transaction(fn));
         if (prop === 'session') return session;
         return Reflect.get(target, prop, receiver);

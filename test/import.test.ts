@@ -208,6 +208,8 @@ describe.each(engines)('shopflow import on %s', (engine) => {
     const failOnItems = (tx: SqlExecutor): SqlExecutor => ({
       query: (sql, params) => (sql.startsWith('INSERT INTO event_items') ? Promise.reject(new Error('disk full')) : tx.query(sql, params)),
       append: (t, c, r) => tx.append(t, c, r),
+      execute: (sql, params) =>
+        sql.startsWith('INSERT INTO event_items') ? Promise.reject(new Error('disk full')) : tx.execute(sql, params),
     });
     const failing: Store = {
       ...store,

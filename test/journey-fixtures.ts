@@ -225,6 +225,7 @@ export function killAtSecondStepEvents(store: Store): { restore(): number } {
         transaction((tx) =>
           body({
             append: tx.append.bind(tx),
+            execute: tx.execute.bind(tx),
             async query<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T[]> {
               if (failures === 0 && sql.startsWith('INSERT INTO events') && params?.includes('Journey Step')) {
                 const [again] = await tx.query<{ n: number }>("SELECT count(*) AS n FROM outbox WHERE node_id = 'again'");

@@ -255,7 +255,7 @@ export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>
     : { join: '', check: 'x.per_person = 1' };
   const start = startingPoint(ctx.definition, ctx.now);
   const holdout = `${bucketSql('x.user_key', b.param(saltHash(`journey:${ctx.journey.journeyId}`)))} < ${b.param(settings.holdoutPercent)}`;
-  await tx.query(
+  const entered = await tx.execute(
     `INSERT INTO journey_instances (workspace_id, journey_id, version, instance_id, user_key, instance_key, entry_key, holdout, status,
        node_id, node_state, due_at, entered_at, node_entered_at, step_no, trigger_props, trigger_total)
      SELECT ${ws}, ${jid}, ${b.param(ctx.journey.version)}, ${b.param(base)} + x.seq, x.user_key, x.instance_key, x.entry_key, ${holdout}, 'active',
@@ -272,6 +272,7 @@ export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>
      ON CONFLICT DO NOTHING`,
     b.params,
   );
+  if (entered === 0) return { entered: 0, from: base, to: base + Number(n) };
   const fresh = `journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND instance_id >= $3 AND instance_id < $4`;
   const range = [ctx.workspaceId, ctx.journey.journeyId, base, base + Number(n)];
   await insertJourneyEvents(tx, { dialect: ctx.store.dialect, workspaceId: ctx.workspaceId, now: ctx.now }, [
@@ -288,8 +289,7 @@ export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>
       ],
     },
   ]);
-  const [{ entered }] = (await tx.query<{ entered: number }>(`SELECT count(*) AS entered FROM ${fresh}`, range)) as [{ entered: number }];
-  return { entered: Number(entered), from: base, to: base + Number(n) };
+  return { entered, from: base, to: base + Number(n) };
 }
 
 /**

@@ -23,6 +23,8 @@ export type Row = Record<string, unknown>;
 export interface SqlExecutor {
   /** Runs one statement; BIGINT values come back as JS numbers (epoch ms and keys fit in 2^53). */
   query<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T[]>;
+  /** Runs one INSERT, UPDATE or DELETE and answers how many rows it wrote (a count for free, where a SELECT would be a statement more). */
+  execute(sql: string, params?: readonly SqlParam[]): Promise<number>;
   /** Appends many rows in one go (DuckDB appender / one multi-row INSERT on PostgreSQL). */
   append(table: string, columns: readonly ColumnSpec[], rows: readonly (readonly unknown[])[]): Promise<void>;
 }

@@ -70,14 +70,15 @@ function readRows<T>(reader: DuckDBResultReader): T[] {
   return rows as T[];
 }
 
-async function runQuery<T>(conn: DuckDBConnection, sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
+async function run(conn: DuckDBConnection, sql: string, params: readonly SqlParam[] = []): Promise<DuckDBMaterializedResult> {
   const inlined = params.length === 0 ? sql : inlineParams(sql, params);
-  let result: DuckDBMaterializedResult;
-  if (inlined !== null) result = await conn.run(inlined);
-  else {
-    const { values, types } = bindParams(params);
-    result = await conn.run(sql, values, types);
-  }
+  if (inlined !== null) return conn.run(inlined);
+  const { values, types } = bindParams(params);
+  return conn.run(sql, values, types);
+}
+
+async function runQuery<T>(conn: DuckDBConnection, sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
+  const result = await run(conn, sql, params);
   // INSERT/UPDATE/DELETE without RETURNING answer a row count: no rows, as on PostgreSQL, and no
   // fetch round trips for it.
   if (result.returnType !== ResultReturnType.QUERY_RESULT) return [];
@@ -157,9 +158,14 @@ async function appendRows(conn: DuckDBConnection, table: string, columns: readon
   }
 }
 
+async function runExecute(conn: DuckDBConnection, sql: string, params?: readonly SqlParam[]): Promise<number> {
+  return Number((await run(conn, sql, params)).rowsChanged);
+}
+
 function executorFor(conn: DuckDBConnection): SqlExecutor {
   return {
     query: <T extends Row>(sql: string, params?: readonly SqlParam[]) => runQuery<T>(conn, sql, params),
+    execute: (sql, params) => runExecute(conn, sql, params),
     append: (table, columns, rows) => appendRows(conn, table, columns, rows),
   };
 }
@@ -225,6 +231,7 @@ export async function openDuckDbStore(options: DuckDbOptions): Promise<Store> {
     messageIds,
     identityCache: new IdentityCache(options.identityCacheEntries ?? 5_000_000),
     query: (sql, params) => pool.use((c) => runQuery(c, sql, params)),
+    execute: (sql, params) => pool.use((c) => runExecute(c, sql, params)),
     append: (table, columns, rows) => pool.use((c) => appendRows(c, table, columns, rows)),
     transaction: (fn) => pool.use((c) => inTransaction(c, fn)),
     session: (fn) => pool.use((c) => fn(sessionFor(c))),

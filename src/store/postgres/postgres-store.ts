@@ -22,6 +22,10 @@ async function runQuery<T>(db: Queryable, sql: string, params: readonly SqlParam
   return result.rows as T[];
 }
 
+async function runExecute(db: Queryable, sql: string, params: readonly SqlParam[] = []): Promise<number> {
+  return (await db.query(sql, params as unknown[])).rowCount ?? 0;
+}
+
 /** One INSERT … SELECT FROM unnest(arrays): a single round trip for the whole batch. */
 async function appendRows(db: Queryable, table: string, columns: readonly ColumnSpec[], rows: readonly (readonly unknown[])[]) {
   if (rows.length === 0) return;
@@ -42,6 +46,7 @@ async function appendRows(db: Queryable, table: string, columns: readonly Column
 function executorFor(db: Queryable): SqlExecutor {
   return {
     query: <T extends Row>(sql: string, params?: readonly SqlParam[]) => runQuery<T>(db, sql, params),
+    execute: (sql, params) => runExecute(db, sql, params),
     append: (table, columns, rows) => appendRows(db, table, columns, rows),
   };
 }
@@ -107,6 +112,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     messageIds: indexedMessageIds,
     identityCache: null,
     query: (sql, params) => runQuery(pool, sql, params),
+    execute: (sql, params) => runExecute(pool, sql, params),
     append: (table, columns, rows) => appendRows(pool, table, columns, rows),
     transaction: (fn) => withClient(pool, (client) => inTransaction(client, fn)),
     session: (fn) => withClient(pool, (client) => fn(sessionFor(client))),
