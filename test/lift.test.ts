@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { liftEstimate } from '../src/journeys/index.ts';
+import { describeLift, liftEstimate } from '../src/journeys/index.ts';
 
 const arm = (converted: number, people: number) => ({ people, converted, revenue: 0 });
 
@@ -26,5 +26,15 @@ describe('lift against the holdout', () => {
     expect(l.relativeLift).toBeNull();
     // A large, clear effect still is.
     expect(liftEstimate(arm(300, 2_000), arm(20, 400))!.significant).toBe(true);
+  });
+
+  it('reads as one line, with the relative lift only when the holdout converted', () => {
+    expect(describeLift(liftEstimate(arm(17, 319), arm(0, 35))!)).toBe(
+      '+5.3 pts (95% CI −4.8 pts … +8.4 pts) — not significant [difference of proportions, Newcombe score 95% CI]',
+    );
+    expect(describeLift(liftEstimate(arm(300, 2_000), arm(20, 400))!)).toMatch(
+      /^\+10\.0 pts \(95% CI \+\d+\.\d pts … \+\d+\.\d pts\), relative \+200% — significant \[/,
+    );
+    expect(liftEstimate(arm(0, 0), arm(1, 10))).toBeNull();
   });
 });
