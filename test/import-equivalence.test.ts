@@ -95,16 +95,6 @@ describe.each(engines)('import equals the API on %s', (engine) => {
   let imp: Harness;
   let dir: string;
 
-  const batch = async (h: Harness, events: object[]) => {
-    const r = await h.server.app.inject({
-      method: 'POST',
-      url: '/v1/batch',
-      headers: { authorization: h.writeAuth },
-      payload: { batch: events },
-    });
-    expect(r.statusCode, r.body).toBe(200);
-  };
-
   beforeAll(async () => {
     [api, imp] = await Promise.all([startHarness(engine, clock), startHarness(engine, clock)]);
     dir = mkdtempSync(join(tmpdir(), 'import-eq-'));
@@ -118,7 +108,7 @@ describe.each(engines)('import equals the API on %s', (engine) => {
         ],
         clock.now(),
       );
-      await batch(h, before);
+      await h.batch(before);
     }
   });
   afterAll(async () => {
@@ -129,7 +119,7 @@ describe.each(engines)('import equals the API on %s', (engine) => {
 
   it('stores the same events, items, people, identities, traits, merges and conflicts', async () => {
     clock.advance(60_000);
-    await batch(api, file);
+    await api.batch(file);
     const path = join(dir, 'events.ndjson');
     writeFileSync(path, file.map((e) => JSON.stringify(e)).join('\n'));
     const summary = await importFile(
@@ -162,9 +152,9 @@ describe.each(engines)('import equals the API on %s', (engine) => {
     const [seedTraffic, fileTraffic] = [events.slice(0, 400), events.slice(400)];
     const [a, b] = await Promise.all([startHarness(engine, clock), startHarness(engine, clock)]);
     try {
-      for (const h of [a, b]) await batch(h, seedTraffic);
+      for (const h of [a, b]) await h.batch(seedTraffic);
       clock.advance(60_000);
-      await batch(a, fileTraffic);
+      await a.batch(fileTraffic);
       const path = join(dir, 'random.ndjson');
       writeFileSync(path, fileTraffic.map((e) => JSON.stringify(e)).join('\n'));
       const summary = await importFile(

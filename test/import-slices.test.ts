@@ -70,21 +70,12 @@ describe.each(engines)('import in slices on %s', (engine) => {
   let dir: string;
   const harnesses: Harness[] = [];
 
-  const batch = async (h: Harness, events: object[]) => {
-    const r = await h.server.app.inject({
-      method: 'POST',
-      url: '/v1/batch',
-      headers: { authorization: h.writeAuth },
-      payload: { batch: events },
-    });
-    expect(r.statusCode, r.body).toBe(200);
-  };
   /** A store with the same catalog and earlier traffic as every other one. */
   const harness = async () => {
     const h = await startHarness(engine, clock);
     harnesses.push(h);
     await upsertProducts(h.store, h.keys.workspaceId, [{ product_id: 'p1', name: 'Phone', category: 'Electronics > Phones' }], clock.now());
-    await batch(h, before);
+    await h.batch(before);
     return h;
   };
   const run = (h: Harness, path: string, extra: Partial<ImportOptions> = {}) =>
@@ -155,7 +146,7 @@ describe.each(engines)('import in slices on %s', (engine) => {
     const [api, imp] = await Promise.all([harness(), harness()]);
     clock.advance(60_000);
     const size = 250;
-    for (let i = 0; i < traffic.length; i += size) await batch(api, traffic.slice(i, i + size));
+    for (let i = 0; i < traffic.length; i += size) await api.batch(traffic.slice(i, i + size));
     const summary = await run(imp, write('random.ndjson', traffic), { sliceLines: size });
     expect(summary).toMatchObject({ stored: traffic.length, rejected: 0 });
     const [sa, sb] = await Promise.all([snapshot(api.store, api.keys.workspaceId), snapshot(imp.store, imp.keys.workspaceId)]);
