@@ -21,9 +21,10 @@ export interface StepOutcome {
 
 /**
  * One step of one node, in one transaction: the instances ready at the node (arrived, or whose
- * wait is over) go into `ready`; the node's handler decides their branches into `moves` (and
- * queues its outbox rows); then every move is applied at once — steps recorded, journey-step
- * events written, instances moved to the next node or, at the end of a path, finished.
+ * wait is over) go into `ready`; the node's handler decides their branches (into `moves`, or
+ * everyone down one) and queues its outbox rows; then every move is applied at once — steps
+ * recorded, journey-step events written, instances moved to the next node or, at the end of a
+ * path, finished.
  * A crash anywhere rolls the whole step back, so it is neither skipped nor repeated.
  * Returns how many instances moved.
  */
@@ -48,10 +49,11 @@ export async function stepNode(ctx: StepContext, node: JourneyNode, scope?: Step
     params,
   );
   await tx.query('DELETE FROM moves');
-  await (handlers[node.type] as NodeHandler<NodeType>).step(ctx, node as never);
+  const decided = await (handlers[node.type] as NodeHandler<NodeType>).step(ctx, node as never);
+  const moves = movesOf(ctx, node, decided ? decided.everyone : null);
 
   const routes = await tx.query<{ next_node: string | null; n: number }>(
-    `SELECT m.next_node, count(*) AS n FROM ${routed(ctx, node)} m GROUP BY m.next_node`,
+    `SELECT m.next_node, count(*) AS n FROM ${moves.routed} m GROUP BY m.next_node`,
   );
   const arrivals = new Map<string, number>();
   let moved = 0;
@@ -61,15 +63,14 @@ export async function stepNode(ctx: StepContext, node: JourneyNode, scope?: Step
     if (r.next_node === null) finished += Number(r.n);
     else arrivals.set(r.next_node, Number(r.n));
   }
-  if (moved > 0) await applyMoves(ctx, node, { onward: moved - finished, finished });
+  if (moved > 0) await applyMoves(ctx, node, moves, { onward: moved - finished, finished });
   return { moved, arrivals };
 }
 
-async function applyMoves(ctx: StepContext, node: JourneyNode, counts: { onward: number; finished: number }): Promise<void> {
+async function applyMoves(ctx: StepContext, node: JourneyNode, moves: Moves, counts: { onward: number; finished: number }): Promise<void> {
   const { tx } = ctx;
   const ws = ctx.workspaceId;
-  const m = routed(ctx, node);
-  const moved = `${m} m JOIN ready r ON r.instance_id = m.instance_id`;
+  const { routed: m, moved } = moves;
   await tx.query(
     `INSERT INTO journey_steps (workspace_id, journey_id, version, instance_id, user_key, step_no, node_id, branch, next_node_id, holdout, stepped_at)
      SELECT $1, $2, $3, r.instance_id, r.user_key, r.step_no + 1, $4, m.branch, m.next_node, r.holdout, $5 FROM ${moved}`,
@@ -125,16 +126,29 @@ async function applyMoves(ctx: StepContext, node: JourneyNode, counts: { onward:
   );
 }
 
+/** The moves of a step as SQL: `routed`, a derived table; `moved`, FROM items giving each move `m` with its instance `r`. */
+interface Moves {
+  /** (instance_id, branch, next_node), next_node NULL where the branch has no edge. */
+  routed: string;
+  moved: string;
+}
+
 /**
- * The moves with the node each one leads to (`next_node`, NULL where the branch has no edge), as
- * a derived table. Node ids and branch names are validated names (letters, digits, _ and -), safe
- * to write as literals.
+ * The step's moves: the `moves` rows the handler wrote, or everyone in `ready` down one branch
+ * (`everyone`, not null), which needs no join. Node ids and branch names are validated names
+ * (letters, digits, _ and -), safe to write as literals.
  */
-function routed(ctx: StepContext, node: JourneyNode): string {
+function movesOf(ctx: StepContext, node: JourneyNode, everyone: string | null): Moves {
   const edges = ctx.definition.edges.filter((e) => e.from === node.id);
+  if (everyone !== null) {
+    const to = edges.find((e) => e.branch === everyone)?.to;
+    const columns = `'${everyone}' AS branch, ${to === undefined ? 'CAST(NULL AS TEXT)' : `'${to}'`} AS next_node`;
+    return { routed: `(SELECT instance_id, ${columns} FROM ready)`, moved: `ready r CROSS JOIN (SELECT ${columns}) m` };
+  }
   const next =
     edges.length === 0 ? 'CAST(NULL AS TEXT)' : `CASE branch ${edges.map((e) => `WHEN '${e.branch}' THEN '${e.to}'`).join(' ')} END`;
-  return `(SELECT instance_id, branch, ${next} AS next_node FROM moves)`;
+  const routed = `(SELECT instance_id, branch, ${next} AS next_node FROM moves)`;
+  return { routed, moved: `${routed} m JOIN ready r ON r.instance_id = m.instance_id` };
 }
 
 /**

@@ -40,14 +40,29 @@ export interface NodeHandler<T extends NodeType> {
   waitOnArrival?(node: NodeOf<T>): number | null;
   /** Each tick, before any step: wake waiting instances that should move now (e.g. the awaited event came). */
   wake?(ctx: StepContext, node: NodeOf<T>): Promise<void>;
-  /** Decides the branches of the instances in `ready`. Instances it leaves out of `moves` stay at the node. */
-  step(ctx: StepContext, node: NodeOf<T>): Promise<void>;
+  /**
+   * Decides the branches of the instances in `ready`: into `moves` (instances it leaves out stay at
+   * the node), or, when everyone takes the same branch, by answering `everyone(branch)`.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler that writes `moves` returns nothing.
+  step(ctx: StepContext, node: NodeOf<T>): Promise<void | EveryoneMoves>;
 }
+
+/**
+ * A step's answer that every instance in `ready` takes one branch. No `moves` rows are written and
+ * the step's writes read `ready` alone: at a million instances the moves table and its two joins
+ * back to `ready` cost ~0.5 s, and in the event fast path a statement per node.
+ */
+export interface EveryoneMoves {
+  everyone: string;
+}
+
+export const everyone = (branch: string): EveryoneMoves => ({ everyone: branch });
 
 /** One handler per node type: a new node type does not compile until its handler exists. */
 export type HandlerRegistry = { [T in NodeType]: NodeHandler<T> };
 
-/** Everyone in `ready` takes `branch` (optionally only those matching `where` on alias r). */
-export async function moveAll(ctx: StepContext, branch: string, where = 'TRUE'): Promise<void> {
+/** The instances in `ready` matching `where` (on alias r) take `branch` (when all of them do, answer `everyone(branch)`). */
+export async function moveAll(ctx: StepContext, branch: string, where: string): Promise<void> {
   await ctx.tx.query(`INSERT INTO moves (instance_id, branch) SELECT r.instance_id, $1 FROM ready r WHERE ${where}`, [branch]);
 }

@@ -1,6 +1,6 @@
 import { campaignForNode, issueCoupons, issueTerms, prepareIssueTable } from '../../commerce/coupons/index.ts';
 import { jsonObject } from '../../store/index.ts';
-import { moveAll, type NodeHandler, type StepContext } from '../step-context.ts';
+import { everyone, moveAll, type NodeHandler, type StepContext } from '../step-context.ts';
 import { messageKeySql } from './outbox.ts';
 
 /**
@@ -16,7 +16,7 @@ export const couponHandler: NodeHandler<'coupon'> = {
   waits: false,
   async step(ctx, node) {
     const [{ n }] = (await ctx.tx.query<{ n: number }>('SELECT count(*) AS n FROM ready WHERE NOT holdout')) as [{ n: number }];
-    if (Number(n) === 0) return moveAll(ctx, 'next');
+    if (Number(n) === 0) return everyone('next');
     const campaign = await campaignForNode(ctx.tx, ctx.dialect, ctx.workspaceId, node, ctx.now);
     const terms = campaign ? issueTerms(campaign, ctx.now, { value: node.value, validFor: node.validFor }) : null;
     await prepareIssueTable(ctx.tx, ctx.dialect);
@@ -52,12 +52,9 @@ export const couponHandler: NodeHandler<'coupon'> = {
       await ctx.tx.query(`UPDATE coupon_issue SET reason = 'unknown_campaign'`);
     }
     await insertCouponRows(ctx, node.id, node.campaign, campaign?.campaignId ?? null, terms?.kind ?? null);
-    if (node.notIssuedBranch) {
-      await moveAll(ctx, 'not_issued', 'r.instance_id IN (SELECT instance_id FROM coupon_issue WHERE code IS NULL)');
-      await moveAll(ctx, 'next', 'r.instance_id NOT IN (SELECT instance_id FROM coupon_issue WHERE code IS NULL)');
-    } else {
-      await moveAll(ctx, 'next');
-    }
+    if (!node.notIssuedBranch) return everyone('next');
+    await moveAll(ctx, 'not_issued', 'r.instance_id IN (SELECT instance_id FROM coupon_issue WHERE code IS NULL)');
+    await moveAll(ctx, 'next', 'r.instance_id NOT IN (SELECT instance_id FROM coupon_issue WHERE code IS NULL)');
   },
 };
 

@@ -1,8 +1,8 @@
-import { moveAll, type NodeHandler } from '../step-context.ts';
+import { everyone, type NodeHandler } from '../step-context.ts';
 
 /** Where people come in; enrolment itself is enroll.ts. They go straight on. */
 export const entryHandler: NodeHandler<'entry'> = {
   branches: () => ['next'],
   waits: false,
-  step: (ctx) => moveAll(ctx, 'next'),
+  step: async () => everyone('next'),
 };

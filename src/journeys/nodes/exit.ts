@@ -1,8 +1,8 @@
-import { moveAll, type NodeHandler } from '../step-context.ts';
+import { everyone, type NodeHandler } from '../step-context.ts';
 
 /** Leaves the journey: a branch with no edge ends the instance (reason `exit_node`). */
 export const exitHandler: NodeHandler<'exit'> = {
   branches: () => [],
   waits: false,
-  step: (ctx) => moveAll(ctx, 'exit'),
+  step: async () => everyone('exit'),
 };

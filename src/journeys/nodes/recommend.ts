@@ -7,7 +7,7 @@ import {
 } from '../../commerce/recommendations/index.ts';
 import { jsonArrayAgg } from '../../store/index.ts';
 import type { NodeOf } from '../definition.ts';
-import { moveAll, type NodeHandler } from '../step-context.ts';
+import { everyone, type NodeHandler } from '../step-context.ts';
 import { insertOutbox } from './outbox.ts';
 
 /** The node's strategy and rules as the recommender reads them (`bestsellers` is `popular` by its first name). */
@@ -60,6 +60,6 @@ export const recommendHandler: NodeHandler<'recommend'> = {
       join: 'JOIN recommended x ON x.instance_id = r.instance_id',
     });
     await ctx.tx.query('DROP TABLE recommended');
-    await moveAll(ctx, 'next');
+    return everyone('next');
   },
 };

@@ -1,4 +1,4 @@
-import { moveAll, type NodeHandler } from '../step-context.ts';
+import { everyone, type NodeHandler } from '../step-context.ts';
 import { insertOutbox } from './outbox.ts';
 
 /** Queues a message (channel + template) for each ready person outside the holdout. */
@@ -19,6 +19,6 @@ export const sendHandler: NodeHandler<'send'> = {
       ],
       params: [node.topic, JSON.stringify(node.fallback)],
     });
-    await moveAll(ctx, 'next');
+    return everyone('next');
   },
 };

@@ -1,4 +1,4 @@
-import { moveAll, type NodeHandler } from '../step-context.ts';
+import { everyone, type NodeHandler } from '../step-context.ts';
 
 /**
  * Sets traits (null removes one) and adds a tag (traits.tags.<tag> = true) on the profile, for
@@ -30,6 +30,6 @@ export const updateTraitHandler: NodeHandler<'update_trait'> = {
       `UPDATE users SET traits = ${merged}, updated_at = $2 FROM ready r WHERE users.workspace_id = $1 AND users.user_key = r.user_key`,
       params,
     );
-    await moveAll(ctx, 'next');
+    return everyone('next');
   },
 };

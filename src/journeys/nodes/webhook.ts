@@ -1,4 +1,4 @@
-import { moveAll, type NodeHandler } from '../step-context.ts';
+import { everyone, type NodeHandler } from '../step-context.ts';
 import { insertOutbox } from './outbox.ts';
 
 /** Queues a webhook call; the dispatcher makes it through the guarded outbound client. */
@@ -17,6 +17,6 @@ export const webhookHandler: NodeHandler<'webhook'> = {
       ],
       params: [node.url, JSON.stringify(node.body ?? {})],
     });
-    await moveAll(ctx, 'next');
+    return everyone('next');
   },
 };
