@@ -133,11 +133,14 @@ export async function loadRenderBatch(
   const instances = [
     ...new Set(rows.flatMap((r) => (r.instance_id === undefined || r.instance_id === null ? [] : [Number(r.instance_id)]))),
   ];
-  const [templates, partials, products, coupons] = await Promise.all([
-    Promise.all(names.map((n) => sources.template(n))),
-    sources.partials(),
+  const [templates, partials] = await Promise.all([Promise.all(names.map((n) => sources.template(n))), sources.partials()]);
+  // The coupons instances issued are looked up only for templates that can show one (a query per batch).
+  const showsCoupon = [...templates.flatMap((t) => (t ? templateFields(t).map((f) => f.source) : [])), ...partials.values()].some((source) =>
+    source.includes('coupon'),
+  );
+  const [products, coupons] = await Promise.all([
     loadProducts(db, workspaceId, [...new Set(rows.flatMap((r) => productIdsOf(payloadOf(r.payload))))]),
-    issuedCoupons(db, workspaceId, instances),
+    showsCoupon ? issuedCoupons(db, workspaceId, instances) : new Map<number, { at: number; coupon: CouponContext }[]>(),
   ]);
   // Coupon states now ("your coupon expires tomorrow" only while it is unused), in one query for the batch.
   const codes = [
