@@ -42,7 +42,7 @@ export async function stepNode(ctx: StepContext, node: JourneyNode, scope?: Step
   const inScope = scope ? ' AND instance_id >= $6 AND instance_id < $7' : '';
   if (scope) params.push(scope.from, scope.to);
   await tx.query('DELETE FROM ready');
-  await tx.query(
+  const ready = await tx.execute(
     `INSERT INTO ready SELECT instance_id, user_key, instance_key, entry_key, holdout, node_state, due_at, entered_at, node_entered_at,
        step_no, trigger_props, trigger_total
      FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND version = $3 AND node_id = $4 AND status = 'active' AND due_at <= $5${inScope}`,
@@ -52,9 +52,13 @@ export async function stepNode(ctx: StepContext, node: JourneyNode, scope?: Step
   const decided = await (handlers[node.type] as NodeHandler<NodeType>).step(ctx, node as never);
   const moves = movesOf(ctx, node, decided ? decided.everyone : null);
 
-  const routes = await tx.query<{ next_node: string | null; n: number }>(
-    `SELECT m.next_node, count(*) AS n FROM ${moves.routed} m GROUP BY m.next_node`,
-  );
+  // Everyone down one branch: the count is the ready count, no query needed.
+  const routes =
+    moves.everyoneTo !== undefined
+      ? [{ next_node: moves.everyoneTo, n: ready }]
+      : await tx.query<{ next_node: string | null; n: number }>(
+          `SELECT m.next_node, count(*) AS n FROM ${moves.routed} m GROUP BY m.next_node`,
+        );
   const arrivals = new Map<string, number>();
   let moved = 0;
   let finished = 0;
@@ -131,6 +135,8 @@ interface Moves {
   /** (instance_id, branch, next_node), next_node NULL where the branch has no edge. */
   routed: string;
   moved: string;
+  /** When everyone takes one branch: the node it leads to (null: none, the path ends). */
+  everyoneTo?: string | null;
 }
 
 /**
@@ -143,7 +149,11 @@ function movesOf(ctx: StepContext, node: JourneyNode, everyone: string | null): 
   if (everyone !== null) {
     const to = edges.find((e) => e.branch === everyone)?.to;
     const columns = `'${everyone}' AS branch, ${to === undefined ? 'CAST(NULL AS TEXT)' : `'${to}'`} AS next_node`;
-    return { routed: `(SELECT instance_id, ${columns} FROM ready)`, moved: `ready r CROSS JOIN (SELECT ${columns}) m` };
+    return {
+      routed: `(SELECT instance_id, ${columns} FROM ready)`,
+      moved: `ready r CROSS JOIN (SELECT ${columns}) m`,
+      everyoneTo: to ?? null,
+    };
   }
   const next =
     edges.length === 0 ? 'CAST(NULL AS TEXT)' : `CASE branch ${edges.map((e) => `WHEN '${e.branch}' THEN '${e.to}'`).join(' ')} END`;
