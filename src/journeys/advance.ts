@@ -48,7 +48,7 @@ export async function stepNode(ctx: StepContext, node: JourneyNode, scope?: Step
      FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND version = $3 AND node_id = $4 AND status = 'active' AND due_at <= $5${inScope}`,
     params,
   );
-  await tx.query('DELETE FROM moves');
+  // `moves` is empty here: the step that wrote it last emptied it below, or its transaction rolled back.
   const decided = await (handlers[node.type] as NodeHandler<NodeType>).step(ctx, node as never);
   const moves = movesOf(ctx, node, decided ? decided.everyone : null);
 
@@ -68,6 +68,7 @@ export async function stepNode(ctx: StepContext, node: JourneyNode, scope?: Step
     else arrivals.set(r.next_node, Number(r.n));
   }
   if (moved > 0) await applyMoves(ctx, node, moves, { onward: moved - finished, finished });
+  if (moves.everyoneTo === undefined) await tx.query('DELETE FROM moves');
   return { moved, arrivals };
 }
 

@@ -3,7 +3,8 @@ import { columnTypes, type Dialect, type Session } from '../store/index.ts';
 /**
  * The scratch tables of enrolment and steps, made once per connection (`Session.once`): creating
  * them per tick or step cost more than the work on DuckDB, and even `CREATE … IF NOT EXISTS`
- * was three statements per event fast path. Each use empties its table first.
+ * was three statements per event fast path. `candidates` and `ready` are emptied before each use,
+ * `moves` after (most steps never write it; see stepNode).
  *
  * - `candidates`: who may enter, from any trigger. `ts` becomes the instance's entry time: for an
  *   event, when it happened — so a goal reached in the same moment (an order paid in the batch
