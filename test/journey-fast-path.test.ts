@@ -140,6 +140,49 @@ describe.each(engines)('journey event fast path (%s)', (engine) => {
     for (const who of people) expect((await shop.sent(j.journeyId, who)).at(-1)).toBe('later:later');
   });
 
+  it("two branching nodes in a row decide afresh: the second never sees the first one's moves", async () => {
+    // Splits write their moves; a send (everyone on) writes none. Both splits lead on whatever they draw.
+    const split = (id: string, a: string, b: string) => ({
+      id,
+      type: 'split',
+      variants: [
+        { branch: a, percent: 50 },
+        { branch: b, percent: 50 },
+      ],
+    });
+    const def = journeyDefinitionSchema.parse({
+      nodes: [
+        { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Twin Split' } },
+        split('first', 'a', 'b'),
+        split('second', 'x', 'y'),
+        send('after'),
+      ],
+      edges: [
+        { from: 'in', to: 'first' },
+        { from: 'first', branch: 'a', to: 'second' },
+        { from: 'first', branch: 'b', to: 'second' },
+        { from: 'second', branch: 'x', to: 'after' },
+        { from: 'second', branch: 'y', to: 'after' },
+      ],
+      settings: {},
+    });
+    const j = await createJourney(shop.store, shop.ws, { name: 'twin-split', definition: def }, shop.clock.now());
+    await publishJourney(shop.store, shop.ws, j.journeyId, shop.clock.now());
+    const people = ['t1', 't2', 't3', 't4', 't5', 't6', 't7', 't8'];
+    for (const who of people) await shop.track(who, 'Twin Split', {});
+
+    const r = await shop.engine.takeEvents(shop.ws, await committed.take());
+    expect(r.entered).toBe(people.length);
+    for (const who of people) {
+      const [path] = await shop.path(j.journeyId, who);
+      expect(path!.steps.map((s) => s.nodeId)).toEqual(['first', 'second', 'after']);
+      expect(path!.status).toBe('completed');
+      expect(await shop.sent(j.journeyId, who)).toEqual(['after:after']);
+    }
+    const t = await tally(shop, j.journeyId);
+    expect(t).toMatchObject({ outbox: people.length, instances: people.length, steps: 3 * people.length, stepEvents: 3 * people.length });
+  });
+
   it('a crash between fast-path steps rolls it back whole: a tick or a retry does every step once', async () => {
     const id = await shop.journey('crash-fast', line('Crash Fast', [send('hello'), send('again'), wait1d]));
     await shop.track('cf-ann', 'Crash Fast');
