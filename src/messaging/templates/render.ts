@@ -135,8 +135,8 @@ export async function loadRenderBatch(
   ];
   const [templates, partials] = await Promise.all([Promise.all(names.map((n) => sources.template(n))), sources.partials()]);
   // The coupons instances issued are looked up only for templates that can show one (a query per batch).
-  const showsCoupon = [...templates.flatMap((t) => (t ? templateFields(t).map((f) => f.source) : [])), ...partials.values()].some((source) =>
-    source.includes('coupon'),
+  const showsCoupon = [...templates.flatMap((t) => (t ? templateFields(t).map((f) => f.source) : [])), ...partials.values()].some(
+    (source) => source.includes('coupon'),
   );
   const [products, coupons] = await Promise.all([
     loadProducts(db, workspaceId, [...new Set(rows.flatMap((r) => productIdsOf(payloadOf(r.payload))))]),
