@@ -2,7 +2,7 @@ import { isValidTimeZone } from '../../core/identities.ts';
 import { nextLocalTime } from '../../core/local-time.ts';
 import { computedTraitKinds, durationMs, SqlBuilder } from '../../segments/index.ts';
 import { type WaitSpec, weekdayNames } from '../definition.ts';
-import { moveAll, type NodeHandler, type StepContext } from '../step-context.ts';
+import { everyone, moveAll, type NodeHandler, type StepContext } from '../step-context.ts';
 
 /** Signed duration ("-3d") in milliseconds. */
 export function signedDurationMs(offset: string): number {
@@ -19,7 +19,8 @@ export const waitHandler: NodeHandler<'wait'> = {
   waits: true,
   waitOnArrival: (node) => (node.wait.kind === 'duration' ? durationMs(node.wait.duration) : null),
   async step(ctx, node) {
-    await setWakeTimes(ctx, node.wait);
+    // Nobody just arrived: everyone ready is a waiter whose time has come (a timer drain).
+    if ((await setWakeTimes(ctx, node.wait)) === 0) return everyone('next');
     await moveAll(ctx, 'next', 'r.node_state = 1');
   },
 };
@@ -27,25 +28,29 @@ export const waitHandler: NodeHandler<'wait'> = {
 const arrivals = (ctx: StepContext) =>
   `FROM ready r WHERE journey_instances.instance_id = r.instance_id AND r.node_state = 0 AND journey_instances.workspace_id = ${Number(ctx.workspaceId)}`;
 
-async function setWakeTimes(ctx: StepContext, wait: WaitSpec): Promise<void> {
+/**
+ * Gives the arrivals (node_state 0) their wake-up time. Returns how many arrived (each arrival is
+ * one instance row updated), or null when that is not known (local times skip arrivals without a
+ * profile row, so the rows updated may be fewer).
+ */
+async function setWakeTimes(ctx: StepContext, wait: WaitSpec): Promise<number | null> {
   switch (wait.kind) {
     case 'duration':
-      await ctx.tx.query(`UPDATE journey_instances SET node_state = 1, due_at = r.node_entered_at + $1 ${arrivals(ctx)}`, [
+      return ctx.tx.execute(`UPDATE journey_instances SET node_state = 1, due_at = r.node_entered_at + $1 ${arrivals(ctx)}`, [
         durationMs(wait.duration),
       ]);
-      return;
     case 'local_time':
-      return setLocalTimes(ctx, wait);
+      await setLocalTimes(ctx, wait);
+      return null;
     case 'trait': {
       const b = new SqlBuilder(ctx.dialect);
       const offset = b.param(signedDurationMs(wait.offset));
       const now = b.param(ctx.now);
       const at = traitInstantSql(b, wait.trait);
-      await ctx.tx.query(
+      return ctx.tx.execute(
         `UPDATE journey_instances SET node_state = 1, due_at = COALESCE((${at}) + ${offset}, ${now}) ${arrivals(ctx)}`,
         b.params,
       );
-      return;
     }
     default: {
       const unknown: never = wait;
