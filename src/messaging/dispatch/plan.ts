@@ -1,9 +1,8 @@
 import type { Store } from '../../store/index.ts';
 import { getMessagingSettings, type MessagingSettings } from '../governance/settings.ts';
 import { readsComputed } from '../templates/context.ts';
-import { loadRenderBatch, storedTemplates, type TemplateSources } from '../templates/render.ts';
+import { liquidOf, loadRenderBatch, storedTemplates, type TemplateSources } from '../templates/render.ts';
 import { defaultRenderLimits } from '../templates/sandbox.ts';
-import { templateFields } from '../templates/schema.ts';
 import { choose, timeRules } from './choose.ts';
 import { claimDue } from './claim.ts';
 import { compose, renderFailure } from './compose.ts';
@@ -164,5 +163,10 @@ async function needsComputed(
 ): Promise<boolean> {
   if (settings.sendTime || claimed.some((m) => m.payload.preferred_channel === true)) return true;
   const [templates, partials] = await Promise.all([Promise.all(templateNames.map((n) => sources.template(n))), sources.partials()]);
-  return readsComputed([...templates.flatMap((t) => (t ? templateFields(t).map((f) => f.source) : [])), ...partials.values()]);
+  return readsComputed(
+    liquidOf(
+      templates.flatMap((t) => (t ? [t] : [])),
+      partials,
+    ),
+  );
 }

@@ -100,6 +100,11 @@ const objectOr = (v: unknown): Record<string, unknown> =>
 
 const productIdsOf = (payload: Record<string, unknown>): string[] => (Array.isArray(payload.products) ? payload.products.map(String) : []);
 
+/** The Liquid source of every field of `templates` and of every partial: what a batch may render. */
+export function liquidOf(templates: readonly TemplateDefinition[], partials: ReadonlyMap<string, string>): string[] {
+  return [...templates.flatMap((t) => templateFields(t).map((f) => f.source)), ...partials.values()];
+}
+
 /** Where a batch's templates and partials come from: the store, or a cache in front of it (the dispatcher's). */
 export interface TemplateSources {
   template(name: string): Promise<StoredTemplate | null>;
@@ -134,10 +139,10 @@ export async function loadRenderBatch(
     ...new Set(rows.flatMap((r) => (r.instance_id === undefined || r.instance_id === null ? [] : [Number(r.instance_id)]))),
   ];
   const [templates, partials] = await Promise.all([Promise.all(names.map((n) => sources.template(n))), sources.partials()]);
+  const byName = new Map(templates.flatMap((t) => (t ? [[t.name, t] as const] : [])));
+  const liquid = liquidOf([...byName.values()], partials);
   // The coupons instances issued are looked up only for templates that can show one (a query per batch).
-  const showsCoupon = [...templates.flatMap((t) => (t ? templateFields(t).map((f) => f.source) : [])), ...partials.values()].some(
-    (source) => source.includes('coupon'),
-  );
+  const showsCoupon = liquid.some((source) => source.includes('coupon'));
   const [products, coupons] = await Promise.all([
     loadProducts(db, workspaceId, [...new Set(rows.flatMap((r) => productIdsOf(payloadOf(r.payload))))]),
     showsCoupon ? issuedCoupons(db, workspaceId, instances) : new Map<number, { at: number; coupon: CouponContext }[]>(),
@@ -151,9 +156,8 @@ export async function loadRenderBatch(
     ...[...coupons.values()].flatMap((list) => list.map((c) => c.coupon.code)),
   ];
   const states = await couponStatesOf(db, workspaceId, [...new Set(codes)], now);
-  const byName = new Map(templates.flatMap((t) => (t ? [[t.name, t] as const] : [])));
   const productById = new Map(products.map((p) => [p.id, p]));
-  const recommended = await batchRecommendations(db, workspaceId, rows, [...byName.values()], partials, now);
+  const recommended = await batchRecommendations(db, workspaceId, rows, liquid, now);
   const nowIso = new Date(now).toISOString();
   return async (row, templateName, channel) => {
     const template = byName.get(templateName);
@@ -194,12 +198,11 @@ async function batchRecommendations(
   db: SqlExecutor,
   workspaceId: number,
   rows: readonly OutboxMessageLike[],
-  templates: readonly TemplateDefinition[],
-  partials: ReadonlyMap<string, string>,
+  liquid: readonly string[],
   now: number,
 ): Promise<Map<OutboxMessageLike, Record<string, ProductContext[]>>> {
   const out = new Map<OutboxMessageLike, Record<string, ProductContext[]>>();
-  const keys = referencedRecommendations([...templates.flatMap((t) => templateFields(t).map((f) => f.source)), ...partials.values()]);
+  const keys = referencedRecommendations(liquid);
   if (keys.length === 0 || rows.length === 0) return out;
   // One list per person and trigger, however many of their messages the batch holds.
   const pkOf = new Map<string, number>();
@@ -304,7 +307,7 @@ export async function renderForPerson(
     user_key: input.userKey,
     payload: { trigger: input.event ?? {} },
   };
-  const recommended = await batchRecommendations(store, workspaceId, [row], [template], partials, now);
+  const recommended = await batchRecommendations(store, workspaceId, [row], liquidOf([template], partials), now);
   const context: RenderContext = {
     person: requirePersonFound(person, input.userKey, 'userId'),
     event: input.event ?? {},
