@@ -12,6 +12,8 @@ export interface StoreConfig {
   dedupeDays: number;
   /** Where the store reports problems it recovers from (e.g. a dropped PostgreSQL connection). */
   warn?: (message: string) => void;
+  /** DuckDB worker threads (default: one per core); PostgreSQL ignores it. */
+  duckdbThreads?: number;
 }
 
 /** Opens the configured store and brings its schema up to date. */
@@ -22,7 +24,7 @@ export async function openStore(config: StoreConfig, clock: Clock): Promise<Stor
     store = await openPostgresStore({ url, onIdleError: (err) => config.warn?.(`PostgreSQL connection dropped: ${err.message}`) });
   } else {
     const file = url.startsWith('duckdb:') ? url.slice('duckdb:'.length) : join(config.dataDir, 'shopflow.duckdb');
-    store = await openDuckDbStore({ file, dedupeDays: config.dedupeDays });
+    store = await openDuckDbStore({ file, dedupeDays: config.dedupeDays, ...(config.duckdbThreads ? { threads: config.duckdbThreads } : {}) });
   }
   try {
     await migrate(store, clock.now());

@@ -87,7 +87,7 @@ export async function runJourneySimulation(o: SimulationOptions, progress: Progr
   const end = o.start + o.days * DAY;
   // History is received an hour before the journeys start: event triggers never read it.
   const clock = new VirtualClock(o.start - HOUR);
-  const temp = await openTempStore(o.engine, o.storeUrl, o.keep, clock);
+  const temp = await openTempStore(o.engine, o.storeUrl, o.keep, clock, o.users);
   const { store } = temp;
   try {
     const workspace = await createWorkspace(store, 'simulation', clock.now());

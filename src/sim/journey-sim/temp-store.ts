@@ -21,21 +21,37 @@ export interface TempStore {
 const DEDUPE_DAYS = 8;
 
 /**
- * A fresh, empty store for one simulation, so a run never touches real data: an in-memory
- * DuckDB (or, to be kept, a DuckDB file in a new temporary folder), or a new database on the
- * PostgreSQL server of `serverUrl` (which must allow CREATE DATABASE), dropped afterwards unless
- * kept. In memory because the journey engine commits many small statements per tick and a file
- * pays a WAL write for each (measured: ~2× slower on a busy disk).
+ * Simulated shops up to this many members run DuckDB on one thread. Their statements are small (a
+ * step's events, the people ready at a node), and the simulator's own JavaScript needs a core:
+ * a second DuckDB thread cost more in hand-offs than it gave. Measured on 2 cores (docs/simulate.md,
+ * Speed): 2,000 members 30 days 30–32 s instead of 37–38 s; 20,000 members 7 days 80 s instead of
+ * 84 s (the traits job alone was slower, 11 s against 8 s, so larger shops keep DuckDB's default).
  */
-export async function openTempStore(engine: SimEngine, serverUrl: string | undefined, keep: boolean, clock: Clock): Promise<TempStore> {
+const ONE_THREAD_UP_TO_MEMBERS = 20_000;
+
+/**
+ * A fresh, empty store for one simulation of `members` members, so a run never touches real
+ * data: an in-memory DuckDB (or, to be kept, a DuckDB file in a new temporary folder), or a new
+ * database on the PostgreSQL server of `serverUrl` (which must allow CREATE DATABASE), dropped
+ * afterwards unless kept. In memory because the journey engine commits many small statements per
+ * tick and a file pays a WAL write for each (measured: ~2× slower on a busy disk).
+ */
+export async function openTempStore(
+  engine: SimEngine,
+  serverUrl: string | undefined,
+  keep: boolean,
+  clock: Clock,
+  members: number,
+): Promise<TempStore> {
+  const duckdbThreads = members <= ONE_THREAD_UP_TO_MEMBERS ? 1 : undefined;
   if (engine === 'duckdb' && !keep) {
-    const store = await openStore({ url: 'duckdb::memory:', dataDir: tmpdir(), dedupeDays: DEDUPE_DAYS }, clock);
+    const store = await openStore({ url: 'duckdb::memory:', dataDir: tmpdir(), dedupeDays: DEDUPE_DAYS, duckdbThreads }, clock);
     return { store, location: ':memory:', dispose: () => store.close() };
   }
   if (engine === 'duckdb') {
     const dir = mkdtempSync(join(tmpdir(), 'shopflow-sim-'));
     try {
-      const store = await openStore({ dataDir: dir, dedupeDays: DEDUPE_DAYS }, clock);
+      const store = await openStore({ dataDir: dir, dedupeDays: DEDUPE_DAYS, duckdbThreads }, clock);
       return {
         store,
         location: join(dir, 'shopflow.duckdb'),
