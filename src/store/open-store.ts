@@ -24,7 +24,11 @@ export async function openStore(config: StoreConfig, clock: Clock): Promise<Stor
     store = await openPostgresStore({ url, onIdleError: (err) => config.warn?.(`PostgreSQL connection dropped: ${err.message}`) });
   } else {
     const file = url.startsWith('duckdb:') ? url.slice('duckdb:'.length) : join(config.dataDir, 'shopflow.duckdb');
-    store = await openDuckDbStore({ file, dedupeDays: config.dedupeDays, ...(config.duckdbThreads ? { threads: config.duckdbThreads } : {}) });
+    store = await openDuckDbStore({
+      file,
+      dedupeDays: config.dedupeDays,
+      ...(config.duckdbThreads ? { threads: config.duckdbThreads } : {}),
+    });
   }
   try {
     await migrate(store, clock.now());
