@@ -4,7 +4,7 @@ import { readsComputed } from '../templates/context.ts';
 import { liquidOf, loadRenderBatch, storedTemplates, type TemplateSources } from '../templates/render.ts';
 import { defaultRenderLimits } from '../templates/sandbox.ts';
 import { choose, timeRules } from './choose.ts';
-import { claimDue } from './claim.ts';
+import { claimDue, claimedStatus } from './claim.ts';
 import { compose, renderFailure } from './compose.ts';
 import type { ConfigCache } from './config-cache.ts';
 import { loadPeopleFacts } from './facts.ts';
@@ -139,7 +139,15 @@ export async function planBatch(d: PlanDeps, workspaceId: number): Promise<Plann
   // The attempt is on record before any provider hears of it.
   const recordedAt = performance.now();
   await store.transaction(async (tx) => {
-    await updateRows(tx, store.dialect, workspaceId, now, planned);
+    const moved = await updateRows(tx, store.dialect, workspaceId, now, planned, claimedStatus(store.dialect));
+    // A planner that raced this one took some of the rows (DuckDB marks no claim; on PostgreSQL a
+    // claim whose lease ran out was recovered): nothing of this batch goes out, and the next tick
+    // plans again whatever is still due.
+    if (moved !== planned.length) {
+      throw new Error(
+        `${planned.length - moved} of the ${planned.length} outbox rows of a batch changed while it was planned (another dispatcher took them); the batch was not sent`,
+      );
+    }
     await insertMessageEvents(tx, store.dialect, workspaceId, now, events);
   });
   return { claimed: claimed.length, sending, recordedAt };

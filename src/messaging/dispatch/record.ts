@@ -45,16 +45,24 @@ const columns: Col[] = [
  * One UPDATE for many rows, from a JSON document of the updates. Only the columns some update of
  * the batch names are written, plus the ones an omission clears: an outcome batch (status, provider
  * id, reason) leaves the attempt's content and address alone, which on DuckDB halves the write.
+ * With `onlyFrom`, only rows whose status is still that are written. Returns how many were.
  */
-export async function updateRows(db: SqlExecutor, dialect: Dialect, workspaceId: number, now: number, rows: RowUpdate[]): Promise<void> {
-  if (rows.length === 0) return;
+export async function updateRows(
+  db: SqlExecutor,
+  dialect: Dialect,
+  workspaceId: number,
+  now: number,
+  rows: RowUpdate[],
+  onlyFrom?: string,
+): Promise<number> {
+  if (rows.length === 0) return 0;
   const written = columns.filter((c) => !c.keep || rows.some((r) => r[c.name] !== undefined && r[c.name] !== null));
   const sets = written.map((c) => `${c.name} = ${c.keep ? `COALESCE(v.${c.name}, outbox.${c.name})` : `v.${c.name}`}`);
   const fields = jsonRecords(dialect, 3, [['message_key', 'text'], ...written.map((c) => [c.name, c.type] as const)], 'v');
-  await db.query(
+  return db.execute(
     `UPDATE outbox SET ${sets.join(', ')}, updated_at = $2 FROM ${fields}
-     WHERE outbox.workspace_id = $1 AND outbox.message_key = v.message_key`,
-    [workspaceId, now, JSON.stringify(rows)],
+     WHERE outbox.workspace_id = $1 AND outbox.message_key = v.message_key${onlyFrom === undefined ? '' : ' AND outbox.status = $4'}`,
+    [workspaceId, now, JSON.stringify(rows), ...(onlyFrom === undefined ? [] : [onlyFrom])],
   );
 }
 

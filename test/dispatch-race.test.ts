@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigCache } from '../src/messaging/dispatch/config-cache.ts';
+import { planBatch } from '../src/messaging/dispatch/plan.ts';
+import { createTemplate, Dispatcher, putChannelSettings } from '../src/messaging/index.ts';
+import { engines } from './engines.ts';
+import { Shop } from './journey-fixtures.ts';
+import { TwilioMock } from './mock-providers/twilio.ts';
+
+/**
+ * Two dispatchers planning the same queued rows at once. On DuckDB the claim writes nothing (the
+ * rows stay `queued` while planned), so here the race happens: the second dispatcher sends the
+ * rows while the first is still planning them, and the first's attempt write must refuse its whole
+ * batch. On PostgreSQL the first's claim hides the rows from the second. Either way each message
+ * reaches the provider exactly once.
+ */
+describe.each(engines)('two dispatchers racing for one batch (%s)', (engine) => {
+  let shop: Shop;
+  const twilio = new TwilioMock(`AC${'2'.repeat(32)}`, 'race-token');
+  beforeAll(async () => {
+    shop = await Shop.open(engine);
+    await twilio.start();
+    const now = shop.clock.now();
+    await createTemplate(
+      shop.store,
+      shop.ws,
+      { name: 'flash', channel: 'sms', fields: { text: 'Flash sale, {{ person.traits.name }}' } },
+      now,
+    );
+    await shop.store.transaction((tx) =>
+      putChannelSettings(
+        tx,
+        shop.ws,
+        'sms',
+        {
+          provider: 'twilio',
+          config: { baseUrl: twilio.url, accountSid: twilio.accountSid, authToken: twilio.authToken, from: '+15005550006' },
+          ratePerSecond: null,
+        },
+        now,
+      ),
+    );
+  });
+  afterAll(async () => {
+    await shop.dispose();
+    await twilio.stop();
+  });
+
+  it('sends each message once: a batch whose rows another dispatcher took while it was planned is not sent', async () => {
+    await shop.journey('flash', {
+      nodes: [
+        { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Flash Sale Joined' } },
+        { id: 'sms', type: 'send', channel: 'sms', template: 'flash' },
+      ],
+      edges: [{ from: 'in', to: 'sms' }],
+    });
+    const people = Array.from({ length: 12 }, (_, i) => ({ id: `f${i}`, phone: `+1415555${String(1000 + i)}` }));
+    for (const p of people) {
+      await shop.identify(p.id, { name: p.id, phone: p.phone });
+      await shop.track(p.id, 'Flash Sale Joined');
+    }
+    await shop.tick();
+
+    const other = new Dispatcher(shop.store, shop.clock, {
+      publicUrl: 'https://shop.test',
+      outbound: { allowPrivateNetworks: true, timeoutMs: 1_000 },
+    });
+    let sentByOther = -1;
+    const planned = planBatch(
+      {
+        store: shop.store,
+        providers: shop.dispatcher.providers,
+        now: shop.clock.now(),
+        batchSize: 100,
+        leaseMs: 120_000,
+        publicUrl: 'https://shop.test',
+        config: new ConfigCache(),
+        // The moment between deciding and recording the attempts: the other dispatcher runs whole.
+        beforeAttempts: async () => {
+          sentByOther = await other.tick();
+        },
+      },
+      shop.ws,
+    ).then(
+      (batch) => ({ sending: batch.sending.length }),
+      (err: Error) => ({ refused: err.message }),
+    );
+    const outcome = await planned;
+    await other.stop();
+
+    if (engine === 'duckdb') {
+      expect(sentByOther).toBe(people.length);
+      expect(outcome).toEqual({ refused: expect.stringMatching(/^12 of the 12 outbox rows of a batch changed while it was planned/) });
+      for (const p of people) expect(await shop.messages(p.id)).toEqual([expect.objectContaining({ status: 'sent', attempts: 1 })]);
+    } else {
+      // The claim hid the rows: the other dispatcher found nothing, and this batch's attempts stand.
+      expect(sentByOther).toBe(0);
+      expect(outcome).toEqual({ sending: people.length });
+      for (const p of people) expect(await shop.messages(p.id)).toEqual([expect.objectContaining({ status: 'sending', attempts: 1 })]);
+    }
+    const calls = twilio.delivered.map((d) => d.to).sort();
+    expect(calls).toEqual(engine === 'duckdb' ? people.map((p) => p.phone).sort() : []);
+    expect(new Set(twilio.delivered.map((d) => d.idempotencyToken)).size).toBe(twilio.delivered.length);
+  });
+});
