@@ -26,19 +26,7 @@ describe.each(engines)('two dispatchers racing for one batch (%s)', (engine) => 
       { name: 'flash', channel: 'sms', fields: { text: 'Flash sale, {{ person.traits.name }}' } },
       now,
     );
-    await shop.store.transaction((tx) =>
-      putChannelSettings(
-        tx,
-        shop.ws,
-        'sms',
-        {
-          provider: 'twilio',
-          config: { baseUrl: twilio.url, accountSid: twilio.accountSid, authToken: twilio.authToken, from: '+15005550006' },
-          ratePerSecond: null,
-        },
-        now,
-      ),
-    );
+    await shop.store.transaction((tx) => putChannelSettings(tx, shop.ws, 'sms', twilio.smsChannel(), now));
   });
   afterAll(async () => {
     await shop.dispose();

@@ -144,19 +144,7 @@ describe.each(engines)('dispatcher (%s)', (engine) => {
 
   it('dead-letters a permanent failure with its reason and a Message Failed event; a missing template fails without a call', async () => {
     const now = shop.clock.now();
-    await shop.store.transaction((tx) =>
-      putChannelSettings(
-        tx,
-        shop.ws,
-        'sms',
-        {
-          provider: 'twilio',
-          config: { baseUrl: twilio.url, accountSid: twilio.accountSid, authToken: twilio.authToken, from: '+15005550006' },
-          ratePerSecond: null,
-        },
-        now,
-      ),
-    );
+    await shop.store.transaction((tx) => putChannelSettings(tx, shop.ws, 'sms', twilio.smsChannel(), now));
     await shop.journey('sms welcome', {
       nodes: [
         { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Member Joined' } },

@@ -311,17 +311,7 @@ describe.each(engines)('journey scenarios delivered through providers (%s)', (en
         },
         now,
       );
-      await putChannelSettings(
-        tx,
-        shop.ws,
-        'sms',
-        {
-          provider: 'twilio',
-          config: { baseUrl: twilio.url, accountSid: twilio.accountSid, authToken: twilio.authToken, from: '+15005550006' },
-          ratePerSecond: null,
-        },
-        now,
-      );
+      await putChannelSettings(tx, shop.ws, 'sms', twilio.smsChannel(), now);
       await putChannelSettings(
         tx,
         shop.ws,

@@ -32,6 +32,15 @@ export class TwilioMock extends ProviderMock {
     super();
   }
 
+  /** The `sms` channel settings that send through this mock (for putChannelSettings). */
+  smsChannel(from = '+15005550006') {
+    return {
+      provider: 'twilio' as const,
+      config: { baseUrl: this.url, accountSid: this.accountSid, authToken: this.authToken, from },
+      ratePerSecond: null,
+    };
+  }
+
   /** The next `times` valid messages are accepted (sent) but never answered: the client times out after Twilio acted. */
   hangAfterAccepting(times = 1): this {
     this.acceptThenHang += times;
