@@ -4,8 +4,9 @@ import type { ClaimedMessage } from './types.ts';
 /**
  * Claiming and recovering outbox rows. Status moves queued → claimed (planning, no provider call
  * yet; PostgreSQL only, see claimDue) → sending (the attempt is recorded, then the provider is
- * called) → an outcome. A process that dies leaves `claimed` or `sending` rows behind; recovery returns `claimed` ones to the
- * queue (nothing was sent) and settles `sending` ones by what the provider guarantees.
+ * called) → an outcome. A process that dies leaves `claimed` or `sending` rows behind; recovery
+ * returns `claimed` ones to the queue (nothing was sent) and settles `sending` ones by what the
+ * provider guarantees.
  */
 
 const parse = (v: unknown): Record<string, unknown> => (typeof v === 'string' ? JSON.parse(v) : (v ?? {})) as Record<string, unknown>;
@@ -23,9 +24,7 @@ export const claimedStatus = (dialect: Store['dialect']): 'claimed' | 'queued' =
  * UPDATE per batch — ~9 % of the dispatcher's CPU per message in the benchmark, as each row was
  * then written three times (claimed, sending, outcome). They stay `queued` while the batch is
  * planned; the attempt write moves only rows still `queued` and refuses the whole batch if a
- * planner that raced this one took any (planBatch), so a row is never sent twice. Not one
- * `UPDATE … RETURNING` on PostgreSQL either: on DuckDB RETURNING made the 1,000-row update ~10×
- * slower (130–300 ms against 10–30 ms), and one way on both engines reads best.
+ * planner that raced this one took any (planBatch), so a row is never sent twice.
  */
 export async function claimDue(store: Store, workspaceId: number, now: number, limit: number): Promise<ClaimedMessage[]> {
   const due = (db: SqlExecutor, lock: string) =>
