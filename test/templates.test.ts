@@ -443,6 +443,43 @@ describe.each(engines)('message templates (%s)', (engine) => {
     expect(inUse.body.message).toContain('"Unpaid"');
   });
 
+  it('renders a message queued for a person merged since as the survivor, with their traits and identities', async () => {
+    await call('POST', '/api/templates', {
+      name: 'merged-sms',
+      channel: 'sms',
+      fields: { text: 'Hi {{ person.traits.first_name }} ({{ person.email }})' },
+    });
+    // A visitor is messaged before signing in; signing in as ann merges the visitor into her.
+    await tracking('track', { anonymousId: 'visitor-9', event: 'Product Viewed', properties: { product_id: 'p2' } });
+    await h.server.ingest.flush();
+    const keyOf = async (type: string, value: string) =>
+      Number(
+        (
+          await h.store.query<{ user_key: number }>(
+            'SELECT user_key FROM identities WHERE workspace_id = $1 AND type = $2 AND value = $3',
+            [h.keys.workspaceId, type, value],
+          )
+        )[0]?.user_key,
+      );
+    const visitor = await keyOf('anonymous_id', 'visitor-9');
+    const ann = await keyOf('user_id', 'ann');
+    expect(visitor).not.toBe(ann);
+    await tracking('identify', { userId: 'ann', anonymousId: 'visitor-9' });
+    await h.server.ingest.flush();
+    const [merged] = await h.store.query<{ merged_into: number }>(
+      'SELECT merged_into FROM users WHERE workspace_id = $1 AND user_key = $2',
+      [h.keys.workspaceId, visitor],
+    );
+    expect(Number(merged?.merged_into)).toBe(ann);
+
+    const row = (userKey: number): OutboxMessageLike => ({ template: 'merged-sms', channel: 'sms', user_key: userKey, payload: {} });
+    const text = async (userKey: number) => (await renderMessage(h.store, h.keys.workspaceId, row(userKey), clock.now())).fields.text;
+    expect(await text(visitor)).toBe('Hi Ann (ann@example.com)');
+    expect(await text(ann)).toBe('Hi Ann (ann@example.com)');
+    const nobody = await renderMessage(h.store, h.keys.workspaceId, row(987_654_321), clock.now()).catch((e) => e);
+    expect(nobody).toMatchObject({ code: 'not_found', path: 'user_key' });
+  });
+
   it('describes the API in the OpenAPI document', async () => {
     const doc = (await h.server.app.inject({ method: 'GET', url: '/api/openapi.json' })).json();
     expect(Object.keys(doc.paths)).toEqual(

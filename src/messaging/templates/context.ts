@@ -91,10 +91,15 @@ export async function loadPeople(
 ): Promise<Map<number, PersonContext>> {
   const people = new Map<number, PersonContext>();
   if (userKeys.length === 0) return people;
+  // The survivors of merged keys are looked up by key among the few merged ones: a plain self-join
+  // on `merged_into` made DuckDB hash the whole users table (150 ms a batch at 2M people, not 20).
   const users = await db.query<{ asked: number; user_key: number; traits: unknown }>(
-    `SELECT u.user_key AS asked, COALESCE(s.user_key, u.user_key) AS user_key, COALESCE(s.traits, u.traits) AS traits
-     FROM users u LEFT JOIN users s ON s.workspace_id = u.workspace_id AND s.user_key = u.merged_into
-     WHERE u.workspace_id = $1 AND u.user_key IN ${keysIn(2)}`,
+    `WITH asked AS MATERIALIZED (
+       SELECT user_key, merged_into, traits FROM users WHERE workspace_id = $1 AND user_key IN ${keysIn(2)})
+     SELECT a.user_key AS asked, COALESCE(s.user_key, a.user_key) AS user_key, COALESCE(s.traits, a.traits) AS traits
+     FROM asked a LEFT JOIN (
+       SELECT user_key, traits FROM users
+       WHERE workspace_id = $1 AND user_key IN (SELECT merged_into FROM asked WHERE merged_into IS NOT NULL)) s ON s.user_key = a.merged_into`,
     [workspaceId, keysParam(userKeys)],
   );
   if (users.length === 0) return people;
