@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import type { Store } from '../../store/index.ts';
 import { getMessagingSettings, type MessagingSettings } from '../governance/settings.ts';
 import { readsComputed } from '../templates/context.ts';
@@ -13,6 +14,9 @@ import type { Sending } from './outcomes.ts';
 import type { ProviderPool } from './provider-pool.ts';
 import { insertMessageEvents, type MessageEvent, messageProperties, type RowUpdate, updateRows } from './record.ts';
 import type { ClaimedMessage } from './types.ts';
+
+/** Messages planned between two turns of the event loop (~25 ms of rendering and deciding). */
+const YIELD_EVERY = 250;
 
 export interface PlanDeps {
   store: Store;
@@ -76,7 +80,9 @@ export async function planBatch(d: PlanDeps, workspaceId: number): Promise<Plann
   const events: MessageEvent[] = [];
   const sending: Sending[] = [];
   const budgets = new Map<object, number>();
-  for (const m of claimed) {
+  for (const [i, m] of claimed.entries()) {
+    // Deciding and rendering is synchronous work: let the server answer requests every few hundred messages.
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) await setImmediate();
     const choice = choose(m, facts, settings, now, allowedIn);
     if (choice.kind === 'skip') {
       planned.push({ message_key: m.message_key, status: 'skipped', reason: choice.reason });
