@@ -23,10 +23,12 @@ export { formatSlotsTable } from './slots-bench.ts';
 export interface BenchOptions {
   /** Pool of returning users (default 100,000); segments and journeys: people (default 1,000,000); messaging: people, one message each (default 20,000). */
   users?: number;
+  /** messaging: people in the store when more than the messages (default: one message each). */
+  population?: number;
   /** Events per run; the default depends on the benchmark and engine (see `defaultEvents`); journeys: latency orders. */
   events?: number;
   engines: Engine[];
-  /** ingest-http: events per `/v1/batch` request (default 500); messaging: messages per dispatcher batch (default 500). */
+  /** ingest-http: events per `/v1/batch` request (default 500); messaging: messages per dispatcher batch (default: the dispatcher's, 4,000). */
   batchSize?: number;
   /** ingest-http: concurrent keep-alive clients (default 16); messaging: provider calls in flight (default 64). */
   concurrency?: number;
@@ -134,6 +136,7 @@ export async function runBenchmark(name: string, options: BenchOptions): Promise
     // Dispatcher against a local mock provider, with its own plain-HTTP baseline: its own loop too.
     return runMessagingBenchmark({
       users: options.users,
+      population: options.population,
       engines: options.engines,
       batchSize: options.batchSize,
       concurrency: options.concurrency,

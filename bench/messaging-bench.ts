@@ -5,7 +5,8 @@
  *   `sms` template in Liquid over their traits, the sms channel on the `twilio` provider pointed at
  *   the mock, messaging settings (a 3-a-day SMS cap, quiet hours 21:00–08:00, an opt-out line,
  *   tracked clicks, a blackout date), some people unsubscribed or at their cap, and one `queued`
- *   outbox row per person, written straight into the table (as a send node would);
+ *   outbox row per recipient, written straight into the table (as a send node would): every
+ *   person, or with `population` larger than the messages, that many spread over the table;
  * - timed: `Dispatcher.tick()` on a virtual clock until nothing is due;
  * - baseline, in the same run: a plain loop POSTing as many requests as were sent to the same mock,
  *   with the same client library, connections and concurrency — what the HTTP calls alone cost.
@@ -86,15 +87,25 @@ export interface Expected {
   deferred: number;
 }
 
-export function expectedCounts(people: number): Expected {
+/**
+ * Who gets the i-th message (i from 0): a permutation of the person keys 1..population, so with a
+ * larger population the recipients are spread over the whole table as a real audience is. The
+ * multiplier is a prime (the run refuses populations it divides).
+ */
+const SCATTER = 1_000_003;
+export const recipientKey = (i: number, population: number): number => 1 + ((i * SCATTER) % population);
+const recipientKeySql = (population: number): string => `1 + (i * ${SCATTER}) % ${population}`;
+
+export function expectedCounts(messages: number, population = messages): Expected {
   const by = { frequencyCap: 0, unsubscribed: 0, optedOut: 0 };
-  for (let k = 1; k <= people; k++) {
+  for (let i = 0; i < messages; i++) {
+    const k = recipientKey(i, population);
     if (optedOut(k)) by.optedOut++;
     else if (unsubscribed(k)) by.unsubscribed++;
     else if (capped(k)) by.frequencyCap++;
   }
   const skipped = by.frequencyCap + by.unsubscribed + by.optedOut;
-  return { sent: people - skipped, skipped, skippedBy: by, deferred: 0 };
+  return { sent: messages - skipped, skipped, skippedBy: by, deferred: 0 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,11 +201,11 @@ const jsonType = (store: Store) => (store.dialect === 'duckdb' ? 'JSON' : 'JSONB
 const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /**
- * People 1..N (traits: first name, city, time zone), their email and phone identities, the
- * opt-outs, today's earlier SMS of the capped, and one queued outbox row per person: SQL inside the
- * database, 1M rows per statement.
+ * People 1..population (traits: first name, city, time zone), their email and phone identities,
+ * the opt-outs, today's earlier SMS of the capped, and one queued outbox row for each of `messages`
+ * people (recipientKey): SQL inside the database, 1M rows per statement.
  */
-async function seed(store: Store, ws: number, people: number, now: number, progress: Progress): Promise<void> {
+async function seed(store: Store, ws: number, people: number, messages: number, now: number, progress: Progress): Promise<void> {
   const g = new GenSql(store.dialect, 1);
   const json = jsonType(store);
   const key = 'i + 1';
@@ -223,14 +234,17 @@ async function seed(store: Store, ws: number, people: number, now: number, progr
           CAST('{"topic":"marketing"}' AS ${json}), 'sent', FALSE, 1, 'twilio', ${now - h * HOUR}, ${now - h * HOUR}, ${now - h * HOUR}
         FROM ${from} WHERE (${key}) % 50 = 0`);
     }
-    // The messages to deliver: queued a minute ago, as a journey's send node writes them.
-    const payload = JSON.stringify({ topic: 'marketing', trigger: TRIGGER });
+    progress.update(hi);
+  }
+  // The messages to deliver: queued a minute ago, as a journey's send node writes them.
+  const payload = JSON.stringify({ topic: 'marketing', trigger: TRIGGER });
+  const recipient = recipientKeySql(people);
+  for (let lo = 0; lo < messages; lo += chunk) {
     await store.query(`INSERT INTO outbox (workspace_id, message_key, journey_id, version, instance_id, node_id, user_key, action, channel,
         template, payload, status, transactional, attempts, created_at)
-      SELECT ${ws}, 'bench.' || ${g.str(key)}, 1, 1, ${key}, 'send', ${key}, 'message', 'sms', ${sqlText(TEMPLATE)},
+      SELECT ${ws}, 'bench.' || ${g.str(recipient)}, 1, 1, ${recipient}, 'send', ${recipient}, 'message', 'sms', ${sqlText(TEMPLATE)},
         CAST(${sqlText(payload)} AS ${json}), 'queued', FALSE, 0, ${now - 60_000}
-      FROM ${from}`);
-    progress.update(hi);
+      FROM ${g.series(lo, Math.min(messages, lo + chunk))}`);
   }
   progress.stop();
   await store.query(`UPDATE key_ranges SET next_value = ${people + 1} WHERE name = 'user_key' AND next_value <= ${people}`);
@@ -295,7 +309,10 @@ export async function plainPosts(url: string, n: number, concurrency: number, co
 // The run.
 
 export interface MessagingOptions {
+  /** Messages, one per recipient. */
   people: number;
+  /** People in the store (default: `people`); the recipients are spread over them (recipientKey). */
+  population?: number;
   /** Dispatcher: messages claimed per batch (default: the dispatcher's own, 1,000). */
   batchSize: number;
   /** Dispatcher: provider calls in flight (default 64); the baseline uses the same. */
@@ -342,9 +359,12 @@ async function outcomes(store: Store, ws: number, now: number) {
 /** Runs the benchmark on a fresh, migrated store; returns its row's figures (with `error` when a count is off). */
 export async function messagingBench(store: Store, o: MessagingOptions): Promise<Record<string, unknown>> {
   const n = o.people;
+  const population = o.population ?? n;
+  if (population < n || population % SCATTER === 0)
+    throw new Error(`the population must be at least the ${n} recipients and not a multiple of ${SCATTER}`);
   const clock = new VirtualClock(BENCH_AT);
   const now = clock.now();
-  const expected = expectedCounts(n);
+  const expected = expectedCounts(n, population);
   const setupStart = performance.now();
   const ws = (await createWorkspace(store, 'bench-messaging', now)).workspaceId;
   const mock = await MockProvider.start();
@@ -377,14 +397,14 @@ export async function messagingBench(store: Store, o: MessagingOptions): Promise
       now,
     );
     await putMessagingSettings(store, ws, benchSettings, now);
-    await seed(store, ws, n, now, o.progress);
+    await seed(store, ws, population, n, now, o.progress);
     await settle(store);
     // Warms the mock's JIT and sockets so neither measurement pays for that.
     await plainPosts(mock.url, Math.min(2_000, n), o.concurrency, CONNECTIONS, 'warm-up');
     await mock.reset();
     const setupSeconds = secondsSince(setupStart);
     process.stderr.write(
-      `messaging/${store.dialect}: ${n} people, ${n} messages queued, ${expected.skipped} to skip (setup ${setupSeconds.toFixed(1)} s)\n`,
+      `messaging/${store.dialect}: ${population} people, ${n} messages queued, ${expected.skipped} to skip (setup ${setupSeconds.toFixed(1)} s)\n`,
     );
 
     // Timed: dispatcher ticks until nothing is due.
@@ -480,7 +500,7 @@ export async function messagingBench(store: Store, o: MessagingOptions): Promise
     const baselinePerSecond = Math.max(1, sent) / baselineSeconds;
     return {
       events: n,
-      people: n,
+      people: population,
       seconds: round(seconds, 3),
       eventsPerSecond: Math.round(perSecond),
       messagesPerSecond: Math.round(perSecond),
@@ -518,8 +538,10 @@ export async function messagingBench(store: Store, o: MessagingOptions): Promise
 }
 
 export interface MessagingBenchOptions {
-  /** People, one message each (default 20,000). */
+  /** Messages, one person each (default 20,000). */
   users?: number;
+  /** People in the store (default: as many as messages). */
+  population?: number;
   engines: Engine[];
   batchSize?: number;
   concurrency?: number;
@@ -545,6 +567,7 @@ export async function runMessagingBenchmark(o: MessagingBenchOptions): Promise<B
       try {
         const figures = await messagingBench(bs.store, {
           people,
+          ...(o.population === undefined ? {} : { population: o.population }),
           batchSize: o.batchSize ?? defaultDispatcherOptions.batchSize,
           concurrency: o.concurrency ?? 64,
           progress: o.progress,

@@ -33,6 +33,11 @@ const program = new Command('bench')
     positiveInt,
   )
   .option(
+    '--population <n>',
+    'messaging: people in the store, the --users recipients spread over them (default: as many as --users)',
+    positiveInt,
+  )
+  .option(
     '--events <n>',
     'events per run (default per benchmark and engine, see docs/benchmarks.md; journeys: latency orders)',
     positiveInt,
@@ -49,6 +54,7 @@ const program = new Command('bench')
 
 const opts = program.opts<{
   users?: number;
+  population?: number;
   events?: number;
   only?: string;
   engine?: Engine;
@@ -69,6 +75,7 @@ for (const name of names) {
   results.push(
     ...(await runBenchmark(name, {
       users: opts.users,
+      population: opts.population,
       events: opts.events,
       engines,
       batchSize: opts.batchSize,

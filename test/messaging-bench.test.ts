@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatMessagingTable, runBenchmark } from '../bench/index.ts';
+import { expectedCounts, recipientKey } from '../bench/messaging-bench.ts';
 
 describe('messaging benchmark (smoke)', () => {
   it('dispatches one SMS per person under governance on both engines, and reports well-formed rows', async () => {
@@ -36,5 +37,31 @@ describe('messaging benchmark (smoke)', () => {
     expect(table).toContain('postgres');
     expect(table).not.toContain('FAILED');
     expect(JSON.parse(JSON.stringify(results))).toEqual(results);
+  }, 180_000);
+
+  it('with a larger population, messages go to people spread over the whole table, and the counts follow them', async () => {
+    const keys = Array.from({ length: 300 }, (_, i) => recipientKey(i, 2_999));
+    expect(new Set(keys).size).toBe(300);
+    expect(Math.max(...keys)).toBeGreaterThan(2_500);
+    const expected = expectedCounts(300, 2_999);
+    expect(expected.skipped).toBeGreaterThan(0);
+    const results = await runBenchmark('messaging', {
+      users: 300,
+      population: 2_999,
+      batchSize: 100,
+      concurrency: 8,
+      engines: ['duckdb', 'postgres'],
+    });
+    expect(results.filter((r) => r.error).map((r) => `${r.engine}: ${r.error}`)).toEqual([]);
+    for (const r of results) {
+      expect(r).toMatchObject({
+        events: 300,
+        people: 2_999,
+        sent: expected.sent,
+        skippedBy: { ...expected.skippedBy, other: 0 },
+        deferred: 0,
+        failed: 0,
+      });
+    }
   }, 180_000);
 });
