@@ -14,7 +14,8 @@ export interface ReceivedRequest {
 export type Misbehaviour =
   | { kind: 'status'; status: number; body?: string; retryAfter?: string }
   | { kind: 'hang' } // never answers: the client's timeout fires
-  | { kind: 'reset' }; // closes the socket without an answer
+  | { kind: 'reset' } // closes the socket without an answer
+  | { kind: 'slow'; ms: number }; // answers as usual, `ms` later
 
 export type Handler = (req: ReceivedRequest, res: ServerResponse) => void | Promise<void>;
 
@@ -70,6 +71,7 @@ export class MockServer {
       req.socket.destroy();
       return;
     }
+    if (m?.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, m.ms));
     if (m?.kind === 'status') {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (m.retryAfter !== undefined) headers['retry-after'] = m.retryAfter;

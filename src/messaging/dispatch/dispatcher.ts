@@ -15,10 +15,11 @@ import { insertMessageEvents, type MessageEvent, type RowUpdate, updateRows } fr
 
 export interface DispatcherOptions {
   /**
-   * Messages claimed per batch (one plan and one outcome write each). A batch costs ~14 statements
-   * whatever its size (claim, facts, coupons, two writes, commits), and on DuckDB the facts queries
-   * scan the people tables once per batch, so larger batches cost less per message: 4,000 used
-   * ~20 % less CPU per message than 1,000 at 100,000 messages (docs/benchmarks.md, "Message dispatch").
+   * The most messages claimed per batch (one plan and one outcome write each; fewer at first and
+   * for slow providers, see nextBatchSize). A batch costs ~14 statements whatever its size (claim,
+   * facts, coupons, two writes, commits), and on DuckDB the facts queries scan the people tables
+   * once per batch, so larger batches cost less per message: 4,000 used ~20 % less CPU per message
+   * than 1,000 at 100,000 messages (docs/benchmarks.md, "Message dispatch").
    */
   batchSize: number;
   /** Provider calls in flight at once. */
@@ -48,6 +49,10 @@ export interface DispatcherOptions {
    */
   deliveryThreads: number;
 }
+
+/** Batch sizes while the providers' speed is unknown, and the smallest a slow provider brings them to (see nextBatchSize). */
+const FIRST_BATCH = 1_000;
+const MIN_BATCH = 10;
 
 export const defaultDispatcherOptions: DispatcherOptions = {
   batchSize: 4_000,
@@ -80,6 +85,8 @@ export class Dispatcher {
   private nudged = true;
   private nextLookAt = 0;
   private readonly counts = { inThreads: 0, inline: 0 };
+  /** Messages per ms at which the last batch's provider calls went out (null until one has). */
+  private wireRate: number | null = null;
 
   constructor(
     private readonly store: Store,
@@ -179,11 +186,12 @@ export class Dispatcher {
     let failure: { err: unknown } | null = null;
     try {
       for (;;) {
-        const batch = await planBatch(this.planDeps(config), workspaceId);
+        const size = this.nextBatchSize();
+        const batch = await planBatch(this.planDeps(config, size), workspaceId);
         handled += batch.claimed;
         if (batch.sending.length > 0) {
           const previous = wire;
-          const delivered = previous.then(() => this.deliver(workspaceId, batch));
+          const delivered = previous.then(() => this.timedDeliver(workspaceId, batch));
           wire = delivered;
           settling.push(
             delivered
@@ -195,7 +203,7 @@ export class Dispatcher {
           await previous;
         }
         if (failure) break;
-        if (batch.claimed < this.options.batchSize) break;
+        if (batch.claimed < size) break;
       }
     } finally {
       await Promise.all(settling);
@@ -211,13 +219,35 @@ export class Dispatcher {
     return batch.claimed;
   }
 
-  private planDeps(config: ConfigCache): PlanDeps {
+  /**
+   * A batch waits on record (`sending`) while the one before it is on the wire, and its calls must
+   * end within half a lease of its attempt write. So batches follow the providers' speed: at the
+   * last batch's rate, one batch takes at most an eighth of a lease on the wire. A slow provider (a
+   * second a call) gets batches of a few hundred instead of having the later calls of a
+   * 4,000-message batch run out of time and retry. Until a batch has gone out, the speed is
+   * unknown: the first two (the second is planned while the first is on the wire) take at most
+   * FIRST_BATCH.
+   */
+  private nextBatchSize(): number {
+    const { batchSize, leaseMs } = this.options;
+    if (this.wireRate === null) return Math.min(batchSize, FIRST_BATCH);
+    return Math.max(MIN_BATCH, Math.min(batchSize, Math.floor((this.wireRate * leaseMs) / 8)));
+  }
+
+  private async timedDeliver(workspaceId: number, batch: PlannedBatch): Promise<SendOutcome[]> {
+    const started = performance.now();
+    const outcomes = await this.deliver(workspaceId, batch);
+    this.wireRate = batch.sending.length / Math.max(1, performance.now() - started);
+    return outcomes;
+  }
+
+  private planDeps(config: ConfigCache, batchSize = this.options.batchSize): PlanDeps {
     const o = this.options;
     return {
       store: this.store,
       providers: this.providers,
       now: this.clock.now(),
-      batchSize: o.batchSize,
+      batchSize,
       leaseMs: o.leaseMs,
       publicUrl: o.publicUrl,
       config,
