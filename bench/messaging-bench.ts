@@ -313,7 +313,7 @@ export interface MessagingOptions {
   people: number;
   /** People in the store (default: `people`); the recipients are spread over them (recipientKey). */
   population?: number;
-  /** Dispatcher: messages claimed per batch (default: the dispatcher's own, 1,000). */
+  /** Dispatcher: the most messages claimed per batch (default: the dispatcher's own, 4,000). */
   batchSize: number;
   /** Dispatcher: provider calls in flight (default 64); the baseline uses the same. */
   concurrency: number;
