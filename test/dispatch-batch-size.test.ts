@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTemplate, Dispatcher, putChannelSettings } from '../src/messaging/index.ts';
+import { Dispatcher } from '../src/messaging/index.ts';
 import type { SqlExecutor, Store } from '../src/store/index.ts';
 import { engines } from './engines.ts';
 import { Shop } from './journey-fixtures.ts';
@@ -42,10 +42,7 @@ describe.each(engines)('dispatch batch sizes (%s)', (engine) => {
   const twilio = new TwilioMock(`AC${'3'.repeat(32)}`, 'batch-token');
   beforeAll(async () => {
     shop = await Shop.open(engine);
-    await twilio.start();
-    const now = shop.clock.now();
-    await createTemplate(shop.store, shop.ws, { name: 'slow', channel: 'sms', fields: { text: 'Hello {{ person.traits.name }}' } }, now);
-    await shop.store.transaction((tx) => putChannelSettings(tx, shop.ws, 'sms', twilio.smsChannel(), now));
+    await twilio.serveSms(shop, 'slow', 'Hello {{ person.traits.name }}');
   });
   afterAll(async () => {
     await shop.dispose();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigCache } from '../src/messaging/dispatch/config-cache.ts';
 import { planBatch } from '../src/messaging/dispatch/plan.ts';
-import { createTemplate, Dispatcher, putChannelSettings } from '../src/messaging/index.ts';
+import { Dispatcher } from '../src/messaging/index.ts';
 import { engines } from './engines.ts';
 import { Shop } from './journey-fixtures.ts';
 import { TwilioMock } from './mock-providers/twilio.ts';
@@ -18,15 +18,7 @@ describe.each(engines)('two dispatchers racing for one batch (%s)', (engine) => 
   const twilio = new TwilioMock(`AC${'2'.repeat(32)}`, 'race-token');
   beforeAll(async () => {
     shop = await Shop.open(engine);
-    await twilio.start();
-    const now = shop.clock.now();
-    await createTemplate(
-      shop.store,
-      shop.ws,
-      { name: 'flash', channel: 'sms', fields: { text: 'Flash sale, {{ person.traits.name }}' } },
-      now,
-    );
-    await shop.store.transaction((tx) => putChannelSettings(tx, shop.ws, 'sms', twilio.smsChannel(), now));
+    await twilio.serveSms(shop, 'flash', 'Flash sale, {{ person.traits.name }}');
   });
   afterAll(async () => {
     await shop.dispose();

@@ -1,4 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import { createTemplate, putChannelSettings } from '../../src/messaging/index.ts';
+import type { Shop } from '../journey-fixtures.ts';
 import { json, ProviderMock, type ReceivedRequest } from './mock-server.ts';
 
 /** A message the Twilio mock accepted (and so "sent"). */
@@ -39,6 +41,14 @@ export class TwilioMock extends ProviderMock {
       config: { baseUrl: this.url, accountSid: this.accountSid, authToken: this.authToken, from },
       ratePerSecond: null,
     };
+  }
+
+  /** Starts this mock as the shop's `sms` channel, with one SMS template `name` whose text is `text`. */
+  async serveSms(shop: Shop, name: string, text: string): Promise<void> {
+    await this.start();
+    const now = shop.clock.now();
+    await createTemplate(shop.store, shop.ws, { name, channel: 'sms', fields: { text } }, now);
+    await shop.store.transaction((tx) => putChannelSettings(tx, shop.ws, 'sms', this.smsChannel(), now));
   }
 
   /** The next `times` valid messages are accepted (sent) but never answered: the client times out after Twilio acted. */
