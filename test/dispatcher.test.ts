@@ -106,6 +106,26 @@ describe.each(engines)('dispatcher (%s)', (engine) => {
     expect((m?.content?.fields as Record<string, string> | undefined)?.text).toBe('You are loyal (4)');
   });
 
+  it('gives templates the identities they name, though a batch loads only those its channels and templates use', async () => {
+    const now = shop.clock.now();
+    await createPartial(shop.store, shop.ws, { name: 'member-card', source: 'card {{ person.member_no }}' }, now);
+    await createTemplate(
+      shop.store,
+      shop.ws,
+      { name: 'ids-sms', channel: 'sms', fields: { text: "{{ person.email }}, {% render 'member-card', person: person %}" } },
+      now,
+    );
+    await shop.journey('ids', welcome({ channel: 'sms', template: 'ids-sms' }));
+    await shop.identify('lou', { name: 'Lou', phone: '+12025550188', email: 'Lou@Example.com', member_no: 'M-88' });
+    await shop.track('lou', 'Signed Up');
+    await shop.tick();
+    await shop.dispatch();
+    // The earlier tests' sign-up journeys message Lou too (the sandbox, an email): this is the SMS.
+    const m = (await shop.messages('lou')).find((r) => r.channel === 'sms' && r.node_id === 'msg' && r.status === 'sent');
+    expect(m?.address).toBe('+12025550188');
+    expect((m?.content?.fields as Record<string, string> | undefined)?.text).toMatch(/^lou@example\.com, card M-88/);
+  });
+
   it('calls a webhook node signed (Standard Webhooks), retries a 503 after a backoff, and keeps one idempotency key', async () => {
     const now = shop.clock.now();
     await shop.store.transaction((tx) =>

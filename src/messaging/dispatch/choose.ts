@@ -1,3 +1,4 @@
+import type { IdentityType } from '../../core/identities.ts';
 import { offsetMs } from '../../core/local-time.ts';
 import { activeHourTime, allowedTime, brokenCap, type TimeVerdict } from '../governance/rules.ts';
 import type { MessagingSettings } from '../governance/settings.ts';
@@ -26,29 +27,36 @@ export function optionsOf(m: ClaimedMessage, person: PersonContext | undefined):
   return i <= 0 ? options : [options[i] as ChannelOption, ...options.filter((_, j) => j !== i)];
 }
 
-/** The person's address on a channel (push tokens come from the `push_token` trait the app sends). */
+/**
+ * The identities a channel's address comes from, the first the person has winning (push tokens
+ * come from the `push_token` trait the app sends; webhooks name their URL).
+ */
+export const addressIdentities: Record<DeliveryChannel, readonly IdentityType[]> = {
+  sms: ['phone'],
+  voice: ['phone'],
+  email: ['email'],
+  wechat: ['wechat_openid'],
+  push: [],
+  webhook: [],
+  sandbox: ['user_id', 'email', 'phone'],
+};
+
+/** The person's address on a channel. */
 export function addressOf(channel: DeliveryChannel, person: PersonContext | undefined, m: ClaimedMessage): string | null {
   if (m.action === 'webhook') return typeof m.payload.url === 'string' ? m.payload.url : null;
   if (!person) return null;
-  switch (channel) {
-    case 'sms':
-    case 'voice':
-      return person.phone ?? null;
-    case 'email':
-      return person.email ?? null;
-    case 'wechat':
-      return person.wechat_openid ?? null;
-    case 'push':
-      return typeof person.traits.push_token === 'string' ? person.traits.push_token : null;
-    case 'webhook':
-      return typeof m.payload.url === 'string' ? m.payload.url : null;
-    case 'sandbox':
-      return person.user_id ?? person.email ?? person.phone ?? `user:${m.user_key}`;
-    default: {
-      const never: never = channel;
-      throw new Error(`unknown channel ${String(never)}`);
-    }
+  if (channel === 'webhook') return typeof m.payload.url === 'string' ? m.payload.url : null;
+  if (channel === 'push') return typeof person.traits.push_token === 'string' ? person.traits.push_token : null;
+  for (const type of addressIdentities[channel]) {
+    const address = person[type];
+    if (address !== undefined) return address;
   }
+  return channel === 'sandbox' ? `user:${m.user_key}` : null;
+}
+
+/** The identity types that can address the messages on any of their channels (what facts must load). */
+export function addressingIdentities(messages: readonly ClaimedMessage[]): Set<IdentityType> {
+  return new Set(messages.flatMap((m) => optionsOf(m, undefined).flatMap((o) => addressIdentities[o.channel])));
 }
 
 const validZones = new Map<string, boolean>();

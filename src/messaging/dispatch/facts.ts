@@ -1,4 +1,5 @@
 import { DAY } from '../../core/clock.ts';
+import type { IdentityType } from '../../core/identities.ts';
 import { keysIn, keysParam, type SqlExecutor } from '../../store/index.ts';
 import type { MessagingSettings } from '../governance/settings.ts';
 import type { PersonContext } from '../templates/context.ts';
@@ -23,11 +24,13 @@ export async function loadPeopleFacts(
   now: number,
   /** Load computed traits and predictions (see loadPeople): something reads them. */
   computed: boolean,
+  /** The identity types the batch's addresses and templates use (default all). */
+  identities?: ReadonlySet<IdentityType>,
 ): Promise<PeopleFacts> {
   const keys = keysParam(userKeys);
   const nr = settings.nonResponder;
   const [people, subs, sent, quiet] = await Promise.all([
-    loadPeople(db, workspaceId, userKeys, { computed }),
+    loadPeople(db, workspaceId, userKeys, { computed, ...(identities ? { identities } : {}) }),
     db.query<{ user_key: number; channel: string; topic: string; subscribed: boolean }>(
       `SELECT user_key, channel, topic, subscribed FROM subscriptions WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`,
       [workspaceId, keys],

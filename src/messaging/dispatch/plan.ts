@@ -1,10 +1,11 @@
 import { setImmediate } from 'node:timers/promises';
+import { type IdentityType, identityTypes } from '../../core/identities.ts';
 import type { Store } from '../../store/index.ts';
 import { getMessagingSettings, type MessagingSettings } from '../governance/settings.ts';
 import { readsComputed } from '../templates/context.ts';
 import { liquidOf, loadRenderBatch, storedTemplates, type TemplateSources } from '../templates/render.ts';
 import { defaultRenderLimits } from '../templates/sandbox.ts';
-import { choose, timeRules } from './choose.ts';
+import { addressingIdentities, choose, timeRules } from './choose.ts';
 import { claimDue, claimedStatus } from './claim.ts';
 import { compose, renderFailure } from './compose.ts';
 import type { ConfigCache } from './config-cache.ts';
@@ -63,13 +64,15 @@ export async function planBatch(d: PlanDeps, workspaceId: number): Promise<Plann
     template: (name) => config.get(`template:${workspaceId}:${name}`, () => stored.template(name)),
     partials: () => config.get(`partials:${workspaceId}`, () => stored.partials()),
   };
+  const liquid = await batchLiquid(templateNames, sources);
   const facts = await loadPeopleFacts(
     store,
     workspaceId,
     claimed.map((m) => m.user_key),
     settings,
     now,
-    await needsComputed(claimed, settings, templateNames, sources),
+    needsComputed(claimed, settings, liquid),
+    neededIdentities(claimed, liquid),
   );
   const render = await loadRenderBatch(store, workspaceId, claimed, templateNames, facts.people, now, defaultRenderLimits, sources);
   const providerOf = await config.get(`channels:${workspaceId}`, () => d.providers.forWorkspace(store, workspaceId));
@@ -165,22 +168,29 @@ function hasChannelChoice(m: ClaimedMessage): boolean {
   return (Array.isArray(fallback) && fallback.length > 0) || m.payload.preferred_channel === true;
 }
 
+/** The Liquid of the batch's templates (their fallbacks' too) and of the workspace's partials. */
+async function batchLiquid(templateNames: readonly string[], sources: TemplateSources): Promise<string[]> {
+  const [templates, partials] = await Promise.all([Promise.all(templateNames.map((n) => sources.template(n))), sources.partials()]);
+  return liquidOf(
+    templates.flatMap((t) => (t ? [t] : [])),
+    partials,
+  );
+}
+
 /**
  * Whether the batch needs people's computed traits and predictions (two of the five people
  * queries): a preferred channel or a send-time choice reads them, and so may a template or partial.
  */
-async function needsComputed(
-  claimed: readonly ClaimedMessage[],
-  settings: MessagingSettings,
-  templateNames: readonly string[],
-  sources: TemplateSources,
-): Promise<boolean> {
-  if (settings.sendTime || claimed.some((m) => m.payload.preferred_channel === true)) return true;
-  const [templates, partials] = await Promise.all([Promise.all(templateNames.map((n) => sources.template(n))), sources.partials()]);
-  return readsComputed(
-    liquidOf(
-      templates.flatMap((t) => (t ? [t] : [])),
-      partials,
-    ),
-  );
+function needsComputed(claimed: readonly ClaimedMessage[], settings: MessagingSettings, liquid: readonly string[]): boolean {
+  return Boolean(settings.sendTime) || claimed.some((m) => m.payload.preferred_channel === true) || readsComputed(liquid);
+}
+
+/**
+ * The identity types the batch uses: its channels' addresses, and those its Liquid names (as for
+ * computed traits, a template can only read `person.email` by writing the word).
+ */
+function neededIdentities(claimed: readonly ClaimedMessage[], liquid: readonly string[]): Set<IdentityType> {
+  const types = addressingIdentities(claimed);
+  for (const type of identityTypes) if (liquid.some((source) => source.includes(type))) types.add(type);
+  return types;
 }

@@ -1,5 +1,5 @@
 import { AppError } from '../../core/errors.ts';
-import { identityTypes } from '../../core/identities.ts';
+import { type IdentityType, identityTypes } from '../../core/identities.ts';
 import { keysIn, keysParam, type SqlExecutor } from '../../store/index.ts';
 
 /**
@@ -87,7 +87,14 @@ export async function loadPeople(
   db: SqlExecutor,
   workspaceId: number,
   userKeys: readonly number[],
-  { computed: withComputed = true }: { computed?: boolean } = {},
+  {
+    computed: withComputed = true,
+    identities: identityFilter,
+  }: {
+    computed?: boolean;
+    /** Only these identity types (the dispatcher's: what addresses and templates use); default all. */
+    identities?: ReadonlySet<IdentityType>;
+  } = {},
 ): Promise<Map<number, PersonContext>> {
   const people = new Map<number, PersonContext>();
   if (userKeys.length === 0) return people;
@@ -104,11 +111,15 @@ export async function loadPeople(
   );
   if (users.length === 0) return people;
   const keys = keysParam(users.map((u) => Number(u.user_key)));
+  // On DuckDB this is a scan of every identity, probed against the keys: fewer types, fewer probes.
+  const types = identityFilter ? [...identityFilter].map((t) => `'${t}'`).join(', ') : null;
   const [identities, computed, predictions] = await Promise.all([
-    db.query<{ user_key: number; type: string; value: string }>(
-      `SELECT user_key, type, value FROM identities WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`,
-      [workspaceId, keys],
-    ),
+    types === ''
+      ? []
+      : db.query<{ user_key: number; type: string; value: string }>(
+          `SELECT user_key, type, value FROM identities WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}${types ? ` AND type IN (${types})` : ''}`,
+          [workspaceId, keys],
+        ),
     withComputed
       ? db.query<Record<string, unknown>>(`SELECT * FROM computed_traits WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}`, [
           workspaceId,
