@@ -43,9 +43,10 @@ export const addressIdentities: Record<DeliveryChannel, readonly IdentityType[]>
 
 /** The person's address on a channel. */
 export function addressOf(channel: DeliveryChannel, person: PersonContext | undefined, m: ClaimedMessage): string | null {
-  if (m.action === 'webhook') return typeof m.payload.url === 'string' ? m.payload.url : null;
+  const url = typeof m.payload.url === 'string' ? m.payload.url : null;
+  if (m.action === 'webhook') return url;
   if (!person) return null;
-  if (channel === 'webhook') return typeof m.payload.url === 'string' ? m.payload.url : null;
+  if (channel === 'webhook') return url;
   if (channel === 'push') return typeof person.traits.push_token === 'string' ? person.traits.push_token : null;
   for (const type of addressIdentities[channel]) {
     const address = person[type];

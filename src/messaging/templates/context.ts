@@ -112,12 +112,12 @@ export async function loadPeople(
   if (users.length === 0) return people;
   const keys = keysParam(users.map((u) => Number(u.user_key)));
   // On DuckDB this is a scan of every identity, probed against the keys: fewer types, fewer probes.
-  const types = identityFilter ? [...identityFilter].map((t) => `'${t}'`).join(', ') : null;
+  const types = identityFilter ? [...identityFilter] : identityTypes;
   const [identities, computed, predictions] = await Promise.all([
-    types === ''
+    types.length === 0
       ? []
       : db.query<{ user_key: number; type: string; value: string }>(
-          `SELECT user_key, type, value FROM identities WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}${types ? ` AND type IN (${types})` : ''}`,
+          `SELECT user_key, type, value FROM identities WHERE workspace_id = $1 AND user_key IN ${keysIn(2)}${identityFilter ? ` AND type IN (${types.map((t) => `'${t}'`).join(', ')})` : ''}`,
           [workspaceId, keys],
         ),
     withComputed
