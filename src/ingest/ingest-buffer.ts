@@ -31,10 +31,12 @@ interface Pending {
 }
 
 /**
- * Collects events from concurrent requests for a few milliseconds and writes them in one
- * transaction per workspace. Each request's promise settles only after its events are
- * committed (or the write failed), so a 2xx always means durable. One write runs at a time;
- * requests arriving meanwhile form the next batch.
+ * Writes the events of concurrent requests in one transaction per workspace (group commit).
+ * Each request's promise settles only after its events are committed (or the write failed), so
+ * a 2xx always means durable. One write runs at a time; requests arriving meanwhile form the next
+ * batch, so batches grow with the load by themselves. `maxDelayMs` (default 0) would hold a
+ * request that finds no write running: waiting 5 ms for company added ~6 ms to a journey's
+ * event-to-outbox p50 at 10 orders/s and nothing measurable to throughput at saturation.
  */
 export class IngestBuffer {
   private queue: Pending[] = [];
