@@ -48,7 +48,15 @@ async function count(store: Store, sql: string, params: SqlParam[]): Promise<num
   return Number(row?.n ?? 0);
 }
 
-/** Per journey: outbox rows, instances, steps and Journey Step events. */
+/** The journey's events named `name` (Journey Entered, Journey Step…). */
+const journeyEvents = (shop: Shop, journeyId: number, name: string) =>
+  count(
+    shop.store,
+    `SELECT count(*) AS n FROM events WHERE workspace_id = $1 AND event = $3 AND (properties ->> 'journey_id') = CAST($2 AS TEXT)`,
+    [shop.ws, journeyId, name],
+  );
+
+/** Per journey: outbox rows, instances, steps and their events. */
 async function tally(shop: Shop, journeyId: number) {
   const p = [shop.ws, journeyId];
   return {
@@ -60,11 +68,8 @@ async function tally(shop: Shop, journeyId: number) {
     ),
     instances: await count(shop.store, 'SELECT count(*) AS n FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2', p),
     steps: await count(shop.store, 'SELECT count(*) AS n FROM journey_steps WHERE workspace_id = $1 AND journey_id = $2', p),
-    stepEvents: await count(
-      shop.store,
-      `SELECT count(*) AS n FROM events WHERE workspace_id = $1 AND event = 'Journey Step' AND (properties ->> 'journey_id') = CAST($2 AS TEXT)`,
-      p,
-    ),
+    stepEvents: await journeyEvents(shop, journeyId, 'Journey Step'),
+    enteredEvents: await journeyEvents(shop, journeyId, 'Journey Entered'),
   };
 }
 
@@ -130,6 +135,8 @@ describe.each(engines)('journey event fast path (%s)', (engine) => {
     const before = await tally(shop, j.journeyId);
     expect(before.outbox).toBe(before.distinctKeys);
     expect(before.steps).toBe(before.stepEvents);
+    // Written with the first step's events, in the same statement.
+    expect(before.enteredEvents).toBe(people.length);
 
     // The tick re-reads the same events through its cursor: entered already, nothing due.
     const ticked = await shop.engine.tickWorkspace(shop.ws);
@@ -204,7 +211,7 @@ describe.each(engines)('journey event fast path (%s)', (engine) => {
       expect(await shop.sent(id, who)).toEqual(['hello:hello', 'again:again']);
       expect((await shop.path(id, who))[0]!.steps.map((s) => s.nodeId)).toEqual(['hello', 'again']);
     }
-    expect(await tally(shop, id)).toEqual({ outbox: 4, distinctKeys: 4, instances: 2, steps: 4, stepEvents: 4 });
+    expect(await tally(shop, id)).toEqual({ outbox: 4, distinctKeys: 4, instances: 2, steps: 4, stepEvents: 4, enteredEvents: 2 });
   });
 
   it('events taken while a tick runs are handled once, whichever gets them first', async () => {
@@ -222,7 +229,7 @@ describe.each(engines)('journey event fast path (%s)', (engine) => {
       await Promise.all(runs);
     }
     await shop.engine.tickWorkspace(shop.ws);
-    expect(await tally(shop, id)).toEqual({ outbox: 30, distinctKeys: 30, instances: 30, steps: 30, stepEvents: 30 });
+    expect(await tally(shop, id)).toEqual({ outbox: 30, distinctKeys: 30, instances: 30, steps: 30, stepEvents: 30, enteredEvents: 30 });
   });
 
   it('converts an entrant whose goal came in the same batch before stepping it, and asks for a tick for goal events', async () => {
@@ -240,6 +247,19 @@ describe.each(engines)('journey event fast path (%s)', (engine) => {
     expect(await shop.sent(id, 'g-paid')).toEqual([]);
     expect((await shop.path(id, 'g-paid'))[0]!.status).toBe('converted');
     expect(await shop.sent(id, 'g-unpaid')).toEqual(['nudge:nudge']);
+    expect(await journeyEvents(shop, id, 'Journey Entered')).toBe(2);
+  });
+
+  it('records the entry of people who start at a wait (no step moves them)', async () => {
+    const id = await shop.journey('wait-first', line('Wait Order', [wait1d, send('later')], {}, 'order_id'));
+    await shop.send([
+      { userId: 'w1', event: 'Wait Order', properties: { order_id: 'w1' } },
+      { userId: 'w2', event: 'Wait Order', properties: { order_id: 'w2' } },
+    ]);
+    const r = await shop.engine.takeEvents(shop.ws, await committed.take());
+    expect(r).toMatchObject({ entered: 2, moved: 0 });
+    expect(await journeyEvents(shop, id, 'Journey Entered')).toBe(2);
+    expect((await shop.path(id, 'w1'))[0]!.nodeId).toBe('pause');
   });
 
   it('leaves a paused journey alone (its events wait for it to resume)', async () => {

@@ -7,7 +7,7 @@ import type { JourneyDefinition, NodeOf, Trigger } from './definition.ts';
 import { collectScheduled } from './schedule-entry.ts';
 import { prepareScratchTables } from './scratch.ts';
 import { journeyWrites } from './serial.ts';
-import { eventKeySql, insertJourneyEvents } from './sql.ts';
+import { eventKeySql, insertJourneyEvents, type JourneyEvents } from './sql.ts';
 
 /** The journey row fields enrolment reads and moves. */
 export interface EntryState {
@@ -172,12 +172,14 @@ export interface EventBatch {
  * Admits those of `batch` that match the journey's event trigger, in the caller's transaction,
  * without moving the journey's cursor: the next tick re-reads them (and finds them entered), so
  * a batch this misses — a crash before it ran — is still enrolled by a tick. Returns null when
- * the journey is no longer published at `ctx.journey.version` (nothing is admitted then).
+ * the journey is no longer published at `ctx.journey.version` (nothing is admitted then). The
+ * entrants' `Journey Entered` events go into `carried`, for the caller to write (see StepContext).
  */
 export async function admitEventBatch(
   tx: SqlExecutor,
   ctx: Omit<EnrollContext, 'session' | 'overlapMs' | 'settled'>,
   batch: EventBatch,
+  carried: JourneyEvents[],
 ): Promise<Admitted | null> {
   const trigger = entryNode(ctx.definition).trigger;
   if (trigger.kind !== 'event') return null;
@@ -190,7 +192,7 @@ export async function admitEventBatch(
       AND EXISTS (SELECT 1 FROM journeys j WHERE j.workspace_id = ${ws} AND j.journey_id = ${b.param(ctx.journey.journeyId)}
         AND j.version = ${b.param(ctx.journey.version)} AND j.status = 'published')`;
     await insertEventCandidates(tx, b, ctx, trigger, received);
-    const admitted = await admit(tx, { ...ctx, overlapMs: 0, settled: ctx.now }, batch.messageIds.length);
+    const admitted = await admit(tx, { ...ctx, overlapMs: 0, settled: ctx.now }, batch.messageIds.length, carried);
     if (admitted.entered > 0) return admitted;
     const [live] = await tx.query(
       `SELECT 1 AS ok FROM journeys WHERE workspace_id = $1 AND journey_id = $2 AND version = $3 AND status = 'published'`,
@@ -209,9 +211,15 @@ export interface Admitted {
 
 /**
  * Admits the candidates (re-entry rules, one per key, concurrency cap, holdout draw) and records
- * their entry. `atMost`, when the caller knows a bound on the entrants, saves counting them.
+ * their entry: its events are written now, or added to `carried` for the caller's next journey
+ * events statement. `atMost`, when the caller knows a bound on the entrants, saves counting them.
  */
-export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>, atMost?: number): Promise<Admitted> {
+export async function admit(
+  tx: SqlExecutor,
+  ctx: Omit<EnrollContext, 'session'>,
+  atMost?: number,
+  carried?: JourneyEvents[],
+): Promise<Admitted> {
   // Candidates whose entry key has not entered yet: a bound on who may enter. A tick re-reads the
   // events the event fast path already enrolled, so this is often 0, and the admission is skipped.
   const n =
@@ -273,22 +281,23 @@ export async function admit(tx: SqlExecutor, ctx: Omit<EnrollContext, 'session'>
     b.params,
   );
   if (entered === 0) return { entered: 0, from: base, to: base + Number(n) };
-  const fresh = `journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND instance_id >= $3 AND instance_id < $4`;
-  const range = [ctx.workspaceId, ctx.journey.journeyId, base, base + Number(n)];
-  await insertJourneyEvents(tx, { dialect: ctx.store.dialect, workspaceId: ctx.workspaceId, now: ctx.now }, [
-    {
-      name: 'Journey Entered',
-      from: `(SELECT user_key, instance_id, instance_key, holdout, version, 'j' || journey_id || '.i' || instance_id || '.enter' AS message_id FROM ${fresh}) x`,
-      params: range,
-      properties: [
-        ['journey_id', String(Number(ctx.journey.journeyId))],
-        ['version', 'x.version'],
-        ['instance_id', 'x.instance_id'],
-        ['key', "NULLIF(x.instance_key, '')"],
-        ['holdout', 'x.holdout'],
-      ],
-    },
-  ]);
+  // Integers written into the SQL: carried events go into a statement with other kinds, which take no parameters.
+  const [wsId, journeyId, from, to] = [ctx.workspaceId, ctx.journey.journeyId, base, base + Number(n)].map((v) => Math.trunc(Number(v)));
+  const fresh = `journey_instances WHERE workspace_id = ${wsId} AND journey_id = ${journeyId} AND instance_id >= ${from} AND instance_id < ${to}`;
+  const events: JourneyEvents = {
+    name: 'Journey Entered',
+    from: `(SELECT user_key, instance_id, instance_key, holdout, version, 'j' || journey_id || '.i' || instance_id || '.enter' AS message_id FROM ${fresh}) x`,
+    params: [],
+    properties: [
+      ['journey_id', String(journeyId)],
+      ['version', 'x.version'],
+      ['instance_id', 'x.instance_id'],
+      ['key', "NULLIF(x.instance_key, '')"],
+      ['holdout', 'x.holdout'],
+    ],
+  };
+  if (carried) carried.push(events);
+  else await insertJourneyEvents(tx, { dialect: ctx.store.dialect, workspaceId: ctx.workspaceId, now: ctx.now }, [events]);
   return { entered, from: base, to: base + Number(n) };
 }
 

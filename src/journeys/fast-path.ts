@@ -5,6 +5,7 @@ import { admitEventBatch, type EventBatch, entryNode, startingPoint } from './en
 import { convertGoals } from './goal.ts';
 import { journeyStatusChanges, versionDefinition } from './journeys-repo.ts';
 import { prepareScratchTables } from './scratch.ts';
+import { insertJourneyEvents, type JourneyEvents } from './sql.ts';
 import type { StepContext } from './step-context.ts';
 import { intersects, matchNames, type WatchedEvents } from './watched-events.ts';
 
@@ -118,6 +119,7 @@ export class EventFastPath {
         const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(7002, $1) AS ok', [j.journeyId]);
         if (!lock?.ok) return null;
       }
+      const carried: JourneyEvents[] = [];
       const admitted = await admitEventBatch(
         tx,
         {
@@ -128,6 +130,7 @@ export class EventFastPath {
           now,
         },
         batch,
+        carried,
       );
       // Paused or republished since the list was read: a tick takes these events under the current state.
       if (admitted === null) return null;
@@ -146,11 +149,14 @@ export class EventFastPath {
         newEventsSince: batch.firstReceivedAt - this.lookbackMs,
         keyed: keyProperty !== null,
         keyProperty,
+        carried,
       };
       // As in a tick, goals before steps: an order paid in the batch that placed it ends the instance first.
       if (j.definition.settings.goal) await convertGoals(tx, ctx, scope);
       const start = startingPoint(j.definition, now);
       const moved = start.state === 0 ? await stepThrough(ctx, scope, start.nodeId) : 0;
+      // `Journey Entered` of entrants no step moved (all waiting, or converted at once) and written by no goal.
+      await insertJourneyEvents(tx, ctx, []);
       return { entered: admitted.entered, moved };
     });
   }

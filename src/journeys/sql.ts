@@ -49,13 +49,15 @@ export interface JourneyEvents extends JourneyEventRows {
  * so segments and reports can use them like any event. Message ids are deterministic per
  * instance and step, so a step can never be recorded twice. Several kinds go in one statement
  * (a step that moves some people on and ends others' paths): on DuckDB each statement costs
- * milliseconds, whatever its size. Only a single kind may carry parameters.
+ * milliseconds, whatever its size. Only a single kind may carry parameters. Events the context
+ * carries (see StepContext.carried) are written first, in the same statement.
  */
 export async function insertJourneyEvents(
   tx: SqlExecutor,
-  ctx: { dialect: StepContext['dialect']; workspaceId: number; now: number },
-  events: readonly JourneyEvents[],
+  ctx: { dialect: StepContext['dialect']; workspaceId: number; now: number; carried?: JourneyEvents[] },
+  written: readonly JourneyEvents[],
 ): Promise<void> {
+  const events = [...(ctx.carried?.splice(0) ?? []), ...written];
   if (events.length === 0) return;
   if (events.length > 1 && events.some((e) => e.params.length > 0)) throw new Error('journey events with parameters go one kind at a time');
   const params: (string | number | boolean | null)[] = [...(events.length === 1 ? events[0]!.params : []), ctx.workspaceId, ctx.now];

@@ -1,5 +1,6 @@
 import type { Dialect, SqlExecutor } from '../store/index.ts';
 import type { JourneyDefinition, NodeOf, NodeType } from './definition.ts';
+import type { JourneyEvents } from './sql.ts';
 
 /**
  * What a node handler works with during one step of one node. The engine has put the instances
@@ -25,6 +26,12 @@ export interface StepContext {
   keyed: boolean;
   /** The property naming an instance's key, for keyed journeys. */
   keyProperty: string | null;
+  /**
+   * Journey events of this transaction not written yet: the next insertJourneyEvents writes them
+   * in its statement (the fast path's `Journey Entered` rides with its first step's events, a
+   * statement fewer per event batch). Whoever fills it writes what is left before commit.
+   */
+  carried?: JourneyEvents[];
 }
 
 export interface NodeHandler<T extends NodeType> {
