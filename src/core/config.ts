@@ -11,7 +11,12 @@ export const configSchema = z.object({
   store: z.string().optional().describe('postgres://user:pass@host/db for PostgreSQL; empty for the embedded DuckDB file in dataDir'),
   dedupeDays: z.coerce.number().int().min(7).default(8).describe('Days a messageId is remembered for dedupe (at least 7)'),
   ingestMaxEvents: z.coerce.number().int().positive().default(5000).describe('Write a batch once this many events wait'),
-  ingestMaxDelayMs: z.coerce.number().int().min(0).default(0).describe('…or this long after the first one arrived (0: at once, unless a write is running: then with the next batch)'),
+  ingestMaxDelayMs: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe('…or this long after the first (0: at once, or with the next batch while one is written)'),
   segmentTickMs: z.coerce.number().int().min(100).default(1000).describe('How often realtime segments take in new events'),
   segmentTimeRefreshMs: z.coerce
     .number()
