@@ -281,7 +281,7 @@ export async function admit(
     b.params,
   );
   if (entered === 0) return { entered: 0, from: base, to: base + Number(n) };
-  // Integers written into the SQL: carried events go into a statement with other kinds, which take no parameters.
+  // Integers written into the SQL: carried events share a statement with other kinds, and such a statement takes no parameters.
   const [wsId, journeyId, from, to] = [ctx.workspaceId, ctx.journey.journeyId, base, base + Number(n)].map((v) => Math.trunc(Number(v)));
   const fresh = `journey_instances WHERE workspace_id = ${wsId} AND journey_id = ${journeyId} AND instance_id >= ${from} AND instance_id < ${to}`;
   const events: JourneyEvents = {
