@@ -1,4 +1,3 @@
-import type { Session } from '../store/index.ts';
 import type { JourneyDefinition, JourneyNode, NodeType } from './definition.ts';
 import { handlers } from './nodes/index.ts';
 import { exitProperties, insertJourneyEvents, type JourneyEvents } from './sql.ts';
@@ -20,21 +19,13 @@ export interface StepOutcome {
 }
 
 /**
- * One step of one node, in one transaction: the instances ready at the node (arrived, or whose
+ * One step of one node, in the caller's transaction (a journey's tick, or an event fast path),
+ * optionally for the instances of `scope` only: the instances ready at the node (arrived, or whose
  * wait is over) go into `ready`; the node's handler decides their branches (into `moves`, or
  * everyone down one) and queues its outbox rows; then every move is applied at once — steps
  * recorded, journey-step events written, instances moved to the next node or, at the end of a
- * path, finished.
- * A crash anywhere rolls the whole step back, so it is neither skipped nor repeated.
- * Returns how many instances moved.
- */
-export async function advanceNode(session: Session, base: Omit<StepContext, 'tx'>, node: JourneyNode): Promise<number> {
-  return session.transaction(async (tx) => (await stepNode({ ...base, tx }, node)).moved);
-}
-
-/**
- * One step of one node in the caller's transaction (see advanceNode), optionally for the
- * instances of `scope` only. The `ready` and `moves` tables must exist (prepareScratchTables).
+ * path, finished. A crash anywhere rolls the caller's transaction back, so the step is neither
+ * skipped nor repeated. The `ready` and `moves` tables must exist (prepareScratchTables).
  */
 export async function stepNode(ctx: StepContext, node: JourneyNode, scope?: StepScope): Promise<StepOutcome> {
   const { tx } = ctx;

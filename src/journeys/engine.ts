@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
-import type { Session, Store } from '../store/index.ts';
-import { advanceNode } from './advance.ts';
+import type { Session, SqlExecutor, Store } from '../store/index.ts';
+import { stepNode, waitOnArrival } from './advance.ts';
 import type { JourneyDefinition, NodeType, Trigger } from './definition.ts';
 import { enroll, entryNode } from './enroll.ts';
 import { type CommittedEvent, EventFastPath, type FastPathResult } from './fast-path.ts';
@@ -36,12 +36,13 @@ export interface TickResult {
 }
 
 /**
- * Moves everyone through every running journey. A tick, per journey:
+ * Moves everyone through every running journey. A tick, per journey and in one transaction:
  * 1. enrol what the trigger brought since the last tick;
  * 2. convert instances that reached the goal;
  * 3. wake instances whose awaited event came;
- * 4. step every node that has ready instances, set-at-a-time, repeating until nobody is ready
- *    (so a person can pass several instant nodes — entry, split, send — in one tick).
+ * 4. step every node that has ready instances, set-at-a-time, then the nodes they arrive at,
+ *    until nobody is ready (so a person can pass several instant nodes — split, coupon, send —
+ *    in one tick).
  * On PostgreSQL several engine processes may run: each journey is advanced under an advisory
  * lock held by one session, so one process advances it at a time and a killed process lets go.
  */
@@ -122,6 +123,12 @@ export class JourneyEngine {
     }
   }
 
+  /**
+   * One journey's tick, in one transaction: enrolment with its cursor, goals, wake-ups and the
+   * event watermark, and every step. A crash rolls the whole tick back and the next one does it
+   * again; one commit instead of one per phase and per node step (a tick of a small journey is
+   * mostly fixed costs per statement and per commit on DuckDB).
+   */
   private async tickJourney(session: Session, workspaceId: number, j: RunningJourney, todo: Work): Promise<TickResult> {
     const now = this.clock.now();
     const journeyId = Number(j.journey_id);
@@ -129,42 +136,40 @@ export class JourneyEngine {
     const newEventsSince = (j.events_watermark === null ? now : Number(j.events_watermark)) - horizon.overlap;
     const current = await versionDefinition(this.store, workspaceId, journeyId, Number(j.version));
     this.triggers.set(`${journeyId}/${j.version}`, entryNode(current).trigger);
-    const entered = !todo.enroll
-      ? 0
-      : await enroll({
-          store: this.store,
-          session,
-          workspaceId,
-          journey: {
-            journeyId,
-            version: Number(j.version),
-            publishedAt: Number(j.published_at),
-            entryCursor: j.entry_cursor === null ? null : Number(j.entry_cursor),
-            nextFireAt: j.next_fire_at === null ? null : Number(j.next_fire_at),
-          },
-          definition: current,
-          now,
-          overlapMs: horizon.overlap,
-          settled: horizon.settled,
-        });
+    await prepareScratchTables(session, this.store.dialect);
+    return session.transaction(async (tx) => {
+      const entered = !todo.enroll
+        ? 0
+        : await enroll(tx, {
+            store: this.store,
+            workspaceId,
+            journey: {
+              journeyId,
+              version: Number(j.version),
+              publishedAt: Number(j.published_at),
+              entryCursor: j.entry_cursor === null ? null : Number(j.entry_cursor),
+              nextFireAt: j.next_fire_at === null ? null : Number(j.next_fire_at),
+            },
+            definition: current,
+            now,
+            overlapMs: horizon.overlap,
+            settled: horizon.settled,
+          });
 
-    // Goals and awaited events: only when events came since the last look.
-    const contexts = new Map<number, Omit<StepContext, 'tx'>>();
-    let converted = 0;
-    if (todo.events) {
-      const versions = await session.query<{ version: number }>(
-        `SELECT DISTINCT version FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`,
-        [workspaceId, journeyId],
-      );
-      for (const { version } of versions) {
-        const definition = await versionDefinition(this.store, workspaceId, journeyId, Number(version));
-        contexts.set(Number(version), this.stepContext(workspaceId, journeyId, Number(version), definition, now, newEventsSince));
-      }
-      // Goals, wake-ups and the watermark move together: one transaction (and one commit).
-      converted = await session.transaction(async (tx) => {
-        let n = 0;
+      // Goals and awaited events: only when events came since the last look.
+      const contexts = new Map<number, Omit<StepContext, 'tx'>>();
+      let converted = 0;
+      if (todo.events) {
+        const versions = await tx.query<{ version: number }>(
+          `SELECT DISTINCT version FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`,
+          [workspaceId, journeyId],
+        );
+        for (const { version } of versions) {
+          const definition = await versionDefinition(this.store, workspaceId, journeyId, Number(version));
+          contexts.set(Number(version), this.stepContext(workspaceId, journeyId, Number(version), definition, now, newEventsSince));
+        }
         for (const ctx of contexts.values()) {
-          n += await convertGoals(tx, { ...ctx, tx });
+          converted += await convertGoals(tx, { ...ctx, tx });
           for (const node of ctx.definition.nodes) {
             const wake = (handlers[node.type] as NodeHandler<NodeType>).wake;
             if (wake) await wake({ ...ctx, tx }, node as never);
@@ -175,11 +180,10 @@ export class JourneyEngine {
           journeyId,
           horizon.settled,
         ]);
-        return n;
-      });
-    }
-    const moved = await this.advanceAll(session, workspaceId, journeyId, contexts, now, newEventsSince);
-    return { journeyId, entered, converted, moved };
+      }
+      const moved = await this.advanceAll(tx, workspaceId, journeyId, contexts, now, newEventsSince);
+      return { journeyId, entered, converted, moved };
+    });
   }
 
   /**
@@ -194,41 +198,58 @@ export class JourneyEngine {
     return { settled: pending === null ? now : Math.min(now, pending - 1), overlap: 1 };
   }
 
-  /** Steps nodes with ready instances until none are left (bounded, in case of a zero-length wait loop). */
+  /**
+   * Steps nodes with ready instances until none are left: first every node with someone ready,
+   * then only the nodes people just arrived at (as the event fast path does), without asking the
+   * store again. Arrivals at a fixed wait are not due yet (unless it is zero); a wait that works out each arrival's
+   * wake-up time (a local time, a date trait) may find it already past, so after such a step the
+   * store is asked again. Bounded, in case of a zero-length wait loop.
+   */
   private async advanceAll(
-    session: Session,
+    tx: SqlExecutor,
     workspaceId: number,
     journeyId: number,
     contexts: Map<number, Omit<StepContext, 'tx'>>,
     now: number,
     newEventsSince: number,
   ): Promise<number> {
-    let moved = 0;
-    await prepareScratchTables(session, this.store.dialect);
-    // A person passes at most every node once per tick, unless a zero-length wait loops: bounded.
-    const passes = () => 2 + Math.max(0, ...[...contexts.values()].map((c) => c.definition.nodes.length));
-    for (let pass = 0; pass < passes(); pass++) {
-      const ready = await session.query<{ version: number; node_id: string }>(
-        `SELECT DISTINCT version, node_id FROM journey_instances
-         WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active' AND due_at <= $3`,
-        [workspaceId, journeyId, now],
-      );
-      if (ready.length === 0) break;
-      let movedThisPass = 0;
-      for (const r of ready) {
-        let ctx = contexts.get(Number(r.version));
-        if (!ctx) {
-          const definition = await versionDefinition(this.store, workspaceId, journeyId, Number(r.version));
-          ctx = this.stepContext(workspaceId, journeyId, Number(r.version), definition, now, newEventsSince);
-          contexts.set(Number(r.version), ctx);
-        }
-        const node = ctx.definition.nodes.find((n) => n.id === r.node_id);
-        if (!node) continue;
-        movedThisPass += await advanceNode(session, ctx, node);
+    const contextOf = async (version: number) => {
+      let ctx = contexts.get(version);
+      if (!ctx) {
+        const definition = await versionDefinition(this.store, workspaceId, journeyId, version);
+        ctx = this.stepContext(workspaceId, journeyId, version, definition, now, newEventsSince);
+        contexts.set(version, ctx);
       }
-      // A pass without moves only gave arrivals at waits their wake-up time; the next pass
-      // moves those already due (e.g. a date trait in the past) or finds nobody ready.
-      moved += movedThisPass;
+      return ctx;
+    };
+    const readyNodes = async () =>
+      (
+        await tx.query<{ version: number; node_id: string }>(
+          `SELECT DISTINCT version, node_id FROM journey_instances
+           WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active' AND due_at <= $3`,
+          [workspaceId, journeyId, now],
+        )
+      ).map((r) => ({ version: Number(r.version), nodeId: r.node_id }));
+    let moved = 0;
+    let frontier = await readyNodes();
+    const bound = () => 2 + Math.max(0, ...[...contexts.values()].map((c) => c.definition.nodes.length));
+    for (let pass = 0; frontier.length > 0 && pass < bound(); pass++) {
+      const next = new Map<string, { version: number; nodeId: string }>();
+      let askAgain = false;
+      for (const { version, nodeId } of frontier) {
+        const ctx = await contextOf(version);
+        const node = ctx.definition.nodes.find((n) => n.id === nodeId);
+        if (!node) continue;
+        const outcome = await stepNode({ ...ctx, tx }, node);
+        moved += outcome.moved;
+        const handler = handlers[node.type] as NodeHandler<NodeType>;
+        if (handler.waits && handler.waitOnArrival?.(node as never) == null) askAgain = true;
+        for (const to of outcome.arrivals.keys()) {
+          const wait = waitOnArrival(ctx.definition, to);
+          if (wait === null || wait <= 0) next.set(`${version}/${to}`, { version, nodeId: to });
+        }
+      }
+      frontier = askAgain ? await readyNodes() : [...next.values()];
     }
     return moved;
   }

@@ -1,7 +1,7 @@
 import { bucketSql, saltHash } from '../core/buckets.ts';
 import { HOUR } from '../core/clock.ts';
 import { eventMatchSql, SqlBuilder } from '../segments/index.ts';
-import { type Session, type SqlExecutor, type Store, takeKeys } from '../store/index.ts';
+import { type SqlExecutor, type Store, takeKeys } from '../store/index.ts';
 import { waitOnArrival } from './advance.ts';
 import type { JourneyDefinition, NodeOf, Trigger } from './definition.ts';
 import { collectScheduled } from './schedule-entry.ts';
@@ -20,7 +20,6 @@ export interface EntryState {
 
 export interface EnrollContext {
   store: Store;
-  session: Session;
   workspaceId: number;
   journey: EntryState;
   definition: JourneyDefinition;
@@ -34,28 +33,26 @@ export interface EnrollContext {
 export const entryNode = (def: JourneyDefinition) => def.nodes.find((n) => n.type === 'entry') as NodeOf<'entry'>;
 
 /**
- * Enrols whoever the trigger brought since the last tick, in one transaction with the cursor
- * move: candidates into a temporary table, then one INSERT…SELECT applying the re-entry rules,
- * the holdout draw and the entry guard (a unique index on the entry key), so reading a trigger
- * twice never enrols anyone twice. Returns how many entered.
+ * Enrols whoever the trigger brought since the last tick, in the caller's transaction with the
+ * cursor move: candidates into a temporary table (prepareScratchTables made it on this
+ * connection), then one INSERT…SELECT applying the re-entry rules, the holdout draw and the entry
+ * guard (a unique index on the entry key), so reading a trigger twice never enrols anyone twice.
+ * Returns how many entered.
  */
-export async function enroll(ctx: EnrollContext): Promise<number> {
+export async function enroll(tx: SqlExecutor, ctx: EnrollContext): Promise<number> {
   const trigger = entryNode(ctx.definition).trigger;
   if (trigger.kind === 'api') return 0;
-  await prepareScratchTables(ctx.session, ctx.store.dialect);
-  return ctx.session.transaction((tx) =>
-    withCandidates(tx, async () => {
-      const cursor = await collect(tx, ctx, trigger);
-      const { entered } = await admit(tx, ctx);
-      await tx.query('UPDATE journeys SET entry_cursor = $3, next_fire_at = $4 WHERE workspace_id = $1 AND journey_id = $2', [
-        ctx.workspaceId,
-        ctx.journey.journeyId,
-        cursor.entryCursor,
-        cursor.nextFireAt,
-      ]);
-      return entered;
-    }),
-  );
+  return withCandidates(tx, async () => {
+    const cursor = await collect(tx, ctx, trigger);
+    const { entered } = await admit(tx, ctx);
+    await tx.query('UPDATE journeys SET entry_cursor = $3, next_fire_at = $4 WHERE workspace_id = $1 AND journey_id = $2', [
+      ctx.workspaceId,
+      ctx.journey.journeyId,
+      cursor.entryCursor,
+      cursor.nextFireAt,
+    ]);
+    return entered;
+  });
 }
 
 /** Runs `fn` with an empty `candidates` table (prepareScratchTables made it on this connection). */
@@ -177,7 +174,7 @@ export interface EventBatch {
  */
 export async function admitEventBatch(
   tx: SqlExecutor,
-  ctx: Omit<EnrollContext, 'session' | 'overlapMs' | 'settled'>,
+  ctx: Omit<EnrollContext, 'overlapMs' | 'settled'>,
   batch: EventBatch,
   carried: JourneyEvents[],
 ): Promise<Admitted | null> {
@@ -214,12 +211,7 @@ export interface Admitted {
  * their entry: its events are written now, or added to `carried` for the caller's next journey
  * events statement. `atMost`, when the caller knows a bound on the entrants, saves counting them.
  */
-export async function admit(
-  tx: SqlExecutor,
-  ctx: Omit<EnrollContext, 'session'>,
-  atMost?: number,
-  carried?: JourneyEvents[],
-): Promise<Admitted> {
+export async function admit(tx: SqlExecutor, ctx: EnrollContext, atMost?: number, carried?: JourneyEvents[]): Promise<Admitted> {
   // Candidates whose entry key has not entered yet: a bound on who may enter. A tick re-reads the
   // events the event fast path already enrolled, so this is often 0, and the admission is skipped.
   const n =
