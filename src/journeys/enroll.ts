@@ -255,15 +255,21 @@ export async function admit(tx: SqlExecutor, ctx: EnrollContext, atMost?: number
     : { join: '', check: 'x.per_person = 1' };
   const start = startingPoint(ctx.definition, ctx.now);
   const holdout = `${bucketSql('x.user_key', b.param(saltHash(`journey:${ctx.journey.journeyId}`)))} < ${b.param(settings.holdoutPercent)}`;
+  // A lone candidate (an event fast path at a few orders a second) is first in every ranking: the
+  // same statement without its three window functions, each a pipeline that DuckDB plans and runs.
+  const ranks =
+    Number(n) === 1
+      ? '0 AS seq, 1 AS per_key, 1 AS per_person'
+      : `row_number() OVER (ORDER BY c.ts, c.entry_key) - 1 AS seq,
+         row_number() OVER (PARTITION BY c.user_key, c.instance_key ORDER BY c.ts, c.entry_key) AS per_key,
+         row_number() OVER (PARTITION BY c.user_key ORDER BY c.ts, c.entry_key) AS per_person`;
   const entered = await tx.execute(
     `INSERT INTO journey_instances (workspace_id, journey_id, version, instance_id, user_key, instance_key, entry_key, holdout, status,
        node_id, node_state, due_at, entered_at, node_entered_at, step_no, trigger_props, trigger_total)
      SELECT ${ws}, ${jid}, ${b.param(ctx.journey.version)}, ${b.param(base)} + x.seq, x.user_key, x.instance_key, x.entry_key, ${holdout}, 'active',
        ${b.param(start.nodeId)}, ${start.state}, ${b.param(start.dueAt)}, x.ts, ${now}, 0, x.trigger_props, x.trigger_total
      FROM (
-       SELECT c.*, row_number() OVER (ORDER BY c.ts, c.entry_key) - 1 AS seq,
-         row_number() OVER (PARTITION BY c.user_key, c.instance_key ORDER BY c.ts, c.entry_key) AS per_key,
-         row_number() OVER (PARTITION BY c.user_key ORDER BY c.ts, c.entry_key) AS per_person
+       SELECT c.*, ${ranks}
        FROM candidates c JOIN users u ON u.workspace_id = ${ws} AND u.user_key = c.user_key AND u.merged_into IS NULL
        WHERE NOT EXISTS (SELECT 1 FROM journey_instances p WHERE ${blocking})
          AND NOT EXISTS (SELECT 1 FROM journey_instances p WHERE p.workspace_id = ${ws} AND p.journey_id = ${jid} AND p.entry_key = c.entry_key)
