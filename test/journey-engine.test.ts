@@ -378,6 +378,22 @@ describe.each(engines)('journey engine (%s)', (engine) => {
     expect(traits).toEqual({ email: 'dee@example.com', vip: true, tier: 'gold', tags: { early: true, recalled: true } });
   });
 
+  it('a tick records the entry of people who start at a wait (no step moves them)', async () => {
+    const id = await shop.journey(
+      'wait-first',
+      line('Wait First', [{ id: 'pause', type: 'wait', wait: { kind: 'duration', duration: '1d' } }, send('later')]),
+    );
+    await shop.track('ann', 'Wait First');
+    await shop.track('bob', 'Wait First');
+    await shop.tick();
+    const [entered] = await shop.store.query<{ n: number }>(
+      `SELECT count(*) AS n FROM events WHERE workspace_id = $1 AND event = 'Journey Entered' AND (properties ->> 'journey_id') = $2`,
+      [shop.ws, String(id)],
+    );
+    expect(Number(entered!.n)).toBe(2);
+    expect((await shop.path(id, 'ann'))[0]!.nodeId).toBe('pause');
+  });
+
   it('writes journey events that segments can use', async () => {
     const id = await shop.journey('events', line('Events Test', [send('ping')]));
     await shop.track('eve', 'Events Test');

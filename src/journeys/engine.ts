@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
 import type { Session, SqlExecutor, Store } from '../store/index.ts';
 import { stepNode, waitOnArrival } from './advance.ts';
-import type { JourneyDefinition, NodeType, Trigger } from './definition.ts';
+import type { NodeType, Trigger } from './definition.ts';
 import { enroll, entryNode } from './enroll.ts';
 import { type CommittedEvent, EventFastPath, type FastPathResult } from './fast-path.ts';
 import { convertGoals } from './goal.ts';
@@ -11,6 +11,7 @@ import { handlers } from './nodes/index.ts';
 import { pendingWork, type RunningJourney, type Work } from './pending-work.ts';
 import { prepareScratchTables } from './scratch.ts';
 import { journeyWrites } from './serial.ts';
+import { insertJourneyEvents, type JourneyEvents } from './sql.ts';
 import type { NodeHandler, StepContext } from './step-context.ts';
 import { WatchedEvents } from './watched-events.ts';
 
@@ -127,7 +128,8 @@ export class JourneyEngine {
    * One journey's tick, in one transaction: enrolment with its cursor, goals, wake-ups and the
    * event watermark, and every step. A crash rolls the whole tick back and the next one does it
    * again; one commit instead of one per phase and per node step (a tick of a small journey is
-   * mostly fixed costs per statement and per commit on DuckDB).
+   * mostly fixed costs per statement and per commit on DuckDB). The entrants' `Journey Entered`
+   * events ride with the first journey events the tick writes (StepContext.carried).
    */
   private async tickJourney(session: Session, workspaceId: number, j: RunningJourney, todo: Work): Promise<TickResult> {
     const now = this.clock.now();
@@ -136,28 +138,57 @@ export class JourneyEngine {
     const newEventsSince = (j.events_watermark === null ? now : Number(j.events_watermark)) - horizon.overlap;
     const current = await versionDefinition(this.store, workspaceId, journeyId, Number(j.version));
     this.triggers.set(`${journeyId}/${j.version}`, entryNode(current).trigger);
+    const carried: JourneyEvents[] = [];
+    const contexts = new Map<number, StepContext>();
     await prepareScratchTables(session, this.store.dialect);
     return session.transaction(async (tx) => {
+      // Every version's steps share the carried events: whichever writes journey events first writes them.
+      const contextOf = async (version: number): Promise<StepContext> => {
+        let ctx = contexts.get(version);
+        if (!ctx) {
+          const definition = await versionDefinition(this.store, workspaceId, journeyId, version);
+          const trigger = entryNode(definition).trigger;
+          const keyProperty = 'key' in trigger && trigger.key ? trigger.key : null;
+          ctx = {
+            tx,
+            dialect: this.store.dialect,
+            workspaceId,
+            journeyId,
+            version,
+            definition,
+            now,
+            newEventsSince,
+            keyed: keyProperty !== null,
+            keyProperty,
+            carried,
+          };
+          contexts.set(version, ctx);
+        }
+        return ctx;
+      };
       const entered = !todo.enroll
         ? 0
-        : await enroll(tx, {
-            store: this.store,
-            workspaceId,
-            journey: {
-              journeyId,
-              version: Number(j.version),
-              publishedAt: Number(j.published_at),
-              entryCursor: j.entry_cursor === null ? null : Number(j.entry_cursor),
-              nextFireAt: j.next_fire_at === null ? null : Number(j.next_fire_at),
+        : await enroll(
+            tx,
+            {
+              store: this.store,
+              workspaceId,
+              journey: {
+                journeyId,
+                version: Number(j.version),
+                publishedAt: Number(j.published_at),
+                entryCursor: j.entry_cursor === null ? null : Number(j.entry_cursor),
+                nextFireAt: j.next_fire_at === null ? null : Number(j.next_fire_at),
+              },
+              definition: current,
+              now,
+              overlapMs: horizon.overlap,
+              settled: horizon.settled,
             },
-            definition: current,
-            now,
-            overlapMs: horizon.overlap,
-            settled: horizon.settled,
-          });
+            carried,
+          );
 
       // Goals and awaited events: only when events came since the last look.
-      const contexts = new Map<number, Omit<StepContext, 'tx'>>();
       let converted = 0;
       if (todo.events) {
         const versions = await tx.query<{ version: number }>(
@@ -165,14 +196,11 @@ export class JourneyEngine {
           [workspaceId, journeyId],
         );
         for (const { version } of versions) {
-          const definition = await versionDefinition(this.store, workspaceId, journeyId, Number(version));
-          contexts.set(Number(version), this.stepContext(workspaceId, journeyId, Number(version), definition, now, newEventsSince));
-        }
-        for (const ctx of contexts.values()) {
-          converted += await convertGoals(tx, { ...ctx, tx });
+          const ctx = await contextOf(Number(version));
+          converted += await convertGoals(tx, ctx);
           for (const node of ctx.definition.nodes) {
             const wake = (handlers[node.type] as NodeHandler<NodeType>).wake;
-            if (wake) await wake({ ...ctx, tx }, node as never);
+            if (wake) await wake(ctx, node as never);
           }
         }
         await tx.query('UPDATE journeys SET events_watermark = $3 WHERE workspace_id = $1 AND journey_id = $2', [
@@ -181,7 +209,9 @@ export class JourneyEngine {
           horizon.settled,
         ]);
       }
-      const moved = await this.advanceAll(tx, workspaceId, journeyId, contexts, now, newEventsSince);
+      const moved = await advanceAll(tx, contextOf, { workspaceId, journeyId, now });
+      // `Journey Entered` of entrants no step moved (all waiting at a fixed wait) and written by no goal.
+      await insertJourneyEvents(tx, { dialect: this.store.dialect, workspaceId, now, carried }, []);
       return { journeyId, entered, converted, moved };
     });
   }
@@ -196,85 +226,6 @@ export class JourneyEngine {
     // An overlap of 1 ms: an event received in the very millisecond of the cursor is read again
     // next time rather than missed (entries, goals and wakes are idempotent).
     return { settled: pending === null ? now : Math.min(now, pending - 1), overlap: 1 };
-  }
-
-  /**
-   * Steps nodes with ready instances until none are left: first every node with someone ready,
-   * then only the nodes people just arrived at (as the event fast path does), without asking the
-   * store again. Arrivals at a fixed wait are not due yet (unless it is zero); a wait that works out each arrival's
-   * wake-up time (a local time, a date trait) may find it already past, so after such a step the
-   * store is asked again. Bounded, in case of a zero-length wait loop.
-   */
-  private async advanceAll(
-    tx: SqlExecutor,
-    workspaceId: number,
-    journeyId: number,
-    contexts: Map<number, Omit<StepContext, 'tx'>>,
-    now: number,
-    newEventsSince: number,
-  ): Promise<number> {
-    const contextOf = async (version: number) => {
-      let ctx = contexts.get(version);
-      if (!ctx) {
-        const definition = await versionDefinition(this.store, workspaceId, journeyId, version);
-        ctx = this.stepContext(workspaceId, journeyId, version, definition, now, newEventsSince);
-        contexts.set(version, ctx);
-      }
-      return ctx;
-    };
-    const readyNodes = async () =>
-      (
-        await tx.query<{ version: number; node_id: string }>(
-          `SELECT DISTINCT version, node_id FROM journey_instances
-           WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active' AND due_at <= $3`,
-          [workspaceId, journeyId, now],
-        )
-      ).map((r) => ({ version: Number(r.version), nodeId: r.node_id }));
-    let moved = 0;
-    let frontier = await readyNodes();
-    const bound = () => 2 + Math.max(0, ...[...contexts.values()].map((c) => c.definition.nodes.length));
-    for (let pass = 0; frontier.length > 0 && pass < bound(); pass++) {
-      const next = new Map<string, { version: number; nodeId: string }>();
-      let askAgain = false;
-      for (const { version, nodeId } of frontier) {
-        const ctx = await contextOf(version);
-        const node = ctx.definition.nodes.find((n) => n.id === nodeId);
-        if (!node) continue;
-        const outcome = await stepNode({ ...ctx, tx }, node);
-        moved += outcome.moved;
-        const handler = handlers[node.type] as NodeHandler<NodeType>;
-        if (handler.waits && handler.waitOnArrival?.(node as never) == null) askAgain = true;
-        for (const to of outcome.arrivals.keys()) {
-          const wait = waitOnArrival(ctx.definition, to);
-          if (wait === null || wait <= 0) next.set(`${version}/${to}`, { version, nodeId: to });
-        }
-      }
-      frontier = askAgain ? await readyNodes() : [...next.values()];
-    }
-    return moved;
-  }
-
-  private stepContext(
-    workspaceId: number,
-    journeyId: number,
-    version: number,
-    definition: JourneyDefinition,
-    now: number,
-    newEventsSince: number,
-  ): Omit<StepContext, 'tx'> {
-    const trigger = entryNode(definition).trigger;
-    const keyProperty = 'key' in trigger && trigger.key ? trigger.key : null;
-    return {
-      dialect: this.store.dialect,
-      workspaceId,
-      journeyId,
-      version,
-      definition,
-      now,
-      newEventsSince,
-      keyed: keyProperty !== null,
-      keyProperty,
-    };
   }
 
   /** Ticks every `intervalMs`, and right away when nudged; takes committed events on the fast path. */
@@ -333,4 +284,49 @@ export class JourneyEngine {
     this.ticker = null;
     await this.fastRun;
   }
+}
+
+/**
+ * Steps nodes with ready instances until none are left: first every node with someone ready,
+ * then only the nodes people just arrived at (as the event fast path does), without asking the
+ * store again. Arrivals at a fixed wait are not due yet (unless it is zero); a wait that works out
+ * each arrival's wake-up time (a local time, a date trait) may find it already past, so after such
+ * a step the store is asked again. Bounded, in case of a zero-length wait loop.
+ */
+async function advanceAll(
+  tx: SqlExecutor,
+  contextOf: (version: number) => Promise<StepContext>,
+  j: { workspaceId: number; journeyId: number; now: number },
+): Promise<number> {
+  const readyNodes = async () =>
+    (
+      await tx.query<{ version: number; node_id: string }>(
+        `SELECT DISTINCT version, node_id FROM journey_instances
+         WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active' AND due_at <= $3`,
+        [j.workspaceId, j.journeyId, j.now],
+      )
+    ).map((r) => ({ version: Number(r.version), nodeId: r.node_id }));
+  let moved = 0;
+  let frontier = await readyNodes();
+  let bound = 2;
+  for (let pass = 0; frontier.length > 0 && pass < bound; pass++) {
+    const next = new Map<string, { version: number; nodeId: string }>();
+    let askAgain = false;
+    for (const { version, nodeId } of frontier) {
+      const ctx = await contextOf(version);
+      bound = Math.max(bound, 2 + ctx.definition.nodes.length);
+      const node = ctx.definition.nodes.find((n) => n.id === nodeId);
+      if (!node) continue;
+      const outcome = await stepNode(ctx, node);
+      moved += outcome.moved;
+      const handler = handlers[node.type] as NodeHandler<NodeType>;
+      if (handler.waits && handler.waitOnArrival?.(node as never) == null) askAgain = true;
+      for (const to of outcome.arrivals.keys()) {
+        const wait = waitOnArrival(ctx.definition, to);
+        if (wait === null || wait <= 0) next.set(`${version}/${to}`, { version, nodeId: to });
+      }
+    }
+    frontier = askAgain ? await readyNodes() : [...next.values()];
+  }
+  return moved;
 }

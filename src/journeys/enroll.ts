@@ -37,14 +37,14 @@ export const entryNode = (def: JourneyDefinition) => def.nodes.find((n) => n.typ
  * cursor move: candidates into a temporary table (prepareScratchTables made it on this
  * connection), then one INSERT…SELECT applying the re-entry rules, the holdout draw and the entry
  * guard (a unique index on the entry key), so reading a trigger twice never enrols anyone twice.
- * Returns how many entered.
+ * The entrants' `Journey Entered` events go into `carried` when given (see admit). Returns how many entered.
  */
-export async function enroll(tx: SqlExecutor, ctx: EnrollContext): Promise<number> {
+export async function enroll(tx: SqlExecutor, ctx: EnrollContext, carried?: JourneyEvents[]): Promise<number> {
   const trigger = entryNode(ctx.definition).trigger;
   if (trigger.kind === 'api') return 0;
   return withCandidates(tx, async () => {
     const cursor = await collect(tx, ctx, trigger);
-    const { entered } = await admit(tx, ctx);
+    const { entered } = await admit(tx, ctx, undefined, carried);
     await tx.query('UPDATE journeys SET entry_cursor = $3, next_fire_at = $4 WHERE workspace_id = $1 AND journey_id = $2', [
       ctx.workspaceId,
       ctx.journey.journeyId,
