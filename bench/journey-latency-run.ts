@@ -2,7 +2,7 @@
  * The `latency` measurement of the `journeys` benchmark alone (no 1M-people bulk phases), for
  * iterating on event → outbox latency:
  *
- *   node --import tsx bench/journey-latency-run.ts [--engine duckdb|postgres] [--events 2000] [--rate 100] [--trace-sql]
+ *   node --import tsx bench/journey-latency-run.ts [--engine duckdb|postgres] [--events 2000] [--rate 100] [--population N] [--trace-sql]
  *
  * Same store, server and sender as `npm run bench -- --only journeys` (journey-latency.ts);
  * prints one JSON row per engine.
@@ -18,6 +18,7 @@ const { values } = parseArgs({
     engine: { type: 'string' },
     events: { type: 'string' },
     rate: { type: 'string' },
+    population: { type: 'string' },
     'trace-sql': { type: 'boolean', default: false },
   },
 });
@@ -35,6 +36,7 @@ for (const engine of engines) {
       events: count(values.events, defaultLatencyEvents),
       warmup: 50,
       rate: count(values.rate, 100),
+      population: values.population === undefined ? 0 : count(values.population, 0),
       progress: terminalProgress(),
       traceSql: values['trace-sql'],
     });

@@ -14,12 +14,13 @@ import { loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildServer } from '../src/api/server.ts';
 import type { Progress } from '../src/cli/progress.ts';
-import { systemClock } from '../src/core/clock.ts';
+import { DAY, systemClock } from '../src/core/clock.ts';
 import { parseConfig } from '../src/core/config.ts';
 import { createJourney, defaultEngineOptions, journeyDefinitionSchema, publishJourney } from '../src/journeys/index.ts';
-import type { Store } from '../src/store/index.ts';
+import { reserveKeys, type Store } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { orderId, type SenderCommand, type SenderMessage, type SenderOptions, type SenderResult, wallNow } from './journey-client.ts';
+import { generatePeople } from './journey-data.ts';
 import { ProcessSampler, quantile, round } from './stats.ts';
 import { StoreTrace } from './store-trace.ts';
 
@@ -36,6 +37,26 @@ export interface LatencyOptions {
   pollMs?: number;
   /** Engine tick interval of the server (it is also nudged after each ingest commit). */
   tickMs?: number;
+  /**
+   * People already in the workspace, each with a past order's completed instance of the journey
+   * (default 0: an empty store). The statements of an admission read `users` and the journey's
+   * instances: this shows what the latency does when those tables are large.
+   */
+  population?: number;
+}
+
+/** `n` people (bench/journey-data.ts), each with the completed instance of a past order's confirmation. */
+async function populate(store: Store, ws: number, journeyId: number, n: number, now: number, progress: Progress): Promise<void> {
+  await generatePeople(store, ws, n, now, progress);
+  const base = await reserveKeys(store, 'journey_instance', n);
+  await store.query(
+    `INSERT INTO journey_instances (workspace_id, journey_id, version, instance_id, user_key, instance_key, entry_key, holdout, status,
+       node_id, node_state, due_at, entered_at, node_entered_at, step_no, trigger_props, trigger_total, exit_reason, exited_at)
+     SELECT $1, $2, 1, $3 + user_key - 1, user_key, 'past-' || CAST(user_key AS TEXT), 'e.past-' || CAST(user_key AS TEXT), FALSE, 'completed',
+       'confirm', 0, NULL, $4, $4, 1, NULL, NULL, 'end_of_path', $4
+     FROM users WHERE workspace_id = $1`,
+    [ws, journeyId, base, now - DAY],
+  );
 }
 
 /** An order confirmation: no wait, so the message is due as soon as the order is seen. */
@@ -186,6 +207,7 @@ export async function runLatency(store: Store, o: LatencyOptions): Promise<Recor
     now,
   );
   await publishJourney(store, ws.workspaceId, j.journeyId, now);
+  if (o.population) await populate(store, ws.workspaceId, j.journeyId, o.population, now, o.progress);
   const config = parseConfig({ logLevel: 'silent' }, {});
   const trace = o.traceSql ? new StoreTrace() : null;
   const server = await buildServer({
