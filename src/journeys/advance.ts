@@ -172,6 +172,51 @@ function arrivalSql(ctx: StepContext, node: JourneyNode): { state: string; due: 
   };
 }
 
+/** A node of one version of a journey. */
+export interface NodeRef {
+  version: number;
+  nodeId: string;
+}
+
+/**
+ * Steps the nodes of `first`, then the nodes people arrived at in the pass before, until everyone
+ * waits or has finished — a tick (after reading which nodes have someone ready) and an event fast
+ * path (from its entrants' first node, within `scope`) alike. Arrivals at a fixed wait are not due
+ * (unless it is zero). A wait that works out each arrival's wake-up time (a local time, a date
+ * trait) may find it already past: with `readyNodes`, the store is then asked again which nodes
+ * have someone ready; without, those arrivals wait for the next tick. Bounded, in case of a
+ * zero-length wait loop. Returns how many instances moved.
+ */
+export async function stepThrough(
+  contextOf: (version: number) => Promise<StepContext>,
+  first: readonly NodeRef[],
+  o: { scope?: StepScope; readyNodes?: () => Promise<NodeRef[]> } = {},
+): Promise<number> {
+  let frontier = first;
+  let moved = 0;
+  let bound = 2;
+  for (let pass = 0; frontier.length > 0 && pass < bound; pass++) {
+    const next = new Map<string, NodeRef>();
+    let askAgain = false;
+    for (const { version, nodeId } of frontier) {
+      const ctx = await contextOf(version);
+      bound = Math.max(bound, 2 + ctx.definition.nodes.length);
+      const node = ctx.definition.nodes.find((n) => n.id === nodeId);
+      if (!node) continue;
+      const outcome = await stepNode(ctx, node, o.scope);
+      moved += outcome.moved;
+      const handler = handlers[node.type] as NodeHandler<NodeType>;
+      if (handler.waits && handler.waitOnArrival?.(node as never) == null) askAgain = true;
+      for (const to of outcome.arrivals.keys()) {
+        const wait = waitOnArrival(ctx.definition, to);
+        if (wait === null || wait <= 0) next.set(`${version}/${to}`, { version, nodeId: to });
+      }
+    }
+    frontier = askAgain && o.readyNodes ? await o.readyNodes() : [...next.values()];
+  }
+  return moved;
+}
+
 /** How long people arriving at node `nodeId` simply wait (see NodeHandler.waitOnArrival), or null. */
 export function waitOnArrival(definition: JourneyDefinition, nodeId: string): number | null {
   const node = definition.nodes.find((n) => n.id === nodeId)!;

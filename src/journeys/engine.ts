@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
-import type { Session, SqlExecutor, Store } from '../store/index.ts';
-import { stepNode, waitOnArrival } from './advance.ts';
+import type { Session, Store } from '../store/index.ts';
+import { stepThrough } from './advance.ts';
 import type { NodeType, Trigger } from './definition.ts';
 import { enroll, entryNode } from './enroll.ts';
 import { type CommittedEvent, EventFastPath, type FastPathResult } from './fast-path.ts';
@@ -209,7 +209,16 @@ export class JourneyEngine {
           horizon.settled,
         ]);
       }
-      const moved = await advanceAll(tx, contextOf, { workspaceId, journeyId, now });
+      // Every node with someone ready (arrived, or due), then the nodes they arrive at.
+      const readyNodes = async () =>
+        (
+          await tx.query<{ version: number; node_id: string }>(
+            `SELECT DISTINCT version, node_id FROM journey_instances
+             WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active' AND due_at <= $3`,
+            [workspaceId, journeyId, now],
+          )
+        ).map((r) => ({ version: Number(r.version), nodeId: r.node_id }));
+      const moved = await stepThrough(contextOf, await readyNodes(), { readyNodes });
       // `Journey Entered` of entrants no step moved (all waiting at a fixed wait) and written by no goal.
       await insertJourneyEvents(tx, { dialect: this.store.dialect, workspaceId, now, carried }, []);
       return { journeyId, entered, converted, moved };
@@ -284,49 +293,4 @@ export class JourneyEngine {
     this.ticker = null;
     await this.fastRun;
   }
-}
-
-/**
- * Steps nodes with ready instances until none are left: first every node with someone ready,
- * then only the nodes people just arrived at (as the event fast path does), without asking the
- * store again. Arrivals at a fixed wait are not due yet (unless it is zero); a wait that works out
- * each arrival's wake-up time (a local time, a date trait) may find it already past, so after such
- * a step the store is asked again. Bounded, in case of a zero-length wait loop.
- */
-async function advanceAll(
-  tx: SqlExecutor,
-  contextOf: (version: number) => Promise<StepContext>,
-  j: { workspaceId: number; journeyId: number; now: number },
-): Promise<number> {
-  const readyNodes = async () =>
-    (
-      await tx.query<{ version: number; node_id: string }>(
-        `SELECT DISTINCT version, node_id FROM journey_instances
-         WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active' AND due_at <= $3`,
-        [j.workspaceId, j.journeyId, j.now],
-      )
-    ).map((r) => ({ version: Number(r.version), nodeId: r.node_id }));
-  let moved = 0;
-  let frontier = await readyNodes();
-  let bound = 2;
-  for (let pass = 0; frontier.length > 0 && pass < bound; pass++) {
-    const next = new Map<string, { version: number; nodeId: string }>();
-    let askAgain = false;
-    for (const { version, nodeId } of frontier) {
-      const ctx = await contextOf(version);
-      bound = Math.max(bound, 2 + ctx.definition.nodes.length);
-      const node = ctx.definition.nodes.find((n) => n.id === nodeId);
-      if (!node) continue;
-      const outcome = await stepNode(ctx, node);
-      moved += outcome.moved;
-      const handler = handlers[node.type] as NodeHandler<NodeType>;
-      if (handler.waits && handler.waitOnArrival?.(node as never) == null) askAgain = true;
-      for (const to of outcome.arrivals.keys()) {
-        const wait = waitOnArrival(ctx.definition, to);
-        if (wait === null || wait <= 0) next.set(`${version}/${to}`, { version, nodeId: to });
-      }
-    }
-    frontier = askAgain ? await readyNodes() : [...next.values()];
-  }
-  return moved;
 }

@@ -1,5 +1,5 @@
 import type { Session, Store } from '../store/index.ts';
-import { type StepScope, stepNode, waitOnArrival } from './advance.ts';
+import { type StepScope, stepThrough } from './advance.ts';
 import type { JourneyDefinition } from './definition.ts';
 import { admitEventBatch, type EventBatch, entryNode, startingPoint } from './enroll.ts';
 import { convertGoals } from './goal.ts';
@@ -154,36 +154,12 @@ export class EventFastPath {
       // As in a tick, goals before steps: an order paid in the batch that placed it ends the instance first.
       if (j.definition.settings.goal) await convertGoals(tx, ctx, scope);
       const start = startingPoint(j.definition, now);
-      const moved = start.state === 0 ? await stepThrough(ctx, scope, start.nodeId) : 0;
+      const moved = start.state === 0 ? await stepThrough(async () => ctx, [{ version: j.version, nodeId: start.nodeId }], { scope }) : 0;
       // `Journey Entered` of entrants no step moved (all waiting, or converted at once) and written by no goal.
       await insertJourneyEvents(tx, ctx, []);
       return { entered: admitted.entered, moved };
     });
   }
-}
-
-/**
- * Steps the scope's instances from `first` through every node they reach this instant, pass by
- * pass (a pass steps each node someone arrived at in the previous one), until all wait or have
- * finished. Bounded like a tick's passes, in case of a zero-length wait loop.
- */
-async function stepThrough(ctx: StepContext, scope: StepScope, first: string): Promise<number> {
-  let frontier = new Set([first]);
-  let moved = 0;
-  const bound = 2 + ctx.definition.nodes.length;
-  for (let pass = 0; pass < bound && frontier.size > 0; pass++) {
-    const next = new Set<string>();
-    for (const id of frontier) {
-      const node = ctx.definition.nodes.find((n) => n.id === id);
-      if (!node) continue;
-      const outcome = await stepNode(ctx, node, scope);
-      moved += outcome.moved;
-      // Arrivals at a fixed wait are waiting already (not due): nothing to step there now.
-      for (const to of outcome.arrivals.keys()) if (waitOnArrival(ctx.definition, to) === null) next.add(to);
-    }
-    frontier = next;
-  }
-  return moved;
 }
 
 function toBatch(events: readonly CommittedEvent[]): EventBatch {
