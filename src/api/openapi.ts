@@ -87,6 +87,7 @@ export function openApiDocument() {
       {
         post: {
           summary: `Segment ${t} call`,
+          description: `Also served at \`/v1/${t[0]}\`, the path Segment's browser library posts to.`,
           tags: ['Tracking'],
           security: writeKeyAuth,
           requestBody: json(t[0]!.toUpperCase() + t.slice(1)),
@@ -145,6 +146,7 @@ export function openApiDocument() {
       '/v1/batch': {
         post: {
           summary: 'Many events in one request',
+          description: "Also served at `/v1/b`, the path of Segment's mobile libraries and of analytics.js's batching.",
           tags: ['Tracking'],
           security: writeKeyAuth,
           requestBody: json('Batch'),

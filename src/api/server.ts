@@ -1,3 +1,4 @@
+import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { syncAllCoupons } from '../commerce/coupons/index.ts';
 import { type MemberJobOptions, MemberJobs } from '../commerce/members/index.ts';
@@ -104,6 +105,13 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     });
   });
 
+  // A shop's web pages call the write-key API under /v1 (events from analytics.js, content slot
+  // decisions) from the shop's own origin: it answers cross-origin requests and their preflight
+  // (analytics.js sends the write key in an Authorization header). The admin API stays same-origin.
+  await app.register(cors, {
+    delegator: (request, done) =>
+      done(null, request.url.startsWith('/v1/') ? { origin: true, methods: ['GET', 'POST'], maxAge: 86_400 } : { origin: false }),
+  });
   registerTrackingRoutes(app, ctx);
   registerPeopleRoutes(app, ctx);
   registerCatalogRoutes(app, ctx);

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, type ErrorBody, formatPath } from '../core/errors.ts';
 import { batchSchema, type EventType } from '../core/events.ts';
 import { MAX_EVENT_BYTES, type NormalizedEvent, normalizeEvent } from '../ingest/index.ts';
@@ -43,10 +43,33 @@ function normalizeAll(raws: unknown[], prefix: (i: number) => PropertyKey[], ctx
   return events;
 }
 
+/**
+ * The short paths Segment's own libraries post to: analytics.js (browser) posts each call to the
+ * initial of its type, and batches — as the mobile libraries (Swift, Kotlin, React Native) do —
+ * to `/b`. With `apiHost` set to `<our host>/v1` they work unchanged.
+ */
+const shortPaths: Record<EventType | 'batch', string> = {
+  track: 't',
+  identify: 'i',
+  alias: 'a',
+  page: 'p',
+  screen: 's',
+  group: 'g',
+  batch: 'b',
+};
+
+/** Each route at its spec path and at its short one (see shortPaths). */
+const bothPaths = (name: EventType | 'batch') => [`/v1/${name}`, `/v1/${shortPaths[name]}`];
+
 export function registerTrackingRoutes(app: FastifyInstance, ctx: ApiContext) {
   const single: EventType[] = ['track', 'identify', 'alias', 'page', 'screen', 'group'];
   for (const type of single) {
-    app.post(`/v1/${type}`, { bodyLimit: MAX_EVENT_BYTES }, async (request) => {
+    for (const url of bothPaths(type)) app.post(url, { bodyLimit: MAX_EVENT_BYTES }, one(type));
+  }
+  for (const url of bothPaths('batch')) app.post(url, { bodyLimit: MAX_BATCH_BYTES }, batch);
+
+  function one(type: EventType) {
+    return async (request: FastifyRequest) => {
       const ws = await workspaceFromWriteKey(ctx.keys, request);
       const body = request.body;
       if (typeof body !== 'object' || body === null || Array.isArray(body))
@@ -63,10 +86,10 @@ export function registerTrackingRoutes(app: FastifyInstance, ctx: ApiContext) {
       );
       const r = await ctx.ingest.submit(events);
       return { success: true, ...r };
-    });
+    };
   }
 
-  app.post('/v1/batch', { bodyLimit: MAX_BATCH_BYTES }, async (request) => {
+  async function batch(request: FastifyRequest) {
     const ws = await workspaceFromWriteKey(ctx.keys, request);
     const body = parseOrThrow(batchSchema, request.body);
     const events = normalizeAll(
@@ -84,5 +107,5 @@ export function registerTrackingRoutes(app: FastifyInstance, ctx: ApiContext) {
     );
     const r = await ctx.ingest.submit(events);
     return { success: true, ...r };
-  });
+  }
 }

@@ -1,0 +1,195 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server as HttpServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join, normalize } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { engines } from './engines.ts';
+import { type Harness, startHarness } from './server-harness.ts';
+
+/**
+ * Segment's browser library (analytics.js, `@segment/analytics-next`) and mobile libraries point at
+ * Shopflow with `apiHost: '<host>/v1'`: they post to short paths (`/v1/t`, `/v1/i`, … and `/v1/b`
+ * for batches), as `text/plain` with the write key in an Authorization header — from the shop's
+ * own origin, so through a CORS preflight.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+// CI installs Chromium and sets this, so the browser test cannot be skipped there unnoticed.
+const chromiumRequired = process.env.SHOPFLOW_REQUIRE_CHROMIUM === '1';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && !chromiumRequired) {
+  console.warn(`skipping the analytics.js browser test: no ${CHROMIUM} (apt-get install chromium)`);
+}
+
+const SHOP_ORIGIN = 'https://shop.example';
+
+/** The shop's web site: a page and the analytics.js bundle, on another origin than Shopflow. */
+function shopSite(): Promise<{ server: HttpServer; url: string }> {
+  const umd = join(dirname(createRequire(import.meta.url).resolve('@segment/analytics-next/package.json')), 'dist', 'umd');
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script src="/ajs/index.js"></script>');
+      return;
+    }
+    const file = normalize(join(umd, path.replace(/^\/ajs\//, '')));
+    if (!path.startsWith('/ajs/') || !file.startsWith(umd) || !existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(file));
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      resolve({ server, url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/` });
+    }),
+  );
+}
+
+describe.each(engines)('Segment browser and mobile libraries on %s', (engine) => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness(engine);
+  });
+  afterAll(() => h.dispose());
+
+  it('answers the preflight of the write-key API from any origin, and only of it', async () => {
+    const preflight = await h.server.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/t',
+      headers: {
+        origin: SHOP_ORIGIN,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,authorization',
+      },
+    });
+    expect(preflight.statusCode).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe(SHOP_ORIGIN);
+    expect(String(preflight.headers['access-control-allow-methods'])).toContain('POST');
+    expect(String(preflight.headers['access-control-allow-headers']).toLowerCase()).toContain('authorization');
+    // The admin API is not for other sites' pages: no preflight, no CORS headers.
+    const admin = await h.server.app.inject({
+      method: 'OPTIONS',
+      url: '/api/segments',
+      headers: { origin: SHOP_ORIGIN, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+    });
+    expect(admin.statusCode).toBe(404);
+    expect(admin.headers['access-control-allow-origin']).toBeUndefined();
+    const read = await h.server.app.inject({
+      method: 'GET',
+      url: '/api/segments',
+      headers: { origin: SHOP_ORIGIN, authorization: h.adminAuth },
+    });
+    expect(read.statusCode).toBe(200);
+    expect(read.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('takes each call type at its short path and batches at /v1/b, as text/plain from another origin', async () => {
+    const post = (url: string, body: object) =>
+      h.server.app.inject({
+        method: 'POST',
+        url,
+        headers: { origin: SHOP_ORIGIN, authorization: h.writeAuth, 'content-type': 'text/plain' },
+        payload: JSON.stringify(body),
+      });
+    const calls: [string, object][] = [
+      ['/v1/p', { anonymousId: 'short-1', name: 'Home' }],
+      ['/v1/t', { anonymousId: 'short-1', event: 'Product Viewed', properties: { product_id: 'sku-1' } }],
+      ['/v1/i', { anonymousId: 'short-1', userId: 'short-user', traits: { email: 'short@example.com' } }],
+      ['/v1/a', { userId: 'short-user', previousId: 'short-old' }],
+      ['/v1/g', { userId: 'short-user', groupId: 'org-1' }],
+      ['/v1/s', { userId: 'short-user', name: 'Cart' }],
+      ['/v1/b', { batch: [{ type: 'track', userId: 'short-user', event: 'Signed Up' }] }],
+    ];
+    for (const [url, body] of calls) {
+      const r = await post(url, body);
+      expect(r.statusCode, `${url}: ${r.body}`).toBe(200);
+      expect(r.headers['access-control-allow-origin']).toBe(SHOP_ORIGIN);
+    }
+    const rows = await h.store.query<{ type: string }>(
+      `SELECT type FROM events WHERE user_id = 'short-user' OR anonymous_id = 'short-1' ORDER BY type`,
+    );
+    expect(rows.map((r) => r.type)).toEqual(['alias', 'group', 'identify', 'page', 'screen', 'track', 'track']);
+    // A bad event is refused at a short path exactly as at the long one.
+    const bad = await post('/v1/t', { anonymousId: 'short-1', event: 'Product Viewed', properties: {} });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ code: 'invalid_request', path: 'properties.product_id' });
+  });
+
+  it.skipIf(!haveChromium && !chromiumRequired)(
+    'stores what analytics.js sends from a shop page in Chromium, one event per call, the visit joined to the member',
+    async () => {
+      const browser = await chromium.launch({ executablePath: CHROMIUM });
+      const site = await shopSite();
+      try {
+        await analyticsJsVisit(h, browser, site.url);
+      } finally {
+        await browser.close();
+        await new Promise((r) => site.server.close(r));
+      }
+    },
+  );
+});
+
+/** A visit to the shop's page: analytics.js (both deliveries) sends to Shopflow; what is stored is checked. */
+async function analyticsJsVisit(h: Harness, browser: Browser, siteUrl: string): Promise<void> {
+  const api = new URL(await h.listen());
+  const page = await browser.newPage();
+  const failures: string[] = [];
+  page.on('requestfailed', (r) => failures.push(`${r.url()}: ${r.failure()?.errorText}`));
+  await page.goto(siteUrl);
+  await page.evaluate(
+    async ({ writeKey, apiHost }) => {
+      // biome-ignore lint/suspicious/noExplicitAny: the UMD bundle's global
+      const { AnalyticsBrowser } = (window as any).AnalyticsNext;
+      const segment = (deliveryStrategy?: object) => ({
+        integrations: {
+          'Segment.io': { apiKey: writeKey, apiHost, protocol: 'http', ...(deliveryStrategy ? { deliveryStrategy } : {}) },
+        },
+      });
+      // Settings given here: nothing is fetched from Segment's CDN.
+      const [analytics] = await AnalyticsBrowser.load({ writeKey, cdnSettings: segment() });
+      await analytics.page('Home');
+      await analytics.track('Product Viewed', { product_id: 'sku-web-1', price: 99 });
+      await analytics.identify('web-member-1', { email: 'Web.Member@Example.com', timezone: 'Asia/Shanghai' });
+      await analytics.track('Product Added', { product_id: 'sku-web-1', price: 99, quantity: 1 });
+      // The batching delivery posts to /v1/b.
+      const [batched] = await AnalyticsBrowser.load({
+        writeKey,
+        cdnSettings: segment({ strategy: 'batching', config: { size: 2, timeout: 50 } }),
+      });
+      await batched.track('Checkout Started', { order_id: 'web-o-1', total: 99 });
+      await batched.track('Coupon Applied', { order_id: 'web-o-1', coupon_id: 'WELCOME' });
+    },
+    { writeKey: h.keys.writeKey, apiHost: `${api.host}/v1` },
+  );
+  const person = async () => {
+    const r = await h.admin('GET', '/api/people/web-member-1');
+    return r.status === 200 ? r.body : null;
+  };
+  const deadline = Date.now() + 15_000;
+  let p = await person();
+  while ((p?.events?.length ?? 0) < 6 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    p = await person();
+  }
+  expect(failures).toEqual([]);
+  expect(p.identities).toEqual(
+    expect.arrayContaining([
+      { type: 'user_id', value: 'web-member-1' },
+      { type: 'email', value: 'web.member@example.com' },
+      expect.objectContaining({ type: 'anonymous_id' }),
+    ]),
+  );
+  // The anonymous visit (page, product view) belongs to the member now.
+  const names = p.events.map((e: { type: string; event: string | null }) => e.event ?? e.type).sort();
+  expect(names).toEqual(['Checkout Started', 'Coupon Applied', 'Home', 'Product Added', 'Product Viewed', 'identify']);
+  // Once each (the library retries what it did not see acknowledged), with the page's context.
+  const rows = await h.store.query<{ n: number; urls: number }>(
+    `SELECT count(*) AS n, count(DISTINCT (context -> 'page') ->> 'url') AS urls FROM events WHERE message_id LIKE 'ajs-%'`,
+  );
+  expect(rows.map((r) => [Number(r.n), Number(r.urls)])).toEqual([[6, 1]]);
+  await page.close();
+}
