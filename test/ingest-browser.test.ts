@@ -11,7 +11,7 @@ import { type Harness, startHarness } from './server-harness.ts';
  * Segment's browser library (analytics.js, `@segment/analytics-next`) and mobile libraries point at
  * Shopflow with `apiHost: '<host>/v1'`: they post to short paths (`/v1/t`, `/v1/i`, … and `/v1/b`
  * for batches), as `text/plain` with the write key in an Authorization header — from the shop's
- * own origin, so through a CORS preflight.
+ * own origin, so through a CORS preflight. (analytics-java posts its batches to `/v1/import`.)
  */
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -86,7 +86,7 @@ describe.each(engines)('Segment browser and mobile libraries on %s', (engine) =>
     expect(read.headers['access-control-allow-origin']).toBeUndefined();
   });
 
-  it('takes each call type at its short path and batches at /v1/b, as text/plain from another origin', async () => {
+  it('takes each call type at its short path and batches at /v1/b and /v1/import, as text/plain from another origin', async () => {
     const post = (url: string, body: object) =>
       h.server.app.inject({
         method: 'POST',
@@ -102,6 +102,7 @@ describe.each(engines)('Segment browser and mobile libraries on %s', (engine) =>
       ['/v1/g', { userId: 'short-user', groupId: 'org-1' }],
       ['/v1/s', { userId: 'short-user', name: 'Cart' }],
       ['/v1/b', { batch: [{ type: 'track', userId: 'short-user', event: 'Signed Up' }] }],
+      ['/v1/import', { batch: [{ type: 'track', userId: 'short-user', event: 'Member Joined' }] }],
     ];
     for (const [url, body] of calls) {
       const r = await post(url, body);
@@ -111,7 +112,7 @@ describe.each(engines)('Segment browser and mobile libraries on %s', (engine) =>
     const rows = await h.store.query<{ type: string }>(
       `SELECT type FROM events WHERE user_id = 'short-user' OR anonymous_id = 'short-1' ORDER BY type`,
     );
-    expect(rows.map((r) => r.type)).toEqual(['alias', 'group', 'identify', 'page', 'screen', 'track', 'track']);
+    expect(rows.map((r) => r.type)).toEqual(['alias', 'group', 'identify', 'page', 'screen', 'track', 'track', 'track']);
     // A bad event is refused at a short path exactly as at the long one.
     const bad = await post('/v1/t', { anonymousId: 'short-1', event: 'Product Viewed', properties: {} });
     expect(bad.statusCode).toBe(400);

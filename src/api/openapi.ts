@@ -146,7 +146,7 @@ export function openApiDocument() {
       '/v1/batch': {
         post: {
           summary: 'Many events in one request',
-          description: "Also served at `/v1/b`, the path of Segment's mobile libraries and of analytics.js's batching.",
+          description: "Also served at `/v1/b` (Segment's mobile libraries, analytics.js batching) and `/v1/import` (analytics-java).",
           tags: ['Tracking'],
           security: writeKeyAuth,
           requestBody: json('Batch'),

@@ -44,29 +44,30 @@ function normalizeAll(raws: unknown[], prefix: (i: number) => PropertyKey[], ctx
 }
 
 /**
- * The short paths Segment's own libraries post to: analytics.js (browser) posts each call to the
+ * Other paths Segment's own libraries post to: analytics.js (browser) posts each call to the
  * initial of its type, and batches — as the mobile libraries (Swift, Kotlin, React Native) do —
- * to `/b`. With `apiHost` set to `<our host>/v1` they work unchanged.
+ * to `/b`; analytics-java posts its batches to `/import`. With their host (or `apiHost`,
+ * `<our host>/v1`) pointed at Shopflow they work unchanged.
  */
-const shortPaths: Record<EventType | 'batch', string> = {
-  track: 't',
-  identify: 'i',
-  alias: 'a',
-  page: 'p',
-  screen: 's',
-  group: 'g',
-  batch: 'b',
+const aliases: Record<EventType | 'batch', string[]> = {
+  track: ['t'],
+  identify: ['i'],
+  alias: ['a'],
+  page: ['p'],
+  screen: ['s'],
+  group: ['g'],
+  batch: ['b', 'import'],
 };
 
-/** Each route at its spec path and at its short one (see shortPaths). */
-const bothPaths = (name: EventType | 'batch') => [`/v1/${name}`, `/v1/${shortPaths[name]}`];
+/** A route's spec path and its aliases. */
+const pathsOf = (name: EventType | 'batch') => [name, ...aliases[name]].map((p) => `/v1/${p}`);
 
 export function registerTrackingRoutes(app: FastifyInstance, ctx: ApiContext) {
   const single: EventType[] = ['track', 'identify', 'alias', 'page', 'screen', 'group'];
   for (const type of single) {
-    for (const url of bothPaths(type)) app.post(url, { bodyLimit: MAX_EVENT_BYTES }, one(type));
+    for (const url of pathsOf(type)) app.post(url, { bodyLimit: MAX_EVENT_BYTES }, one(type));
   }
-  for (const url of bothPaths('batch')) app.post(url, { bodyLimit: MAX_BATCH_BYTES }, batch);
+  for (const url of pathsOf('batch')) app.post(url, { bodyLimit: MAX_BATCH_BYTES }, batch);
 
   function one(type: EventType) {
     return async (request: FastifyRequest) => {
