@@ -51,6 +51,19 @@ describe.each(engines)('segments CLI on %s', (engine) => {
   });
   afterAll(async () => h?.dispose());
 
+  it('finds the server and its admin key by the settings `serve` reads (SHOPFLOW_PORT, SHOPFLOW_DATA), with no flags', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'shopflow-cli-data-'));
+    writeFileSync(join(data, 'default-workspace.json'), JSON.stringify({ adminKey: h.keys.adminKey }));
+    const env = { SHOPFLOW_PORT: new URL(url).port, SHOPFLOW_DATA: data };
+    const estimate = await shopflowAsync(['segments', 'estimate', '--file', file, '--json'], env);
+    expect(estimate.status, estimate.stderr).toBe(0);
+    expect(JSON.parse(estimate.stdout).size).toBe(2);
+    // Another port: the CLI says where it looked.
+    const elsewhere = await shopflowAsync(['segments', 'list'], { ...env, SHOPFLOW_SERVER: 'http://127.0.0.1:9' });
+    expect(elsewhere.status).not.toBe(0);
+    expect(elsewhere.stderr).toContain('cannot reach http://127.0.0.1:9');
+  });
+
   it('estimates, creates, lists, shows members and exports the interest group', async () => {
     const estimate = await cli('estimate', '--file', file, '--json');
     expect(estimate.status).toBe(0);

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type Command, Option } from 'commander';
 import { AppError } from '../core/errors.ts';
 
 /** Flags of commands that work through a running server's admin API. */
@@ -9,11 +10,19 @@ export interface ServerFlags {
   data?: string;
 }
 
-export const serverOptions = (cmd: import('commander').Command) =>
+/**
+ * The server and data folder default to where `shopflow serve` would be with the same settings:
+ * a server started with `SHOPFLOW_PORT=3001 npm start` is found with no flag.
+ */
+export const serverOptions = (cmd: Command) =>
   cmd
-    .option('--server <url>', 'the running Shopflow server', 'http://localhost:3000')
+    .addOption(
+      new Option('--server <url>', 'the running Shopflow server')
+        .env('SHOPFLOW_SERVER')
+        .default(`http://localhost:${process.env.SHOPFLOW_PORT ?? 3000}`),
+    )
     .option('--admin-key <key>', 'admin key (default: the one saved in <data>/default-workspace.json)')
-    .option('--data <dir>', 'data folder holding default-workspace.json', './data');
+    .addOption(new Option('--data <dir>', 'data folder holding default-workspace.json').env('SHOPFLOW_DATA').default('./data'));
 
 /**
  * Admin API calls for the CLI. Operator commands (segments, …) go through the server so they work
