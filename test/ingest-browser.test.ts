@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type Server as HttpServer, request } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join, normalize } from 'node:path';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines } from './engines.ts';
@@ -54,6 +55,12 @@ describe.each(engines)('Segment browser and mobile libraries on %s', (engine) =>
     h = await startHarness(engine);
   });
   afterAll(() => h.dispose());
+  let listening: string | undefined;
+  /** The server on real HTTP (started once). */
+  const serverUrl = async () => {
+    listening ??= await h.listen();
+    return listening;
+  };
 
   it('answers the preflight of the write-key API from any origin, and only of it', async () => {
     const preflight = await h.server.app.inject({
@@ -119,13 +126,63 @@ describe.each(engines)('Segment browser and mobile libraries on %s', (engine) =>
     expect(bad.json()).toMatchObject({ code: 'invalid_request', path: 'properties.product_id' });
   });
 
+  it('takes gzip-compressed, chunked batches as the mobile libraries send them, with limits on the decoded size', async () => {
+    const base = await serverUrl();
+    // As analytics-kotlin posts: text/plain, Content-Encoding gzip, chunked (no Content-Length).
+    const send = (body: Buffer, encoding = 'gzip') =>
+      new Promise<{ status: number; json: { code?: string; path?: string; stored?: number } }>((resolve, reject) => {
+        const req = request(`${base}/v1/b`, {
+          method: 'POST',
+          headers: {
+            authorization: h.writeAuth,
+            'content-type': 'text/plain',
+            'content-encoding': encoding,
+            'transfer-encoding': 'chunked',
+          },
+        });
+        req.on('response', (res) => {
+          let text = '';
+          res.on('data', (d) => {
+            text += d;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        // In pieces, as a stream would send them.
+        for (let i = 0; i < body.length; i += 100) req.write(body.subarray(i, i + 100));
+        req.end();
+      });
+    const batch = (events: object[]) => Buffer.from(JSON.stringify({ batch: events, sentAt: new Date().toISOString() }));
+    const ok = await send(
+      gzipSync(batch([{ type: 'track', anonymousId: 'app-1', event: 'Product Viewed', properties: { product_id: 'sku-9' } }])),
+    );
+    expect(ok).toMatchObject({ status: 200, json: { stored: 1 } });
+    expect((await send(deflateSync(batch([{ type: 'track', anonymousId: 'app-1', event: 'App Opened' }])), 'deflate')).status).toBe(200);
+    // Not gzip after all; an encoding nobody speaks.
+    expect(await send(Buffer.from('{"batch": []}'))).toMatchObject({
+      status: 400,
+      json: { code: 'invalid_request', path: 'content-encoding' },
+    });
+    expect(await send(gzipSync(batch([])), 'zstd-9')).toMatchObject({ status: 415, json: { code: 'unsupported_media_type' } });
+    // One event over 32 KB inside a small compressed body: refused by name, nothing stored.
+    const big = { type: 'track', anonymousId: 'app-1', event: 'Big', properties: { blob: 'x'.repeat(40_000) } };
+    const tooBig = await send(gzipSync(batch([{ type: 'track', anonymousId: 'app-1', event: 'Small' }, big])));
+    expect(tooBig).toMatchObject({ status: 413, json: { code: 'payload_too_large', path: 'batch[1]' } });
+    // A few KB that unpack past the 500 KB of a batch.
+    const bomb = gzipSync(Buffer.from(JSON.stringify({ batch: [], pad: ' '.repeat(2_000_000) })));
+    expect(bomb.length).toBeLessThan(10_000);
+    expect(await send(bomb)).toMatchObject({ status: 413, json: { code: 'payload_too_large' } });
+    const rows = await h.store.query<{ event: string }>(`SELECT event FROM events WHERE anonymous_id = 'app-1' ORDER BY event`);
+    expect(rows.map((r) => r.event)).toEqual(['App Opened', 'Product Viewed']);
+  });
+
   it.skipIf(!haveChromium && !chromiumRequired)(
     'stores what analytics.js sends from a shop page in Chromium, one event per call, the visit joined to the member',
     async () => {
       const browser = await chromium.launch({ executablePath: CHROMIUM });
       const site = await shopSite();
       try {
-        await analyticsJsVisit(h, browser, site.url);
+        await analyticsJsVisit(h, browser, site.url, await serverUrl());
       } finally {
         await browser.close();
         await new Promise((r) => site.server.close(r));
@@ -135,8 +192,8 @@ describe.each(engines)('Segment browser and mobile libraries on %s', (engine) =>
 });
 
 /** A visit to the shop's page: analytics.js (both deliveries) sends to Shopflow; what is stored is checked. */
-async function analyticsJsVisit(h: Harness, browser: Browser, siteUrl: string): Promise<void> {
-  const api = new URL(await h.listen());
+async function analyticsJsVisit(h: Harness, browser: Browser, siteUrl: string, serverUrl: string): Promise<void> {
+  const api = new URL(serverUrl);
   const page = await browser.newPage();
   const failures: string[] = [];
   page.on('requestfailed', (r) => failures.push(`${r.url()}: ${r.failure()?.errorText}`));

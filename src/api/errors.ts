@@ -35,6 +35,14 @@ export function errorHandler(err: FastifyError | AppError | Error, request: Fast
       path: '',
     });
   }
+  // zlib's errors, from a body that is not what its Content-Encoding says (request-encoding.ts).
+  if (typeof fe.code === 'string' && fe.code.startsWith('Z_')) {
+    return reply.status(400).send({
+      code: 'invalid_request',
+      message: `body could not be decoded as its Content-Encoding says: ${fe.message}`,
+      path: 'content-encoding',
+    });
+  }
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
     return reply.status(fe.statusCode).send({ code: 'invalid_request', message: fe.message, path: '' });
   }

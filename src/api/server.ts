@@ -22,6 +22,7 @@ import { registerMessagingRoutes } from './messaging-routes.ts';
 import { openApiDocument } from './openapi.ts';
 import { registerPeopleRoutes } from './people-routes.ts';
 import { registerRecommendationRoutes } from './recommendation-routes.ts';
+import { decodeRequestBodies } from './request-encoding.ts';
 import { registerSegmentRoutes } from './segment-routes.ts';
 import { registerSlotRoutes } from './slot-routes.ts';
 import { registerTemplateRoutes } from './template-routes.ts';
@@ -96,6 +97,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (request, body, done) => {
     app.getDefaultJsonParser('error', 'ignore')(request, body as string, done);
   });
+  decodeRequestBodies(app);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
     reply.status(404).send({

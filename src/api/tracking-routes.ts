@@ -5,6 +5,7 @@ import { MAX_EVENT_BYTES, type NormalizedEvent, normalizeEvent } from '../ingest
 import { workspaceFromWriteKey } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { parseOrThrow } from './errors.ts';
+import { decodedSizeBound } from './request-encoding.ts';
 
 const MAX_BATCH_BYTES = 500 * 1024;
 
@@ -83,7 +84,7 @@ export function registerTrackingRoutes(app: FastifyInstance, ctx: ApiContext) {
           receivedAt: ctx.clock.now(),
           source: 'api',
         },
-        Number(request.headers['content-length'] ?? 0),
+        decodedSizeBound(request),
       );
       const r = await ctx.ingest.submit(events);
       return { success: true, ...r };
@@ -104,7 +105,7 @@ export function registerTrackingRoutes(app: FastifyInstance, ctx: ApiContext) {
         batchSentAt: body.sentAt,
         source: 'api',
       },
-      Number(request.headers['content-length'] ?? 0),
+      decodedSizeBound(request),
     );
     const r = await ctx.ingest.submit(events);
     return { success: true, ...r };
