@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AppError, issuesToErrors } from '../core/errors.ts';
+import { failedEncoding } from './request-encoding.ts';
 
 /** Parses with a zod schema, turning failures into a 400 naming every bad field. */
 export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, prefix: PropertyKey[] = []): z.infer<T> {
@@ -35,11 +36,11 @@ export function errorHandler(err: FastifyError | AppError | Error, request: Fast
       path: '',
     });
   }
-  // zlib's errors, from a body that is not what its Content-Encoding says (request-encoding.ts).
-  if (typeof fe.code === 'string' && fe.code.startsWith('Z_')) {
+  const encoding = failedEncoding(err);
+  if (encoding !== undefined) {
     return reply.status(400).send({
       code: 'invalid_request',
-      message: `body could not be decoded as its Content-Encoding says: ${fe.message}`,
+      message: `body is not valid ${encoding}: ${fe.message}`,
       path: 'content-encoding',
     });
   }

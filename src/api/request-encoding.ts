@@ -14,7 +14,7 @@ const decoders: Record<string, () => Transform> = {
  * Decodes compressed request bodies as they arrive: Segment's mobile libraries send their batches
  * with `Content-Encoding: gzip` (and chunked, without a Content-Length). Body limits then count
  * decoded bytes, so a small compressed body cannot unpack past them; a body that is not what its
- * encoding says is a 400 (errorHandler).
+ * encoding says is a 400 (errorHandler, through failedEncoding).
  */
 export function decodeRequestBodies(app: FastifyInstance): void {
   app.addHook('preParsing', async (request, _reply, payload) => {
@@ -34,9 +34,18 @@ export function decodeRequestBodies(app: FastifyInstance): void {
     payload.on('data', (chunk: Buffer) => {
       decoded.receivedEncodedLength += chunk.length;
     });
+    // Registered before Fastify's reader: marks what it will see as the client's fault.
+    decoded.once('error', (err) => Object.assign(err, { [badEncoding]: encoding, statusCode: 400 }));
     pipeline(payload, decoded, () => {});
     return decoded;
   });
+}
+
+const badEncoding = Symbol('bad content encoding');
+
+/** The encoding a body failed to decode as, when `err` is that failure (zlib's and brotli's codes differ). */
+export function failedEncoding(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null ? (err as { [badEncoding]?: string })[badEncoding] : undefined;
 }
 
 /**
