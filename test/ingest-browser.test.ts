@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer, request } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join, normalize } from 'node:path';
@@ -26,12 +26,15 @@ if (!haveChromium && !chromiumRequired) {
 const SHOP_ORIGIN = 'https://shop.example';
 
 /** The shop's web site: a page and the analytics.js bundle, on another origin than Shopflow. */
-function shopSite(): Promise<{ server: HttpServer; url: string }> {
-  const umd = join(dirname(createRequire(import.meta.url).resolve('@segment/analytics-next/package.json')), 'dist', 'umd');
+/** The analytics.js package's browser builds. */
+const umdDir = join(dirname(createRequire(import.meta.url).resolve('@segment/analytics-next/package.json')), 'dist', 'umd');
+
+function shopSite(page = '<!doctype html><script src="/ajs/index.js"></script>'): Promise<{ server: HttpServer; url: string }> {
+  const umd = umdDir;
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/') {
-      res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script src="/ajs/index.js"></script>');
+      res.writeHead(200, { 'content-type': 'text/html' }).end(page);
       return;
     }
     const file = normalize(join(umd, path.replace(/^\/ajs\//, '')));
@@ -191,6 +194,78 @@ describe.each(engines)('Segment browser and mobile libraries on %s', (engine) =>
       }
     },
   );
+
+  it.skipIf(!haveChromium && !chromiumRequired)(
+    "works with Segment's snippet pointed at Shopflow instead of Segment's CDN: bundle, settings and events from here",
+    async () => {
+      const api = (await serverUrl()).replace(/\/$/, '');
+      const key = h.keys.writeKey;
+      // What Segment's snippet does: queue calls in a stub, then load the bundle (here from Shopflow).
+      // Over https the bundle finds its host from its own URL; over plain http it is told (`_cdn`).
+      const page = `<!doctype html><script>
+        var analytics = window.analytics = [];
+        ['page', 'track', 'identify', 'alias', 'group', 'screen'].forEach(function (m) {
+          analytics[m] = function () { var a = Array.prototype.slice.call(arguments); a.unshift(m); analytics.push(a); return analytics; };
+        });
+        analytics._writeKey = ${JSON.stringify(key)};
+        analytics._cdn = ${JSON.stringify(api)};
+        analytics.page('Landing');
+        analytics.track('Product Viewed', { product_id: 'sku-snip-1', price: 20 });
+        analytics.identify('snippet-member-1', { email: 'snippet@example.com' });
+      </script><script async src="${api}/analytics.js/v1/${key}/analytics.min.js"></script>`;
+      const browser = await chromium.launch({ executablePath: CHROMIUM });
+      const site = await shopSite(page);
+      try {
+        const tab = await browser.newPage();
+        const requested: string[] = [];
+        tab.on('request', (r) => requested.push(r.url()));
+        await tab.goto(site.url);
+        const deadline = Date.now() + 15_000;
+        let n = 0;
+        while (n < 3 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 100));
+          const [row] = await h.store.query<{ n: number }>(
+            `SELECT count(*) AS n FROM events WHERE message_id LIKE 'ajs-%' AND user_id = 'snippet-member-1'`,
+          );
+          n = Number(row?.n ?? 0);
+        }
+        const p = (await h.admin('GET', '/api/people/snippet-member-1')).body;
+        expect(p.events.map((e: { type: string; event: string | null }) => e.event ?? e.type).sort()).toEqual([
+          'Landing',
+          'Product Viewed',
+          'identify',
+        ]);
+        // Nothing went anywhere but the shop's page and Shopflow.
+        expect(requested.filter((u) => !u.startsWith(site.url) && !u.startsWith(api))).toEqual([]);
+        expect(requested.some((u) => u.startsWith(`${api}/v1/projects/${key}/settings`))).toBe(true);
+      } finally {
+        await browser.close();
+        await new Promise((r) => site.server.close(r));
+      }
+    },
+  );
+
+  it('serves analytics.js, its chunks and the source settings for known write keys only', async () => {
+    const get = (url: string, headers: Record<string, string> = {}) => h.server.app.inject({ method: 'GET', url, headers });
+    const key = h.keys.writeKey;
+    const bundle = await get(`/analytics.js/v1/${key}/analytics.min.js`);
+    expect(bundle.statusCode).toBe(200);
+    expect(bundle.headers['content-type']).toContain('javascript');
+    expect((await get('/analytics.js/v1/wk_nobody/analytics.min.js')).json()).toMatchObject({ code: 'not_found' });
+    const chunk = readdirSync(umdDir).find((f) => /\.bundle\.[0-9a-f]+\.js$/.test(f));
+    const served = await get(`/analytics-next/bundles/${chunk}`);
+    expect([served.statusCode, served.headers['cache-control']]).toEqual([200, 'public, max-age=31536000, immutable']);
+    for (const bad of ['..%2Fpackage.json', 'standalone.js', 'nope.js']) {
+      expect((await get(`/analytics-next/bundles/${bad}`)).statusCode).toBe(404);
+    }
+    // Behind a TLS proxy, events go back to the host the page used.
+    const settings = await get(`/v1/projects/${key}/settings`, { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'track.shop.example' });
+    expect(settings.json()).toMatchObject({
+      integrations: { 'Segment.io': { apiKey: key, apiHost: 'track.shop.example/v1', protocol: 'https' } },
+      metrics: { sampleRate: 0 },
+    });
+    expect((await get('/v1/projects/wk_nobody/settings')).statusCode).toBe(404);
+  });
 });
 
 /** A visit to the shop's page: analytics.js (both deliveries) sends to Shopflow; what is stored is checked. */

@@ -12,6 +12,7 @@ import { type ProfileJobOptions, ProfileJobs } from '../profiles/index.ts';
 import { type RefresherOptions, SegmentRefresher } from '../segments/index.ts';
 import type { Store } from '../store/index.ts';
 import { KeyRing } from '../workspaces/index.ts';
+import { registerAnalyticsJsRoutes } from './analytics-js-routes.ts';
 import { registerCatalogRoutes } from './catalog-routes.ts';
 import type { ApiContext } from './context.ts';
 import { registerCouponRoutes } from './coupon-routes.ts';
@@ -115,6 +116,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
       done(null, request.url.startsWith('/v1/') ? { origin: true, methods: ['GET', 'POST'], maxAge: 86_400 } : { origin: false }),
   });
   registerTrackingRoutes(app, ctx);
+  registerAnalyticsJsRoutes(app, ctx);
   registerPeopleRoutes(app, ctx);
   registerCatalogRoutes(app, ctx);
   registerWorkspaceRoutes(app, ctx);
