@@ -94,6 +94,7 @@ export function registerServe(program: Command) {
       await server.app.listen({ port: config.port, host: config.host });
       console.log(`Shopflow is serving on http://localhost:${config.port} (store: ${store.dialect} ${store.location})`);
       console.log(`  API description: http://localhost:${config.port}/api/openapi.json`);
+      console.log(`  Web pages: Segment's analytics.js snippet, with this host in place of cdn.segment.com (docs/events.md)`);
       const shutdown = async (signal: string) => {
         console.log(`${signal}: finishing buffered writes and closing…`);
         await server.close();
