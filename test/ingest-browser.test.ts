@@ -66,19 +66,25 @@ describe.each(engines)('Segment browser and mobile libraries on %s', (engine) =>
   };
 
   it('answers the preflight of the write-key API from any origin, and only of it', async () => {
-    const preflight = await h.server.app.inject({
-      method: 'OPTIONS',
-      url: '/v1/t',
-      headers: {
-        origin: SHOP_ORIGIN,
-        'access-control-request-method': 'POST',
-        'access-control-request-headers': 'content-type,authorization',
-      },
-    });
-    expect(preflight.statusCode).toBe(204);
-    expect(preflight.headers['access-control-allow-origin']).toBe(SHOP_ORIGIN);
-    expect(String(preflight.headers['access-control-allow-methods'])).toContain('POST');
-    expect(String(preflight.headers['access-control-allow-headers']).toLowerCase()).toContain('authorization');
+    // Events (analytics.js), and content slot decisions fetched by the shop's pages.
+    for (const [url, method] of [
+      ['/v1/t', 'POST'],
+      ['/v1/decide?slot=home', 'GET'],
+    ]) {
+      const preflight = await h.server.app.inject({
+        method: 'OPTIONS',
+        url,
+        headers: {
+          origin: SHOP_ORIGIN,
+          'access-control-request-method': method!,
+          'access-control-request-headers': 'content-type,authorization',
+        },
+      });
+      expect(preflight.statusCode).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe(SHOP_ORIGIN);
+      expect(String(preflight.headers['access-control-allow-methods'])).toContain(method);
+      expect(String(preflight.headers['access-control-allow-headers']).toLowerCase()).toContain('authorization');
+    }
     // The admin API is not for other sites' pages: no preflight, no CORS headers.
     const admin = await h.server.app.inject({
       method: 'OPTIONS',
