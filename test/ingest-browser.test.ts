@@ -270,6 +270,7 @@ describe.each(engines)('Segment browser and mobile libraries on %s', (engine) =>
       integrations: { 'Segment.io': { apiKey: key, apiHost: 'track.shop.example/v1', protocol: 'https' } },
       metrics: { sampleRate: 0 },
     });
+    expect(settings.headers['cache-control']).toMatch(/^private/);
     expect((await get('/v1/projects/wk_nobody/settings')).statusCode).toBe(404);
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -17,14 +17,17 @@ import { parseOrThrow } from './errors.ts';
  */
 const bundles = join(dirname(createRequire(import.meta.url).resolve('@segment/analytics-next/package.json')), 'dist', 'umd');
 
-/** Files are read once, on first request: a few hundred KB at most. */
-const files = new Map<string, Buffer | null>();
+/** The package's scripts by name (no other name is ever looked up), each read on first request. */
+const files = new Map<string, Buffer | null>(
+  readdirSync(bundles, { withFileTypes: true })
+    .filter((f) => f.isFile() && f.name.endsWith('.js'))
+    .map((f) => [f.name, null]),
+);
 function bundleFile(name: string): Buffer | null {
-  if (!files.has(name)) {
-    const path = join(bundles, name);
-    files.set(name, /^[\w.-]+\.js$/.test(name) && existsSync(path) ? readFileSync(path) : null);
-  }
-  return files.get(name) ?? null;
+  if (!files.has(name)) return null;
+  const body = files.get(name) ?? readFileSync(join(bundles, name));
+  files.set(name, body);
+  return body;
 }
 
 const keyParams = z.object({ writeKey: z.string().min(1).max(200) });
@@ -64,7 +67,8 @@ export function registerAnalyticsJsRoutes(app: FastifyInstance, ctx: ApiContext)
         ?.trim() || undefined;
     const protocol = forwarded('x-forwarded-proto') ?? request.protocol;
     const host = forwarded('x-forwarded-host') ?? request.host;
-    reply.header('cache-control', 'public, max-age=60');
+    // Never from a shared cache: the answer follows request headers a client may set (X-Forwarded-*, Host).
+    reply.header('cache-control', 'private, max-age=60').header('vary', 'Host, X-Forwarded-Host, X-Forwarded-Proto');
     return {
       integrations: { 'Segment.io': { apiKey: writeKey, apiHost: `${host}/v1`, protocol } },
       plan: { track: { __default: { enabled: true } } },
