@@ -52,6 +52,24 @@ function shopSite(page = '<!doctype html><script src="/ajs/index.js"></script>')
   );
 }
 
+/** Runs `visit` with Chromium and the shop's site (`page` as its home page), and closes both. */
+async function inChromium(page: string | undefined, visit: (browser: Browser, siteUrl: string) => Promise<void>): Promise<void> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM });
+  const site = await shopSite(page);
+  try {
+    await visit(browser, site.url);
+  } finally {
+    await browser.close();
+    await new Promise((r) => site.server.close(r));
+  }
+}
+
+/** Waits until `done` holds, or 15 s (the page's library sends in the background). */
+async function eventually(done: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+}
+
 describe.each(engines)('Segment browser and mobile libraries on %s', (engine) => {
   let h: Harness;
   beforeAll(async () => {
@@ -190,14 +208,8 @@ describe.each(engines)('Segment browser and mobile libraries on %s', (engine) =>
   it.skipIf(!haveChromium && !chromiumRequired)(
     'stores what analytics.js sends from a shop page in Chromium, one event per call, the visit joined to the member',
     async () => {
-      const browser = await chromium.launch({ executablePath: CHROMIUM });
-      const site = await shopSite();
-      try {
-        await analyticsJsVisit(h, browser, site.url, await serverUrl());
-      } finally {
-        await browser.close();
-        await new Promise((r) => site.server.close(r));
-      }
+      const api = await serverUrl();
+      await inChromium(undefined, (browser, siteUrl) => analyticsJsVisit(h, browser, siteUrl, api));
     },
   );
 
@@ -219,35 +231,22 @@ describe.each(engines)('Segment browser and mobile libraries on %s', (engine) =>
         analytics.track('Product Viewed', { product_id: 'sku-snip-1', price: 20 });
         analytics.identify('snippet-member-1', { email: 'snippet@example.com' });
       </script><script async src="${api}/analytics.js/v1/${key}/analytics.min.js"></script>`;
-      const browser = await chromium.launch({ executablePath: CHROMIUM });
-      const site = await shopSite(page);
-      try {
+      await inChromium(page, async (browser, siteUrl) => {
         const tab = await browser.newPage();
         const requested: string[] = [];
         tab.on('request', (r) => requested.push(r.url()));
-        await tab.goto(site.url);
-        const deadline = Date.now() + 15_000;
-        let n = 0;
-        while (n < 3 && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 100));
-          const [row] = await h.store.query<{ n: number }>(
-            `SELECT count(*) AS n FROM events WHERE message_id LIKE 'ajs-%' AND user_id = 'snippet-member-1'`,
-          );
-          n = Number(row?.n ?? 0);
-        }
-        const p = (await h.admin('GET', '/api/people/snippet-member-1')).body;
-        expect(p.events.map((e: { type: string; event: string | null }) => e.event ?? e.type).sort()).toEqual([
+        await tab.goto(siteUrl);
+        const person = async () => (await h.admin('GET', '/api/people/snippet-member-1')).body;
+        await eventually(async () => ((await person())?.events?.length ?? 0) >= 3);
+        expect((await person()).events.map((e: { type: string; event: string | null }) => e.event ?? e.type).sort()).toEqual([
           'Landing',
           'Product Viewed',
           'identify',
         ]);
         // Nothing went anywhere but the shop's page and Shopflow.
-        expect(requested.filter((u) => !u.startsWith(site.url) && !u.startsWith(api))).toEqual([]);
+        expect(requested.filter((u) => !u.startsWith(siteUrl) && !u.startsWith(api))).toEqual([]);
         expect(requested.some((u) => u.startsWith(`${api}/v1/projects/${key}/settings`))).toBe(true);
-      } finally {
-        await browser.close();
-        await new Promise((r) => site.server.close(r));
-      }
+      });
     },
   );
 
@@ -307,16 +306,9 @@ async function analyticsJsVisit(h: Harness, browser: Browser, siteUrl: string, s
     },
     { writeKey: h.keys.writeKey, apiHost: `${api.host}/v1` },
   );
-  const person = async () => {
-    const r = await h.admin('GET', '/api/people/web-member-1');
-    return r.status === 200 ? r.body : null;
-  };
-  const deadline = Date.now() + 15_000;
-  let p = await person();
-  while ((p?.events?.length ?? 0) < 6 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    p = await person();
-  }
+  const person = async () => (await h.admin('GET', '/api/people/web-member-1')).body;
+  await eventually(async () => ((await person())?.events?.length ?? 0) >= 6);
+  const p = await person();
   expect(failures).toEqual([]);
   expect(p.identities).toEqual(
     expect.arrayContaining([
