@@ -3,7 +3,7 @@ import { startTicker, type Ticker } from '../core/ticker.ts';
 import type { Session, Store } from '../store/index.ts';
 import { stepThrough } from './advance.ts';
 import type { NodeType, Trigger } from './definition.ts';
-import { enroll, entryNode } from './enroll.ts';
+import { enroll, entryNode, triggerKey } from './enroll.ts';
 import { type CommittedEvent, EventFastPath, type FastPathResult } from './fast-path.ts';
 import { convertGoals } from './goal.ts';
 import { versionDefinition } from './journeys-repo.ts';
@@ -147,8 +147,6 @@ export class JourneyEngine {
         let ctx = contexts.get(version);
         if (!ctx) {
           const definition = await versionDefinition(this.store, workspaceId, journeyId, version);
-          const trigger = entryNode(definition).trigger;
-          const keyProperty = 'key' in trigger && trigger.key ? trigger.key : null;
           ctx = {
             tx,
             dialect: this.store.dialect,
@@ -158,8 +156,7 @@ export class JourneyEngine {
             definition,
             now,
             newEventsSince,
-            keyed: keyProperty !== null,
-            keyProperty,
+            keyProperty: triggerKey(definition),
             carried,
           };
           contexts.set(version, ctx);

@@ -32,6 +32,12 @@ export interface EnrollContext {
 
 export const entryNode = (def: JourneyDefinition) => def.nodes.find((n) => n.type === 'entry') as NodeOf<'entry'>;
 
+/** The event property a keyed journey has one instance per (e.g. order_id), or null when it is not keyed. */
+export function triggerKey(def: JourneyDefinition): string | null {
+  const trigger = entryNode(def).trigger;
+  return 'key' in trigger && trigger.key ? trigger.key : null;
+}
+
 /**
  * Enrols whoever the trigger brought since the last tick, in the caller's transaction with the
  * cursor move: candidates into a temporary table (prepareScratchTables made it on this
@@ -227,8 +233,7 @@ export async function admit(tx: SqlExecutor, ctx: EnrollContext, atMost?: number
     );
   if (n === 0) return { entered: 0, from: 0, to: 0 };
   const { settings } = ctx.definition;
-  const trigger = entryNode(ctx.definition).trigger;
-  const keyed = 'key' in trigger && trigger.key !== undefined;
+  const keyed = triggerKey(ctx.definition) !== null;
   // From the store, not the transaction: a block outlives it, and PostgreSQL does not hold the counter's lock until commit.
   const base = await takeKeys(ctx.store, 'journey_instance', Number(n));
   const b = new SqlBuilder(ctx.store.dialect);

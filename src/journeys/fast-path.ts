@@ -1,7 +1,7 @@
 import type { Session, Store } from '../store/index.ts';
 import { type StepScope, stepThrough } from './advance.ts';
 import type { JourneyDefinition } from './definition.ts';
-import { admitEventBatch, type EventBatch, entryNode, startingPoint } from './enroll.ts';
+import { admitEventBatch, type EventBatch, entryNode, startingPoint, triggerKey } from './enroll.ts';
 import { convertGoals } from './goal.ts';
 import { journeyStatusChanges, versionDefinition } from './journeys-repo.ts';
 import { prepareScratchTables } from './scratch.ts';
@@ -136,8 +136,6 @@ export class EventFastPath {
       if (admitted === null) return null;
       if (admitted.entered === 0) return { entered: 0, moved: 0 };
       const scope: StepScope = { from: admitted.from, to: admitted.to };
-      const trigger = entryNode(j.definition).trigger;
-      const keyProperty = 'key' in trigger && trigger.key ? trigger.key : null;
       const ctx: StepContext = {
         tx,
         dialect,
@@ -147,8 +145,7 @@ export class EventFastPath {
         definition: j.definition,
         now,
         newEventsSince: batch.firstReceivedAt - this.lookbackMs,
-        keyed: keyProperty !== null,
-        keyProperty,
+        keyProperty: triggerKey(j.definition),
         carried,
       };
       // As in a tick, goals before steps: an order paid in the batch that placed it ends the instance first.

@@ -17,7 +17,7 @@ export async function convertGoals(tx: SqlExecutor, ctx: StepContext, scope?: St
   const b = new SqlBuilder(ctx.dialect);
   const ws = b.param(ctx.workspaceId);
   const jid = b.param(ctx.journeyId);
-  const sameKey = ctx.keyed && ctx.keyProperty && goal.sameKey ? ` AND ${eventKeySql(b, ctx.keyProperty)} = r.instance_key` : '';
+  const sameKey = ctx.keyProperty && goal.sameKey ? ` AND ${eventKeySql(b, ctx.keyProperty)} = r.instance_key` : '';
   const reached = `journey_instances r JOIN events e ON e.workspace_id = ${ws} AND e.user_key = r.user_key
        AND e.received_at > ${b.param(ctx.newEventsSince)} AND e.ts >= r.entered_at AND ${eventMatchSql(b, ws, goal, ctx.now)}${sameKey}
      WHERE r.workspace_id = ${ws} AND r.journey_id = ${jid} AND r.version = ${b.param(ctx.version)} AND r.status = 'active'${

@@ -27,7 +27,7 @@ export function instanceEventSql(
     eventMatchSql(b, ws, match, ctx.now),
     ...extra,
   ];
-  if (ctx.keyed && ctx.keyProperty && match.sameKey !== false) parts.push(`${eventKeySql(b, ctx.keyProperty)} = r.instance_key`);
+  if (ctx.keyProperty && match.sameKey !== false) parts.push(`${eventKeySql(b, ctx.keyProperty)} = r.instance_key`);
   return `EXISTS (SELECT 1 FROM events e WHERE ${parts.join(' AND ')})`;
 }
 

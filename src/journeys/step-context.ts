@@ -22,9 +22,7 @@ export interface StepContext {
   now: number;
   /** Events received after this instant are new since the previous tick (with an overlap). */
   newEventsSince: number;
-  /** Whether the journey has one instance per key (e.g. per order). */
-  keyed: boolean;
-  /** The property naming an instance's key, for keyed journeys. */
+  /** The property naming an instance's key when the journey has one instance per key (e.g. order_id); null if not keyed. */
   keyProperty: string | null;
   /**
    * Journey events of this transaction not written yet: the next insertJourneyEvents writes them
