@@ -107,6 +107,60 @@ describe.each(engines)('shopflow import on %s', (engine) => {
     expect(bob?.traits).toEqual({ email: 'bob@example.com', first_name: 'Bob', country: 'CN' });
   });
 
+  it('reads CSV events with a column per field (properties.total) into the same rows, typed as JSON would be', async () => {
+    const [a, b] = [await workspace(), await workspace()];
+    await run(a, 'events', fixture('events.ndjson'));
+    expect(await run(b, 'events', fixture('events-columns.csv'))).toMatchObject({ rows: 8, stored: 8, rejected: 0 });
+    expect(await eventsOf(b)).toEqual(await eventsOf(a));
+    expect((await getPerson(store, b, { type: 'user_id', value: 'ann' }, 0))?.traits).toEqual({ phone: '+8613800138000', plan: 'gold' });
+
+    // Numbers, booleans and JSON as a JSON line would have them; ids, codes and what JSON would
+    // not read as a number stay text; a JSON column and columns inside it are merged.
+    const typed = join(dir, 'typed.csv');
+    writeFileSync(
+      typed,
+      'type,event,userId,properties,properties.order_id,properties.total,properties.coupon,properties.gift,properties.note,properties.ref,properties.big,properties.shipping.city,context.timezone\n' +
+        'track,Order Completed,u-1,"{""channel"":""app"",""total"":5}",000123,99.50,8888,true,007,+1,12345678901234567890,Berlin,Europe/Berlin\n',
+    );
+    const c = await workspace();
+    expect(await run(c, 'events', typed)).toMatchObject({ rows: 1, stored: 1, rejected: 0 });
+    const [order] = await store.query<{
+      properties: Record<string, unknown>;
+      context: Record<string, unknown>;
+      order_id: string;
+      total: number;
+    }>('SELECT properties, context, order_id, total FROM events WHERE workspace_id = $1', [c]);
+    expect(order).toMatchObject({ order_id: '000123', total: 5 });
+    expect(order?.properties).toEqual({
+      channel: 'app',
+      order_id: '000123',
+      total: 5,
+      coupon: '8888',
+      gift: true,
+      note: '007',
+      ref: '+1',
+      big: '12345678901234567890',
+      shipping: { city: 'Berlin' },
+    });
+    expect(order?.context).toMatchObject({ timezone: 'Europe/Berlin' });
+  });
+
+  it('refuses CSV headers whose columns cannot be read as fields', async () => {
+    const bad = join(dir, 'bad-header.csv');
+    writeFileSync(bad, 'type,userId,props.total,properties.shipping,properties.shipping.city,properties.__proto__.x\ntrack,u-1,1,2,3,4\n');
+    const refused = await run(await workspace(), 'events', bad);
+    expect(refused).toMatchObject({ stored: 0 });
+    expect(refused.errors).toEqual([
+      { code: 'invalid_request', message: expect.stringMatching(/^unknown column "props.total"/), path: 'line 1: column 3' },
+      { code: 'invalid_request', message: 'column "properties.__proto__.x" names a reserved key', path: 'line 1: column 6' },
+      {
+        code: 'invalid_request',
+        message: 'column "properties.shipping.city" is inside column "properties.shipping"',
+        path: 'line 1: column 5',
+      },
+    ]);
+  });
+
   it('stores nothing new when the same file is imported again', async () => {
     const ws = await workspace();
     await run(ws, 'events', fixture('events.ndjson'));
@@ -143,8 +197,10 @@ describe.each(engines)('shopflow import on %s', (engine) => {
     expect((await getPerson(store, ws, { type: 'anonymous_id', value: 'guest-3' }, 0))?.traits).toEqual({ city: 'Hangzhou' });
     expect(await run(ws, 'profiles', fixture('profiles.csv'))).toMatchObject({ rows: 3, stored: 3, rejected: 0 });
     const m4 = await getPerson(store, ws, { type: 'user_id', value: 'm-4' }, 0);
-    expect(m4?.traits).toEqual({ email: 'four@shop.cn', first_name: 'Zhang, San', tier: 'silver' });
-    // CSV cells are text; empty cells are absent, so m-2 keeps what it had.
+    // Cells are typed as a JSON line would have them (visits: 3), except fields that are text by
+    // meaning (member_no: '42'); empty cells are absent, so m-2 keeps what it had.
+    expect(m4?.traits).toEqual({ email: 'four@shop.cn', first_name: 'Zhang, San', tier: 'silver', visits: 3, member_no: '42' });
+    expect((await getPerson(store, ws, { type: 'user_id', value: 'm-1' }, 0))?.traits).toMatchObject({ visits: 12 });
     expect((await getPerson(store, ws, { type: 'user_id', value: 'm-2' }, 0))?.traits).toMatchObject({
       first_name: 'Li',
       phone: '+8613800138002',
