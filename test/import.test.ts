@@ -201,6 +201,14 @@ describe.each(engines)('shopflow import on %s', (engine) => {
     // meaning (member_no: '42'); empty cells are absent, so m-2 keeps what it had.
     expect(m4?.traits).toEqual({ email: 'four@shop.cn', first_name: 'Zhang, San', tier: 'silver', visits: 3, member_no: '42' });
     expect((await getPerson(store, ws, { type: 'user_id', value: 'm-1' }, 0))?.traits).toMatchObject({ visits: 12 });
+    // A column inside `traits` sets a field at any depth, as in event files.
+    const nested = join(dir, 'nested-profiles.csv');
+    writeFileSync(nested, 'userId,traits.address.city,traits.address.zip,vip\nm-5,Berlin,10115,true\n');
+    expect(await run(ws, 'profiles', nested)).toMatchObject({ rows: 1, stored: 1, rejected: 0 });
+    expect((await getPerson(store, ws, { type: 'user_id', value: 'm-5' }, 0))?.traits).toEqual({
+      address: { city: 'Berlin', zip: '10115' },
+      vip: true,
+    });
     expect((await getPerson(store, ws, { type: 'user_id', value: 'm-2' }, 0))?.traits).toMatchObject({
       first_name: 'Li',
       phone: '+8613800138002',

@@ -73,7 +73,7 @@ export function checkHeader(kind: RowKind, header: readonly string[]): ErrorBody
   // properties.shipping and properties.shipping.city cannot both be filled: one would overwrite the
   // other. (A JSON column and columns inside it can: they are merged, see csvRow.)
   header.forEach((name, i) => {
-    const holder = kind === 'events' ? header.find((other) => dottedPath(other) && name.startsWith(`${other}.`)) : undefined;
+    const holder = kind === 'products' ? undefined : header.find((other) => dottedPath(other) && name.startsWith(`${other}.`));
     if (holder)
       errors.push({ code: 'invalid_request', message: `column "${name}" is inside column "${holder}"`, path: `line 1: column ${i + 1}` });
   });
@@ -155,8 +155,12 @@ function fieldPath(kind: RowKind, name: string): string[] | null {
   switch (kind) {
     case 'events':
       return dottedPath(name);
-    case 'profiles':
+    case 'profiles': {
+      // `traits.address.city` and `context.timezone` as in event files; any other column is a trait named as written.
+      const path = dottedPath(name);
+      if (path?.[0] === 'traits' || path?.[0] === 'context') return path;
       return (profileReserved as readonly string[]).includes(name) ? null : ['traits', name];
+    }
     case 'products':
       return (productColumns as readonly string[]).includes(name) ? null : ['properties', name];
     default: {
