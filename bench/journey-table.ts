@@ -1,4 +1,4 @@
-import { type Column, resultCell, textTable } from './format-table.ts';
+import { type Column, resultCell, resultTable } from './format-table.ts';
 import type { BenchResult } from './index.ts';
 
 const columns: Column[] = [
@@ -30,7 +30,7 @@ const cell = resultCell;
  */
 export function formatJourneyTable(results: readonly BenchResult[]): string {
   const rows = results.filter((r) => r.benchmark === 'journeys');
-  const out = textTable(columns, rows, new Set(['engine', 'measure', 'goal']));
+  const out = resultTable(columns, rows, new Set(['engine', 'measure', 'goal']));
   for (const r of rows) {
     if (r.measure === 'latency' && r.ackP50Ms !== undefined) {
       out.push(

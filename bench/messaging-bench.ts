@@ -34,7 +34,7 @@ import { createWorkspace } from '../src/workspaces/index.ts';
 import { benchStore, type Engine } from './bench-store.ts';
 import { PhaseProfiler } from './cpu-profile.ts';
 import { emptyFigures } from './empty-figures.ts';
-import { type Column, resultCell, textTable } from './format-table.ts';
+import { type Column, resultCell, resultTable } from './format-table.ts';
 import type { BenchResult } from './index.ts';
 import { GenSql } from './segment-data.ts';
 import { ProcessSampler, round, secondsSince } from './stats.ts';
@@ -619,7 +619,7 @@ const cell = resultCell;
  */
 export function formatMessagingTable(results: readonly BenchResult[]): string {
   const rows = results.filter((r) => r.benchmark === 'messaging');
-  const out = textTable(columns, rows, new Set(['engine', 'goal']));
+  const out = resultTable(columns, rows, new Set(['engine', 'goal']));
   for (const r of rows) {
     const by = r.skippedBy as Record<string, number> | undefined;
     if (by) {

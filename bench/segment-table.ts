@@ -1,3 +1,4 @@
+import { textTable } from '../src/core/text-table.ts';
 import type { BenchResult } from './index.ts';
 
 const columns: { key: string; title: string }[] = [
@@ -33,10 +34,11 @@ function cell(v: unknown): string {
 export function formatSegmentTable(results: readonly BenchResult[]): string {
   const seg = results.filter((r) => r.benchmark === 'segments');
   const withSegment = seg.filter((r) => r.segment !== undefined);
-  const rows = withSegment.map((r) => columns.map((c) => cell(r[c.key])));
-  const widths = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((s, i) => (i < 2 ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join('  ');
-  const out = [line(columns.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  const out = textTable(
+    columns.map((c) => c.title),
+    withSegment.map((r) => columns.map((c) => cell(r[c.key]))),
+    { align: columns.map((_, i) => (i < 2 ? 'left' : 'right')) },
+  );
   for (const engine of new Set(withSegment.map((r) => r.engine))) {
     const r = withSegment.find((x) => x.engine === engine)!;
     out.push(

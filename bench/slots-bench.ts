@@ -11,6 +11,7 @@
  * - baseline, in the same run: the same decision answered by one SQL query per request.
  * Every count is checked; a wrong one sets `error`.
  */
+
 import { type ChildProcess, fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
@@ -19,6 +20,7 @@ import { buildServer, type Server } from '../src/api/server.ts';
 import { slotDecider } from '../src/api/slot-routes.ts';
 import type { Progress } from '../src/cli/progress.ts';
 import { createSlot, type SlotDecider, slotInputSchema } from '../src/commerce/slots/index.ts';
+import { textTable } from '../src/core/text-table.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { benchStore, type Engine } from './bench-store.ts';
 import { emptyFigures } from './empty-figures.ts';
@@ -269,10 +271,11 @@ function cell(v: unknown): string {
  */
 export function formatSlotsTable(results: readonly BenchResult[]): string {
   const rows = results.filter((r) => r.benchmark === 'slots');
-  const cells = rows.map((r) => columns.map((c) => cell(r[c.key])));
-  const widths = columns.map((c, i) => Math.max(c.title.length, ...cells.map((r) => r[i]!.length)));
-  const line = (cs: string[]) => cs.map((s, i) => (i < 1 ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join('  ');
-  const out = [line(columns.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)];
+  const out = textTable(
+    columns.map((c) => c.title),
+    rows.map((r) => columns.map((c) => cell(r[c.key]))),
+    { align: columns.map((_, i) => (i < 1 ? 'left' : 'right')) },
+  );
   for (const r of rows) {
     if (r.error) {
       out.push(`slots on ${r.engine} FAILED: ${r.error}`);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AppError, type ErrorBody } from '../../core/errors.ts';
+import { printTable } from '../../core/text-table.ts';
 import type { InstancePath, Journey, JourneyStats } from '../../journeys/index.ts';
 import { describeLift } from '../../journeys/lift.ts';
 import { ApiClient, type ServerFlags, serverOptions } from '../api-client.ts';
@@ -62,7 +63,7 @@ function printShow(j: Journey & { stats: JourneyStats }) {
   const types = new Map(j.definition.nodes.map((n) => [n.id, n.type as string]));
   const ids = [...types.keys(), ...Object.keys(s.nodes).filter((id) => !types.has(id))];
   const counts = (id: string) => s.nodes[id] ?? { current: 0, passed: 0, branches: {} };
-  console.table(
+  printTable(
     ids.map((id) => ({
       node: id,
       type: types.get(id) ?? '(older version)',
@@ -115,7 +116,7 @@ export function registerJourneys(program: Command) {
     .action(async (flags: ServerFlags & { json?: boolean }) => {
       const { journeys: list } = await new ApiClient(flags).call<{ journeys: Journey[] }>('GET', '/api/journeys');
       if (flags.json) return print(list);
-      console.table(
+      printTable(
         list.map((j) => ({
           id: j.journeyId,
           name: j.name,
@@ -246,7 +247,7 @@ export function registerJourneys(program: Command) {
       });
       const { messages } = await new ApiClient(flags).call<{ messages: OutboxRow[] }>('GET', `/api/outbox?${query}`);
       if (flags.json) return print(messages);
-      console.table(
+      printTable(
         messages.map((m) => ({
           journey: m.journeyId,
           node: m.nodeId,

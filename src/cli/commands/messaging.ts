@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AppError } from '../../core/errors.ts';
+import { printTable } from '../../core/text-table.ts';
 // Types only: the CLI starts without loading the messaging code (templates, providers).
 import type { ChannelSettings, MessagingSettings, Subscription } from '../../messaging/index.ts';
 import { ApiClient, type ServerFlags, serverOptions } from '../api-client.ts';
@@ -39,7 +40,7 @@ export function registerChannels(program: Command) {
     .action(async (flags: ServerFlags & { json?: boolean }) => {
       const { channels: list } = await new ApiClient(flags).call<{ channels: Channel[] }>('GET', '/api/channels');
       if (flags.json) return print(list);
-      console.table(
+      printTable(
         list.map((c) => ({
           channel: c.channel,
           provider: c.provider,

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { AppError } from '../../core/errors.ts';
+import { printTable } from '../../core/text-table.ts';
 import { ApiClient, type ServerFlags, serverOptions } from '../api-client.ts';
 
 interface DefinitionFlags extends ServerFlags {
@@ -46,7 +47,7 @@ export function registerSegments(program: Command) {
     .action(async (flags: DefinitionFlags) => {
       const { segments: list } = await new ApiClient(flags).call<{ segments: SegmentSummary[] }>('GET', '/api/segments');
       if (flags.json) console.log(JSON.stringify(list, null, 2));
-      else console.table(list.map(summaryRow));
+      else printTable(list.map(summaryRow));
     });
 
   serverOptions(segments.command('estimate').description('Size and a sample of a draft definition (nothing is saved)'))
@@ -62,7 +63,7 @@ export function registerSegments(program: Command) {
       if (flags.json) console.log(JSON.stringify(e, null, 2));
       else {
         console.log(`${e.size} people (${e.tookMs} ms). Sample:`);
-        console.table(e.sample.map((p) => ({ userId: p.userId, email: p.email })));
+        printTable(e.sample.map((p) => ({ userId: p.userId, email: p.email })));
       }
     });
 
@@ -101,7 +102,7 @@ export function registerSegments(program: Command) {
       const page = await new ApiClient(flags).call<{
         members: { userKey: number; userId: string | null; email: string | null; phone: string | null }[];
       }>('GET', `/api/segments/${encodeURIComponent(id)}/members?limit=${encodeURIComponent(flags.limit)}`);
-      console.table(page.members.map((m) => ({ key: m.userKey, userId: m.userId, email: m.email, phone: m.phone })));
+      printTable(page.members.map((m) => ({ key: m.userKey, userId: m.userId, email: m.email, phone: m.phone })));
     });
 
   serverOptions(segments.command('export <id>').description('Export members as CSV, or as a DMP audience with hashed identifiers only'))

@@ -1,5 +1,6 @@
 import type { Progress } from '../../cli/progress.ts';
 import { DAY } from '../../core/clock.ts';
+import { textTable } from '../../core/text-table.ts';
 import type { Session, Store } from '../../store/index.ts';
 import { recommendationSql } from './query.ts';
 import { type RecommendationSpec, recommendationSpecSchema, type Strategy } from './schema.ts';
@@ -211,14 +212,10 @@ export function formatEvaluation(r: EvaluationReport): string {
     `${pct(x.firstHitRate)} of ${x.firstUsers}`,
     pct(x.ownShare),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [
     `hit-rate@${r.k}: ${r.evaluatedUsers} buyers' last orders of ${r.historyFrom.slice(0, 10)}..${r.historyTo.slice(0, 10)} held out ` +
       `(test window ${r.testDays} days from ${r.cutoff.slice(0, 10)}, history up to ${r.gapHours} h before each order); ` +
       `${r.buyers} buyers, ${r.orderLines} order lines, ${r.products} products`,
-    line(head),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...body.map(line),
+    ...textTable(head, body, { align: head.map((_, i) => (i < 2 ? 'left' : 'right')) }),
   ].join('\n');
 }

@@ -1,3 +1,4 @@
+import { textTable } from '../../core/text-table.ts';
 import { describeLift } from '../../journeys/lift.ts';
 import type { JourneyReport, SimulationReport } from './report.ts';
 
@@ -5,15 +6,6 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const money = (n: number) =>
   `${n < 0 ? '−' : ''}$${Math.abs(n).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 const pct = (r: number | null) => (r === null ? '–' : `${(r * 100).toFixed(1)}%`);
-
-/** Numbers (and amounts) right-aligned, text left-aligned. */
-function table(header: string[], rows: (string | number)[][], indent = '  '): string[] {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, c) => Math.max(...cells.map((r) => r[c]!.length)));
-  const numeric = header.map((_, c) => rows.every((r) => typeof r[c] === 'number' || String(r[c]).startsWith('$')));
-  const cell = (v: string, c: number) => (numeric[c] ? v.padStart(widths[c]!) : v.padEnd(widths[c]!));
-  return cells.map((r) => (indent + r.map(cell).join('  ')).trimEnd());
-}
 
 function journeyLines(j: JourneyReport): string[] {
   const lines = [`Journey ${j.journeyId} "${j.name}" (${j.file})`];
@@ -45,7 +37,7 @@ function journeyLines(j: JourneyReport): string[] {
   const channels = Object.entries(j.channels);
   if (channels.length > 0) {
     lines.push(
-      ...table(
+      ...textTable(
         ['channel', 'sent', 'unreachable', 'delivered', 'opened', 'clicked', 'orders', 'revenue', 'unsubscribed'],
         channels.map(([ch, c]) => [
           ch,
@@ -58,6 +50,7 @@ function journeyLines(j: JourneyReport): string[] {
           money(c.revenue),
           c.unsubscribed,
         ]),
+        { indent: '  ' },
       ),
     );
   }
@@ -70,7 +63,7 @@ function journeyLines(j: JourneyReport): string[] {
   }
   lines.push('  nodes:');
   lines.push(
-    ...table(
+    ...textTable(
       ['node', 'type', 'passed', 'waiting', 'branches'],
       j.nodes.map((n) => [
         n.id,
@@ -81,7 +74,7 @@ function journeyLines(j: JourneyReport): string[] {
           .map(([b, k]) => `${b} ${k}`)
           .join(', '),
       ]),
-      '    ',
+      { indent: '    ' },
     ),
   );
   return lines;
