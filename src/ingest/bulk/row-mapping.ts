@@ -39,7 +39,7 @@ export type RowKind = 'events' | 'profiles' | 'products';
  * An event CSV column naming a field inside one of the JSON columns, `properties.total` or
  * `context.page.url`: its path (root first), else null.
  */
-export function dottedPath(name: string): string[] | null {
+function dottedPath(name: string): string[] | null {
   const path = name.split('.');
   const [root] = path;
   if (path.length < 2 || !(jsonColumns as readonly string[]).includes(root ?? '')) return null;
@@ -94,10 +94,10 @@ function parseJsonCell(name: string, cell: string, out: Record<string, unknown>)
 }
 
 const jsonNumber = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+const textKeys = new Set(['coupon', 'currency', 'sku', 'name', 'category', 'tier', 'zip', 'postal_code']);
 /** Fields that are text by meaning, whatever they look like: ids (`order_id`, `productId`), identity traits, codes. */
 const textField = (key: string) =>
   /(?:^|_)id$|[a-z]Id$/.test(key) || (identityTraits as readonly string[]).includes(key) || textKeys.has(key);
-const textKeys = new Set(['coupon', 'currency', 'sku', 'name', 'category', 'tier', 'zip', 'postal_code']);
 
 /**
  * A cell of a field inside properties or traits (`properties.total`, a profile's `visits`, a
@@ -106,7 +106,7 @@ const textKeys = new Set(['coupon', 'currency', 'sku', 'name', 'category', 'tier
  * `false`, a JSON object or array (`[{"product_id":"sku-1"}]`); anything else is text. Fields that
  * are text by meaning (`textField`) stay text: a numeric order id or coupon code is kept as written.
  */
-export function typedCell(key: string, cell: string): unknown {
+function typedCell(key: string, cell: string): unknown {
   if (textField(key)) return cell;
   if (jsonNumber.test(cell)) {
     const n = Number(cell);
