@@ -40,7 +40,8 @@ export function inlineParams(sql: string, params: readonly SqlParam[]): string |
  * loop, which a busy server makes slow: with strings up to 8 KB inlined instead of 1 KB (an
  * ingest batch of a few dozen one-event requests writes JSON documents of that size), 64 browsers
  * sending one event a request got 1,171 / 1,210 / 1,420 events/s against 1,036 / 1,107 / 1,164
- * (alternating runs, session 15).
+ * (alternating runs, session 15), and 1,163 / 1,141 / 1,014 against 1,136 / 1,114 / 931 in a
+ * second set (with a change to BEGIN that was then dropped; the machine busier).
  */
 const longList = 64;
 const longString = 8_000;
