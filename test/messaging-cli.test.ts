@@ -135,4 +135,36 @@ describe.each(engines)('messaging CLI on %s', (engine) => {
     expect(badChannel.stderr).toMatch(/^shopflow: server said 400: Invalid option: .* \(at channel\)\n$/);
     expect(badTopic.stderr).toMatch(/^shopflow: server said 400: .* \(at topic\)\n$/);
   });
+
+  it('saves, lists, previews for a real person and deletes a template', async () => {
+    const sms = file('welcome.json', {
+      channel: 'sms',
+      fields: { text: 'Hi {{ person.traits.email }}, order {{ event.order_id }} is in' },
+    });
+    expect((await run('templates', 'set', 'welcome-sms', '--file', sms)).stdout).toBe('template "welcome-sms" (sms) created\n');
+    const [list, preview, byEmail] = await Promise.all([
+      run('templates', 'list', '--channel', 'sms'),
+      run('templates', 'preview', 'welcome-sms', '--user', 'ann', '--event', '{"order_id":"o-9"}'),
+      run('templates', 'preview', 'welcome-sms', '--email', 'ANN@example.com'),
+    ]);
+    expect(list.stdout).toMatch(/^welcome-sms +sms +text +\d{4}-\d\d-\d\dT/m);
+    expect(preview.stdout).toBe('text:\n  Hi ann@example.com, order o-9 is in\n');
+    expect(byEmail.stdout).toBe('text:\n  Hi ann@example.com, order  is in\n');
+
+    const changed = file('welcome2.json', { channel: 'sms', fields: { text: 'Welcome back' } });
+    expect((await run('templates', 'set', 'welcome-sms', '--file', changed)).stdout).toBe('template "welcome-sms" (sms) replaced\n');
+    const [shown, nobody, badEvent, badFile] = await Promise.all([
+      run('templates', 'show', 'welcome-sms'),
+      run('templates', 'preview', 'welcome-sms', '--user', 'nobody'),
+      run('templates', 'preview', 'welcome-sms', '--user', 'ann', '--event', '[1]'),
+      run('templates', 'set', 'broken', '--file', file('broken-template.json', '{"channel": ')),
+    ]);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ name: 'welcome-sms', channel: 'sms', fields: { text: 'Welcome back' } });
+    expect(nobody.stderr).toBe('shopflow: server said 404: no person with user_id "nobody" (at userId)\n');
+    expect(badEvent.stderr).toMatch(/^shopflow: --event must be a JSON object/);
+    expect(badFile.stderr).toMatch(/^shopflow: template .*broken-template\.json is not a JSON file: /);
+
+    expect((await run('templates', 'delete', 'welcome-sms')).stdout).toBe('template "welcome-sms" deleted\n');
+    expect((await run('templates', 'show', 'welcome-sms')).stderr).toMatch(/^shopflow: server said 404: /);
+  });
 });

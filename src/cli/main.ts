@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<Register>> = {
   journeys: async () => (await import('./commands/journeys.ts')).registerJourneys,
   channels: async () => (await import('./commands/messaging.ts')).registerChannels,
   messaging: async () => (await import('./commands/messaging.ts')).registerMessaging,
+  templates: async () => (await import('./commands/templates.ts')).registerTemplates,
   simulate: async () => (await import('./commands/simulate.ts')).registerSimulate,
   recommendations: async () => (await import('./commands/recommendations.ts')).registerRecommendations,
   bench: async () => (await import('./commands/bench.ts')).registerBench,

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AppError, type ErrorBody } from '../../core/errors.ts';
 import { printTable } from '../../core/text-table.ts';
 import type { InstancePath, Journey, JourneyStats } from '../../journeys/index.ts';
 import { describeLift } from '../../journeys/lift.ts';
 import { ApiClient, type ServerFlags, serverOptions } from '../api-client.ts';
+import { readJsonFile } from '../read-json.ts';
 
 interface FileFlags extends ServerFlags {
   file: string;
@@ -20,12 +20,7 @@ interface JourneyFile {
 }
 
 function readJourneyFile(file: string): JourneyFile {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8'));
-  } catch (err) {
-    throw new AppError('invalid_json', `${file} is not a JSON file: ${(err as Error).message}`, 'file');
-  }
+  const parsed = readJsonFile(file, 'journey');
   const wrapped = parsed !== null && typeof parsed === 'object' && 'definition' in parsed;
   return wrapped ? (parsed as JourneyFile) : { definition: parsed };
 }

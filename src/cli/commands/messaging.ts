@@ -1,24 +1,16 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AppError } from '../../core/errors.ts';
 import { printTable } from '../../core/text-table.ts';
 // Types only: the CLI starts without loading the messaging code (templates, providers).
 import type { ChannelSettings, MessagingSettings, Subscription } from '../../messaging/index.ts';
 import { ApiClient, type ServerFlags, serverOptions } from '../api-client.ts';
+import { readJsonFile } from '../read-json.ts';
 
 /** A channel as GET /api/channels lists it. */
 type Channel = ChannelSettings & { providers?: string[] };
 
 const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
 const rate = (r: number | null) => (r === null ? 'none' : `${r}/s`);
-
-function readJson(file: string, what: string): unknown {
-  try {
-    return JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8'));
-  } catch (err) {
-    throw new AppError('invalid_json', `${what} ${file} is not a JSON file: ${(err as Error).message}`, 'file');
-  }
-}
 
 /** `--rate 5` or `--rate none`, checked here: JSON would turn a typo (NaN) into null, i.e. "no limit". */
 function parseRate(value: string): number | null {
@@ -59,7 +51,7 @@ export function registerChannels(program: Command) {
     .option('--config <file>', 'the provider settings as a JSON file ("-" for stdin); none: {}')
     .option('--rate <n>', 'at most this many calls a second, or "none" (default: keep the current limit)')
     .action(async (channel: string, flags: ServerFlags & { provider: string; config?: string; rate?: string }) => {
-      const config = flags.config === undefined ? {} : readJson(flags.config, '--config');
+      const config = flags.config === undefined ? {} : readJsonFile(flags.config, '--config');
       const api = new ApiClient(flags);
       // PUT replaces the whole setting: keep the current rate limit unless one is given.
       let ratePerSecond: number | null;
@@ -123,7 +115,7 @@ export function registerMessaging(program: Command) {
     .action(async (flags: ServerFlags & { file?: string }) => {
       const api = new ApiClient(flags);
       if (flags.file === undefined) return print(await api.call<MessagingSettings>('GET', '/api/messaging/settings'));
-      const saved = await api.call<MessagingSettings>('PUT', '/api/messaging/settings', readJson(flags.file, 'rules file'));
+      const saved = await api.call<MessagingSettings>('PUT', '/api/messaging/settings', readJsonFile(flags.file, 'rules file'));
       console.log('contact rules saved:');
       print(saved);
     });
