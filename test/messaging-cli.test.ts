@@ -139,16 +139,16 @@ describe.each(engines)('messaging CLI on %s', (engine) => {
   it('saves, lists, previews for a real person and deletes a template', async () => {
     const sms = file('welcome.json', {
       channel: 'sms',
-      fields: { text: 'Hi {{ person.traits.email }}, order {{ event.order_id }} is in' },
+      fields: { text: 'Hi {{ person.traits.email }}, order {{ event.order_id }} is in{% if coupon %}, code {{ coupon.code }}{% endif %}' },
     });
     expect((await run('templates', 'set', 'welcome-sms', '--file', sms)).stdout).toBe('template "welcome-sms" (sms) created\n');
     const [list, preview, byEmail] = await Promise.all([
       run('templates', 'list', '--channel', 'sms'),
-      run('templates', 'preview', 'welcome-sms', '--user', 'ann', '--event', '{"order_id":"o-9"}'),
+      run('templates', 'preview', 'welcome-sms', '--user', 'ann', '--event', '{"order_id":"o-9"}', '--coupon', '{"code":"SAVE10"}'),
       run('templates', 'preview', 'welcome-sms', '--email', 'ANN@example.com'),
     ]);
     expect(list.stdout).toMatch(/^welcome-sms +sms +text +\d{4}-\d\d-\d\dT/m);
-    expect(preview.stdout).toBe('text:\n  Hi ann@example.com, order o-9 is in\n');
+    expect(preview.stdout).toBe('text:\n  Hi ann@example.com, order o-9 is in, code SAVE10\n');
     expect(byEmail.stdout).toBe('text:\n  Hi ann@example.com, order  is in\n');
 
     const changed = file('welcome2.json', { channel: 'sms', fields: { text: 'Welcome back' } });

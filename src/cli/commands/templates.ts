@@ -69,12 +69,21 @@ export function registerTemplates(program: Command) {
     .option('--email <email>', 'or the person by e-mail')
     .option('--phone <phone>', 'or the person by phone')
     .option('--event <json>', 'properties of a made-up triggering event (`event` in the template)')
+    .option('--coupon <json>', 'a made-up coupon (`coupon` in the template), e.g. \'{"code":"SAVE10","value":10}\'')
     .option('--products <ids>', 'comma-separated catalog product ids (`products` in the template)')
     .option('--json', 'print JSON (with the context the template saw)')
     .action(
       async (
         name: string,
-        flags: ServerFlags & { user?: string; email?: string; phone?: string; event?: string; products?: string; json?: boolean },
+        flags: ServerFlags & {
+          user?: string;
+          email?: string;
+          phone?: string;
+          event?: string;
+          coupon?: string;
+          products?: string;
+          json?: boolean;
+        },
       ) => {
         const person = flags.user
           ? { userId: flags.user }
@@ -85,6 +94,7 @@ export function registerTemplates(program: Command) {
               : null;
         if (!person) throw new AppError('invalid_request', 'name the person: --user, --email or --phone', 'user');
         const event = jsonObjectFlag(flags.event, 'event');
+        const coupon = jsonObjectFlag(flags.coupon, 'coupon');
         const products = flags.products
           ?.split(',')
           .map((p) => p.trim())
@@ -95,6 +105,7 @@ export function registerTemplates(program: Command) {
           {
             ...person,
             ...(event ? { event } : {}),
+            ...(coupon ? { coupon } : {}),
             ...(products?.length ? { products } : {}),
           },
         );
