@@ -42,6 +42,11 @@ function checkConsistent(j: JourneyReport) {
   }
   expect(j.coupons.issued).toBe(j.outbox.coupon ?? 0);
   expect(j.coupons.usedAfterMessage).toBeLessThanOrEqual(j.messageDrivenOrders.orders);
+  // Every entry and conversion happened on one of the simulated days, and is counted on that day.
+  const total = (days: number[]) => days.reduce((a, b) => a + b, 0);
+  expect(j.daily.entered).toHaveLength(7);
+  expect([total(j.daily.entered), total(j.daily.converted)]).toEqual([j.test.entered, j.test.converted]);
+  expect([total(j.daily.holdoutEntered), total(j.daily.holdoutConverted)]).toEqual([j.holdout?.entered ?? 0, j.holdout?.converted ?? 0]);
   if (j.holdout) {
     expect(j.holdout.converted).toBeLessThanOrEqual(j.holdout.entered);
     // The control group is enrolled and tracked but never contacted.

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { AppError, type ErrorBody } from '../../core/errors.ts';
+import { bar } from '../../core/text-chart.ts';
 import { printTable } from '../../core/text-table.ts';
 import type { InstancePath, Journey, JourneyStats } from '../../journeys/index.ts';
 import { describeLift } from '../../journeys/lift.ts';
@@ -28,13 +29,6 @@ function readJourneyFile(file: string): JourneyFile {
 const time = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
 const path = (id: string, rest = '') => `/api/journeys/${encodeURIComponent(id)}${rest}`;
 const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
-
-/** Eighth-block characters, so a bar's length is exact to 1/8 of a cell. */
-const eighths = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
-function bar(value: number, max: number, width = 40): string {
-  const n = max > 0 ? Math.round((value / max) * width * 8) : 0;
-  return '█'.repeat(Math.floor(n / 8)) + eighths[n % 8];
-}
 
 function printShow(j: Journey & { stats: JourneyStats }) {
   const s = j.stats;

@@ -1,3 +1,4 @@
+import { sparkline } from '../../core/text-chart.ts';
 import { textTable } from '../../core/text-table.ts';
 import { describeLift } from '../../journeys/lift.ts';
 import type { JourneyReport, SimulationReport } from './report.ts';
@@ -32,6 +33,7 @@ function journeyLines(j: JourneyReport): string[] {
   lines.push(
     `  orders caused by messages (simulator ground truth): ${int(j.messageDrivenOrders.orders)}, ${money(j.messageDrivenOrders.revenue)}`,
   );
+  lines.push(...dailyLines(j));
   const outbox = Object.entries(j.outbox);
   lines.push(`  outbox: ${outbox.length ? outbox.map(([a, n]) => `${a} ${int(n)}`).join(', ') : 'nothing queued'}`);
   const channels = Object.entries(j.channels);
@@ -78,6 +80,26 @@ function journeyLines(j: JourneyReport): string[] {
     ),
   );
   return lines;
+}
+
+/** Entries and conversions per simulated day as sparklines, one character a day, each line on its own scale. */
+function dailyLines(j: JourneyReport): string[] {
+  const d = j.daily;
+  const series: [string, number[]][] = [
+    ['entered', d.entered],
+    ['converted', d.converted],
+    ...(j.holdout
+      ? ([
+          ['holdout entered', d.holdoutEntered],
+          ['holdout converted', d.holdoutConverted],
+        ] as [string, number[]][])
+      : []),
+  ];
+  const width = Math.max(...series.map(([label]) => label.length));
+  return [
+    `  per day (${d.entered.length} days, one character a day; test group${j.holdout ? ' and holdout apart' : ''}):`,
+    ...series.map(([label, values]) => `    ${label.padEnd(width)}  |${sparkline(values)}|  most ${int(Math.max(0, ...values))} a day`),
+  ];
 }
 
 /** The report as text for a terminal. */

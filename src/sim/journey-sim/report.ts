@@ -1,3 +1,4 @@
+import { DAY } from '../../core/clock.ts';
 import { type JourneyDefinition, journeyStats, type LiftEstimate } from '../../journeys/index.ts';
 import type { Store } from '../../store/index.ts';
 import { outboxCounts } from './outbox.ts';
@@ -36,7 +37,16 @@ export interface JourneyReport {
   coupons: { issued: number; faceValue: number; usedAfterMessage: number; usedOnOwnOrders: number; discountGiven: number };
   /** Orders the messages caused (the simulator knows): the true incremental effect, to compare with the lift estimate. */
   messageDrivenOrders: { orders: number; revenue: number };
+  /** Per simulated day from the start: entries, and conversions on the day they happened; test group and holdout apart. */
+  daily: DailyCounts;
   nodes: NodeReport[];
+}
+
+export interface DailyCounts {
+  entered: number[];
+  converted: number[];
+  holdoutEntered: number[];
+  holdoutConverted: number[];
 }
 
 export interface SimulationReport {
@@ -71,6 +81,7 @@ export async function journeyReport(
   j: { journeyId: number; name: string; file: string; definition: JourneyDefinition },
   tally: Tally,
   wallet: CouponWallet,
+  period: { start: number; days: number },
 ): Promise<JourneyReport> {
   const s = await journeyStats(store, workspaceId, j.journeyId);
   const t = tally.of(j.journeyId);
@@ -133,6 +144,7 @@ export async function journeyReport(
       discountGiven: round2(coupons.reduce((sum, c) => sum + c.discount, 0)),
     },
     messageDrivenOrders: { orders: messageDriven.orders, revenue: round2(messageDriven.revenue) },
+    daily: await dailyCounts(store, workspaceId, j.journeyId, period),
     nodes: nodesOf(j.definition, s.nodes),
   };
 }
@@ -146,4 +158,35 @@ function nodesOf(def: JourneyDefinition, counts: Awaited<ReturnType<typeof journ
     const branches = Object.fromEntries(Object.entries(c.branches).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b)));
     return { id: n.id, type: n.type, passed: c.passed, branches, current: c.current };
   });
+}
+
+/** Entries by the day they entered, conversions by the day they converted (days counted from `start`). */
+async function dailyCounts(
+  store: Store,
+  workspaceId: number,
+  journeyId: number,
+  period: { start: number; days: number },
+): Promise<DailyCounts> {
+  const rows = await store.query<{ kind: string; holdout: boolean; day: number; n: number }>(
+    `SELECT 'entered' AS kind, holdout, CAST(floor((entered_at - $3) / ${DAY}.0) AS INTEGER) AS day, count(*) AS n
+     FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 GROUP BY holdout, day
+     UNION ALL
+     SELECT 'converted' AS kind, holdout, CAST(floor((exited_at - $3) / ${DAY}.0) AS INTEGER) AS day, count(*) AS n
+     FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND status = 'converted' GROUP BY holdout, day`,
+    [workspaceId, journeyId, period.start],
+  );
+  const zeros = () => Array.from({ length: period.days }, () => 0);
+  const daily: DailyCounts = { entered: zeros(), converted: zeros(), holdoutEntered: zeros(), holdoutConverted: zeros() };
+  for (const r of rows) {
+    const series = r.holdout
+      ? r.kind === 'entered'
+        ? daily.holdoutEntered
+        : daily.holdoutConverted
+      : r.kind === 'entered'
+        ? daily.entered
+        : daily.converted;
+    const day = Number(r.day);
+    if (day >= 0 && day < period.days) series[day] = (series[day] ?? 0) + Number(r.n);
+  }
+  return daily;
 }

@@ -171,7 +171,7 @@ export async function runJourneySimulation(o: SimulationOptions, progress: Progr
     progress.stop();
 
     const reports = [];
-    for (const j of journeys) reports.push(await journeyReport(store, ws, j, tally, wallet));
+    for (const j of journeys) reports.push(await journeyReport(store, ws, j, tally, wallet, { start: o.start, days: o.days }));
     const report: SimulationReport = {
       settings: {
         journeys: journeys.map((j) => j.file),
