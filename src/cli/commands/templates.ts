@@ -118,8 +118,7 @@ export function registerTemplates(program: Command) {
     );
 
   serverOptions(templates.command('delete <name>').description('Delete a template')).action(async (name: string, flags: ServerFlags) => {
-    const res = await new ApiClient(flags).raw('DELETE', path(name));
-    if (!res.ok) throw new AppError('invalid_request', `server said ${res.status}: ${(await res.text()) || 'no body'}`);
+    await new ApiClient(flags).call('DELETE', path(name));
     console.log(`template "${name}" deleted`);
   });
 }
