@@ -24,7 +24,7 @@ function journeyLines(j: JourneyReport): string[] {
     if (l) {
       lines.push(`  lift: ${describeLift(l)}`);
       lines.push(
-        `        estimated incremental: ${l.incrementalConversions.toFixed(1)} conversions, ${money(l.incrementalRevenue)} revenue`,
+        `        estimated incremental: ${l.incrementalConversions.toFixed(1).replace('-', '−')} conversions, ${money(l.incrementalRevenue)} revenue`,
       );
     }
   } else {
