@@ -42,6 +42,24 @@ describe.each(engines)('membership lifecycle (%s)', (engine) => {
   });
   afterAll(() => h.dispose());
 
+  it('a tick with nothing new reads once and writes nothing; the next order still earns', async () => {
+    await call('POST', '/api/members', { userId: 'quiet' });
+    await refresh(); // an hour on: the full tier run is due, so this one runs whole
+    const state = () =>
+      h.store.query('SELECT job, watermark, ran_at FROM job_state WHERE workspace_id = $1 ORDER BY job', [h.keys.workspaceId]);
+    const before = await state();
+    clock.advance(60_000);
+    const idle = (await call('POST', '/api/membership/refresh')).body;
+    expect(idle).toMatchObject({ joined: 0, earned: { orders: 0 }, expired: { lots: 0 }, tiers: { mode: 'none' }, traitsSynced: 0 });
+    expect(await state()).toEqual(before);
+
+    await track('quiet', 'Order Completed', { order_id: 'Q1', total: 40 });
+    clock.advance(60_000);
+    const busy = (await call('POST', '/api/membership/refresh')).body;
+    expect(busy).toMatchObject({ earned: { orders: 1, points: 40 }, tiers: { mode: 'incremental' }, traitsSynced: 1 });
+    expect(await state()).not.toEqual(before);
+  });
+
   it('a refund takes back the points its order earned: in proportion, once, never below zero', async () => {
     await call('POST', '/api/members', { userId: 'ann' });
     await track('ann', 'Order Completed', { order_id: 'A1', total: 200 });

@@ -108,6 +108,13 @@ export class MemberJobs {
     if (reconcile && since !== null) since = Math.min(since, now - this.options.reconcileWindowMs);
     const pending = this.options.pendingSince?.() ?? null;
     const nextWatermark = pending === null ? now : Math.min(now, pending);
+    const lastFull = state.get(jobs.tiers)?.ranAt;
+    const fullTiers = lastFull === undefined || lastFull + this.options.tiersEveryMs <= now;
+    const expirySince = state.get(jobs.expiry)?.watermark ?? null;
+    // Nothing to do: the watermarks stay where they are, so the next tick looks at the same window.
+    if (since !== null && !reconcile && !fullTiers && !(await anythingNew(this.store, workspaceId, since, expirySince, now))) {
+      return idleTick(workspaceId);
+    }
 
     const merged = await followMerges(this.store, workspaceId, since, now);
     const joined = await joinFromEvents(this.store, workspaceId, since, now);
@@ -117,12 +124,11 @@ export class MemberJobs {
     await saveJob(this.store, workspaceId, jobs.events, nextWatermark, now);
     if (reconcile || since === null) await saveJob(this.store, workspaceId, jobs.reconcile, null, now);
 
-    const expired = await expireFallenDue(this.store, workspaceId, state.get(jobs.expiry)?.watermark ?? null, now);
+    const expired = await expireFallenDue(this.store, workspaceId, expirySince, now);
     await saveJob(this.store, workspaceId, jobs.expiry, now, now);
 
-    const lastFull = state.get(jobs.tiers)?.ranAt;
     let tiers: MemberTick['tiers'] = { mode: 'none', changed: 0 };
-    if (lastFull === undefined || lastFull + this.options.tiersEveryMs <= now) {
+    if (fullTiers) {
       tiers = { mode: 'full', changed: (await evaluateTiers(this.store, workspaceId, settings, now, null)).changed };
       await saveJob(this.store, workspaceId, jobs.tiers, null, now);
     } else {
@@ -173,6 +179,37 @@ export class MemberJobs {
     this.ticker = null;
   }
 }
+
+/**
+ * Whether a run could change anything, in one read: member or order events received since the
+ * watermark, merges since, members who joined since (their earlier orders earn) or whose traits
+ * are not mirrored yet, points falling due. An idle server used to run every step and write three
+ * watermarks every two seconds. Keep this in step with what the steps of `run` read.
+ */
+async function anythingNew(db: SqlExecutor, workspaceId: number, since: number, expirySince: number | null, now: number): Promise<boolean> {
+  const [row] = await db.query<{ hit: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM events WHERE workspace_id = $1 AND received_at > $2
+                      AND event IN ('Member Joined', 'Member Left', 'Order Completed', 'Order Refunded'))
+         OR EXISTS (SELECT 1 FROM identity_merges WHERE workspace_id = $1 AND merged_at > $2)
+         OR EXISTS (SELECT 1 FROM members WHERE workspace_id = $1
+                      AND (created_at > $2 OR traits_synced_at IS NULL OR traits_synced_at < updated_at))
+         OR EXISTS (SELECT 1 FROM points_ledger WHERE workspace_id = $1 AND points > 0 AND expires_at > $3 AND expires_at <= $4) AS hit`,
+    [workspaceId, since, expirySince ?? -1, now],
+  );
+  return Boolean(row?.hit);
+}
+
+const idleTick = (workspaceId: number): MemberTick => ({
+  workspaceId,
+  merged: 0,
+  joined: 0,
+  left: 0,
+  earned: { orders: 0, people: 0, points: 0 },
+  refunded: { refunds: 0, points: 0 },
+  expired: { lots: 0, people: 0, points: 0 },
+  tiers: { mode: 'none', changed: 0 },
+  traitsSynced: 0,
+});
 
 async function jobState(db: SqlExecutor, workspaceId: number): Promise<Map<string, { watermark: number | null; ranAt: number }>> {
   const rows = await db.query<{ job: string; watermark: number | null; ran_at: number }>(
