@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { systemClock } from '../../core/clock.ts';
 import { AppError } from '../../core/errors.ts';
 import { importFile } from '../../ingest/bulk/index.ts';
+import { printJson } from '../json-io.ts';
 import { configFrom, fileMustExist, openConfiguredStore, type StoreFlags, workspaceIdOf } from '../open.ts';
 import { terminalProgress } from '../progress.ts';
 
@@ -42,7 +43,7 @@ export function registerImport(program: Command) {
           },
           terminalProgress(),
         );
-        console.log(JSON.stringify(summary, null, 2));
+        printJson(summary);
         if (summary.rejected > 0 && !flags.skipInvalid) process.exitCode = 1;
       } finally {
         await store.close();

@@ -5,7 +5,7 @@ import { printTable } from '../../core/text-table.ts';
 import type { InstancePath, Journey, JourneyStats } from '../../journeys/index.ts';
 import { describeLift } from '../../journeys/lift.ts';
 import { ApiClient, type ServerFlags, serverOptions } from '../api-client.ts';
-import { readJsonFile } from '../read-json.ts';
+import { printJson, readJsonFile } from '../json-io.ts';
 
 interface FileFlags extends ServerFlags {
   file: string;
@@ -28,7 +28,6 @@ function readJourneyFile(file: string): JourneyFile {
 
 const time = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
 const path = (id: string, rest = '') => `/api/journeys/${encodeURIComponent(id)}${rest}`;
-const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
 
 function printShow(j: Journey & { stats: JourneyStats }) {
   const s = j.stats;
@@ -104,7 +103,7 @@ export function registerJourneys(program: Command) {
     .option('--json', 'print JSON')
     .action(async (flags: ServerFlags & { json?: boolean }) => {
       const { journeys: list } = await new ApiClient(flags).call<{ journeys: Journey[] }>('GET', '/api/journeys');
-      if (flags.json) return print(list);
+      if (flags.json) return printJson(list);
       printTable(
         list.map((j) => ({
           id: j.journeyId,
@@ -183,7 +182,7 @@ export function registerJourneys(program: Command) {
     .option('--json', 'print JSON')
     .action(async (id: string, flags: ServerFlags & { json?: boolean }) => {
       const j = await new ApiClient(flags).call<Journey & { stats: JourneyStats }>('GET', path(id));
-      if (flags.json) print(j);
+      if (flags.json) printJson(j);
       else printShow(j);
     });
 
@@ -196,7 +195,7 @@ export function registerJourneys(program: Command) {
         'GET',
         path(id, `/people/${encodeURIComponent(flags.user)}?by=${encodeURIComponent(flags.by)}`),
       );
-      if (flags.json) print(r);
+      if (flags.json) printJson(r);
       else printPath(flags.user, r.instances);
     });
 
@@ -235,7 +234,7 @@ export function registerJourneys(program: Command) {
         ...(flags.status ? { status: flags.status } : {}),
       });
       const { messages } = await new ApiClient(flags).call<{ messages: OutboxRow[] }>('GET', `/api/outbox?${query}`);
-      if (flags.json) return print(messages);
+      if (flags.json) return printJson(messages);
       printTable(
         messages.map((m) => ({
           journey: m.journeyId,

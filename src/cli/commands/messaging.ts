@@ -4,12 +4,11 @@ import { printTable } from '../../core/text-table.ts';
 // Types only: the CLI starts without loading the messaging code (templates, providers).
 import type { ChannelSettings, MessagingSettings, Subscription } from '../../messaging/index.ts';
 import { ApiClient, type ServerFlags, serverOptions } from '../api-client.ts';
-import { readJsonFile } from '../read-json.ts';
+import { printJson, readJsonFile } from '../json-io.ts';
 
 /** A channel as GET /api/channels lists it. */
 type Channel = ChannelSettings & { providers?: string[] };
 
-const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
 const rate = (r: number | null) => (r === null ? 'none' : `${r}/s`);
 
 /** `--rate 5` or `--rate none`, checked here: JSON would turn a typo (NaN) into null, i.e. "no limit". */
@@ -31,7 +30,7 @@ export function registerChannels(program: Command) {
     .option('--json', 'print JSON (settings with secrets masked, and the providers each channel may use)')
     .action(async (flags: ServerFlags & { json?: boolean }) => {
       const { channels: list } = await new ApiClient(flags).call<{ channels: Channel[] }>('GET', '/api/channels');
-      if (flags.json) return print(list);
+      if (flags.json) return printJson(list);
       printTable(
         list.map((c) => ({
           channel: c.channel,
@@ -114,10 +113,10 @@ export function registerMessaging(program: Command) {
     .option('--file <path>', 'rules JSON file ("-" for stdin); it replaces them all: fields left out go back to their defaults')
     .action(async (flags: ServerFlags & { file?: string }) => {
       const api = new ApiClient(flags);
-      if (flags.file === undefined) return print(await api.call<MessagingSettings>('GET', '/api/messaging/settings'));
+      if (flags.file === undefined) return printJson(await api.call<MessagingSettings>('GET', '/api/messaging/settings'));
       const saved = await api.call<MessagingSettings>('PUT', '/api/messaging/settings', readJsonFile(flags.file, 'rules file'));
       console.log('contact rules saved:');
-      print(saved);
+      printJson(saved);
     });
 
   subscriptionCommand(messaging, 'unsubscribe', 'Opt a person out of a topic (or with --topic "*" the whole channel, even transactional)');

@@ -15,6 +15,7 @@ import { AppError } from '../../core/errors.ts';
 import { runDemo } from '../../sim/index.ts';
 import { openStore, type Store } from '../../store/index.ts';
 import { createWorkspace } from '../../workspaces/index.ts';
+import { printJson } from '../json-io.ts';
 import { configFrom, openConfiguredStore, type StoreFlags, workspaceIdOf } from '../open.ts';
 import { terminalProgress } from '../progress.ts';
 
@@ -123,7 +124,7 @@ export function registerRecommendations(program: Command) {
           'workspace',
         );
       if (!flags.json) console.log(`${formatEvaluation(report)}\n`);
-      console.log(JSON.stringify(report, null, 2));
+      printJson(report);
     });
 
   recs

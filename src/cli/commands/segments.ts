@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { AppError } from '../../core/errors.ts';
 import { printTable } from '../../core/text-table.ts';
 import { ApiClient, type ServerFlags, serverOptions } from '../api-client.ts';
+import { printJson } from '../json-io.ts';
 
 interface DefinitionFlags extends ServerFlags {
   file?: string;
@@ -46,7 +47,7 @@ export function registerSegments(program: Command) {
     .option('--json', 'print JSON')
     .action(async (flags: DefinitionFlags) => {
       const { segments: list } = await new ApiClient(flags).call<{ segments: SegmentSummary[] }>('GET', '/api/segments');
-      if (flags.json) console.log(JSON.stringify(list, null, 2));
+      if (flags.json) printJson(list);
       else printTable(list.map(summaryRow));
     });
 
@@ -60,7 +61,7 @@ export function registerSegments(program: Command) {
         tookMs: number;
         sample: { userId: string | null; email: string | null }[];
       }>('POST', '/api/segments/estimate', { definition: readDefinition(flags) });
-      if (flags.json) console.log(JSON.stringify(e, null, 2));
+      if (flags.json) printJson(e);
       else {
         console.log(`${e.size} people (${e.tookMs} ms). Sample:`);
         printTable(e.sample.map((p) => ({ userId: p.userId, email: p.email })));

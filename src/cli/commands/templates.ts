@@ -4,11 +4,10 @@ import { printTable } from '../../core/text-table.ts';
 // Types only: the CLI starts without loading the messaging code.
 import type { TemplateDefinition } from '../../messaging/index.ts';
 import { ApiClient, type ServerFlags, serverOptions } from '../api-client.ts';
-import { readJsonFile } from '../read-json.ts';
+import { printJson, readJsonFile } from '../json-io.ts';
 
 type Template = TemplateDefinition & { updatedAt?: number };
 
-const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
 const path = (name: string) => `/api/templates/${encodeURIComponent(name)}`;
 
 /** `--event '{"order_id":"o-1"}'`: a JSON object, checked here so a typo is named as the flag. */
@@ -39,7 +38,7 @@ export function registerTemplates(program: Command) {
     .action(async (flags: ServerFlags & { channel?: string; json?: boolean }) => {
       const query = flags.channel ? `?channel=${encodeURIComponent(flags.channel)}` : '';
       const { templates: list } = await new ApiClient(flags).call<{ templates: Template[] }>('GET', `/api/templates${query}`);
-      if (flags.json) return print(list);
+      if (flags.json) return printJson(list);
       printTable(
         list.map((t) => ({
           name: t.name,
@@ -51,7 +50,7 @@ export function registerTemplates(program: Command) {
     });
 
   serverOptions(templates.command('show <name>').description('A template as JSON (what `set --file` takes)')).action(
-    async (name: string, flags: ServerFlags) => print(await new ApiClient(flags).call<Template>('GET', path(name))),
+    async (name: string, flags: ServerFlags) => printJson(await new ApiClient(flags).call<Template>('GET', path(name))),
   );
 
   serverOptions(templates.command('set <name>').description('Save a template from a JSON file: create it, or replace it whole'))
@@ -109,7 +108,7 @@ export function registerTemplates(program: Command) {
             ...(products?.length ? { products } : {}),
           },
         );
-        if (flags.json) return print(rendered);
+        if (flags.json) return printJson(rendered);
         for (const [field, value] of Object.entries(rendered.fields)) {
           console.log(`${field}:`);
           console.log(`  ${(typeof value === 'string' ? value : JSON.stringify(value)).replaceAll('\n', '\n  ')}`);

@@ -9,3 +9,8 @@ export function readJsonFile(file: string, what: string): unknown {
     throw new AppError('invalid_json', `${what} ${file} is not a JSON file: ${(err as Error).message}`, 'file');
   }
 }
+
+/** A command's answer as indented JSON (`--json`), for scripts. */
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
