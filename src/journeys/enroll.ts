@@ -220,13 +220,15 @@ export interface Admitted {
 export async function admit(tx: SqlExecutor, ctx: EnrollContext, atMost?: number, carried?: JourneyEvents[]): Promise<Admitted> {
   // Candidates whose entry key has not entered yet: a bound on who may enter. A tick re-reads the
   // events the event fast path already enrolled, so this is often 0, and the admission is skipped.
+  // An anti-join as LEFT JOIN … IS NULL, as in the admission below (why: there).
   const n =
     atMost ??
     Number(
       (
         (await tx.query<{ n: number }>(
-          `SELECT count(*) AS n FROM candidates c WHERE NOT EXISTS
-             (SELECT 1 FROM journey_instances p WHERE p.workspace_id = $1 AND p.journey_id = $2 AND p.entry_key = c.entry_key)`,
+          `SELECT count(*) AS n FROM candidates c
+             LEFT JOIN journey_instances p ON p.workspace_id = $1 AND p.journey_id = $2 AND p.entry_key = c.entry_key
+           WHERE p.instance_id IS NULL`,
           [ctx.workspaceId, ctx.journey.journeyId],
         )) as [{ n: number }]
       )[0].n,
@@ -262,12 +264,21 @@ export async function admit(tx: SqlExecutor, ctx: EnrollContext, atMost?: number
   const holdout = `${bucketSql('x.user_key', b.param(saltHash(`journey:${ctx.journey.journeyId}`)))} < ${b.param(settings.holdoutPercent)}`;
   // A lone candidate (an event fast path at a few orders a second) is first in every ranking: the
   // same statement without its three window functions, each a pipeline that DuckDB plans and runs.
-  const ranks =
-    Number(n) === 1
-      ? '0 AS seq, 1 AS per_key, 1 AS per_person'
-      : `row_number() OVER (ORDER BY c.ts, c.entry_key) - 1 AS seq,
+  const lone = Number(n) === 1;
+  const ranks = lone
+    ? '0 AS seq, 1 AS per_key, 1 AS per_person'
+    : `row_number() OVER (ORDER BY c.ts, c.entry_key) - 1 AS seq,
          row_number() OVER (PARTITION BY c.user_key, c.instance_key ORDER BY c.ts, c.entry_key) AS per_key,
          row_number() OVER (PARTITION BY c.user_key ORDER BY c.ts, c.entry_key) AS per_person`;
+  // The blocking rule and the entry key are anti-joins written as LEFT JOIN … IS NULL: DuckDB
+  // plans NOT EXISTS as delim joins (a dozen small pipelines), this as two hash joins built on
+  // the candidates, whatever the number of instances; PostgreSQL plans both as anti-joins.
+  // They keep out every entry key that entered, so ON CONFLICT only settles duplicates among the
+  // candidates — impossible for a lone one — and entries racing in from another process —
+  // impossible on DuckDB, whose one process serialises journey writes. There it is a MERGE that
+  // groups the rows by key. A lone candidate's admission took 6.5–6.8 ms instead of 14.6–15.8 ms
+  // (with 0 and 1,000,000 instances; docs/benchmarks.md, session 16).
+  const onConflict = lone && ctx.store.dialect === 'duckdb' ? '' : 'ON CONFLICT DO NOTHING';
   const entered = await tx.execute(
     `INSERT INTO journey_instances (workspace_id, journey_id, version, instance_id, user_key, instance_key, entry_key, holdout, status,
        node_id, node_state, due_at, entered_at, node_entered_at, step_no, trigger_props, trigger_total)
@@ -276,11 +287,12 @@ export async function admit(tx: SqlExecutor, ctx: EnrollContext, atMost?: number
      FROM (
        SELECT c.*, ${ranks}
        FROM candidates c JOIN users u ON u.workspace_id = ${ws} AND u.user_key = c.user_key AND u.merged_into IS NULL
-       WHERE NOT EXISTS (SELECT 1 FROM journey_instances p WHERE ${blocking})
-         AND NOT EXISTS (SELECT 1 FROM journey_instances p WHERE p.workspace_id = ${ws} AND p.journey_id = ${jid} AND p.entry_key = c.entry_key)
+         LEFT JOIN journey_instances p ON ${blocking}
+         LEFT JOIN journey_instances entered ON entered.workspace_id = ${ws} AND entered.journey_id = ${jid} AND entered.entry_key = c.entry_key
+       WHERE p.instance_id IS NULL AND entered.instance_id IS NULL
      ) x ${concurrency.join}
      WHERE x.per_key = 1 AND ${concurrency.check}
-     ON CONFLICT DO NOTHING`,
+     ${onConflict}`,
     b.params,
   );
   if (entered === 0) return { entered: 0, from: base, to: base + Number(n) };
