@@ -41,7 +41,8 @@ interface Pending {
 export class IngestBuffer {
   private queue: Pending[] = [];
   private queued = 0;
-  private timer: NodeJS.Timeout | null = null;
+  /** Cancels the scheduled write of what is queued (null: none scheduled). */
+  private cancelScheduled: (() => void) | null = null;
   private writing: Promise<void> | null = null;
   /** The batch being written, until it is committed (or failed). */
   private inFlight: Pending[] = [];
@@ -62,7 +63,7 @@ export class IngestBuffer {
       this.queue.push({ events, resolve, reject });
       this.queued += events.length;
       if (this.queued >= this.options.maxEvents) this.kick();
-      else if (!this.timer) this.timer = setTimeout(() => this.kick(), this.options.maxDelayMs);
+      else if (!this.cancelScheduled) this.schedule();
     });
   }
 
@@ -87,11 +88,23 @@ export class IngestBuffer {
     }
   }
 
-  private kick(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
+  /**
+   * Writes after `maxDelayMs`; with 0, once the requests that arrived in this turn of the event
+   * loop are queued (setImmediate), not after setTimeout's minimum of 1 ms.
+   */
+  private schedule(): void {
+    if (this.options.maxDelayMs > 0) {
+      const timer = setTimeout(() => this.kick(), this.options.maxDelayMs);
+      this.cancelScheduled = () => clearTimeout(timer);
+    } else {
+      const immediate = setImmediate(() => this.kick());
+      this.cancelScheduled = () => clearImmediate(immediate);
     }
+  }
+
+  private kick(): void {
+    this.cancelScheduled?.();
+    this.cancelScheduled = null;
     if (this.writing || this.queue.length === 0) return;
     const taken = this.queue;
     this.queue = [];

@@ -69,7 +69,7 @@ async function applyMoves(ctx: StepContext, node: JourneyNode, moves: Moves, cou
   const { routed: m, moved } = moves;
   await tx.query(
     `INSERT INTO journey_steps (workspace_id, journey_id, version, instance_id, user_key, step_no, node_id, branch, next_node_id, holdout, stepped_at)
-     SELECT $1, $2, $3, r.instance_id, r.user_key, r.step_no + 1, $4, m.branch, m.next_node, r.holdout, $5 FROM ${moved}`,
+     SELECT $1, $2, $3, mv.instance_id, mv.user_key, mv.step_no + 1, $4, mv.branch, mv.next_node, mv.holdout, $5 FROM ${moved}`,
     [ws, ctx.journeyId, ctx.version, node.id, ctx.now],
   );
   const j = String(Number(ctx.journeyId));
@@ -78,7 +78,7 @@ async function applyMoves(ctx: StepContext, node: JourneyNode, moves: Moves, cou
   if (node.type !== 'entry') {
     events.push({
       name: 'Journey Step',
-      from: `(SELECT r.user_key, r.instance_id, r.holdout, m.branch, m.next_node, 'j' || ${j} || '.i' || r.instance_id || '.s' || (r.step_no + 1) AS message_id FROM ${moved}) x`,
+      from: `(SELECT mv.user_key, mv.instance_id, mv.holdout, mv.branch, mv.next_node, 'j' || ${j} || '.i' || mv.instance_id || '.s' || (mv.step_no + 1) AS message_id FROM ${moved}) x`,
       params: [],
       properties: [
         ['journey_id', j],
@@ -98,8 +98,8 @@ async function applyMoves(ctx: StepContext, node: JourneyNode, moves: Moves, cou
   if (counts.finished > 0) {
     events.push({
       name: 'Journey Exited',
-      from: `(SELECT r.user_key, r.instance_id, '${node.id}' AS node_id, 'j' || ${j} || '.i' || r.instance_id || '.exit' AS message_id
-        FROM ${moved} WHERE m.next_node IS NULL) x`,
+      from: `(SELECT mv.user_key, mv.instance_id, '${node.id}' AS node_id, 'j' || ${j} || '.i' || mv.instance_id || '.exit' AS message_id
+        FROM ${moved} WHERE mv.next_node IS NULL) x`,
       params: [],
       properties: exitProperties(ctx.journeyId, `'${reason}'`),
     });
@@ -122,10 +122,11 @@ async function applyMoves(ctx: StepContext, node: JourneyNode, moves: Moves, cou
   );
 }
 
-/** The moves of a step as SQL: `routed`, a derived table; `moved`, FROM items giving each move `m` with its instance `r`. */
+/** The moves of a step as SQL: `routed`, a derived table; `moved`, the derived table `mv` of each move with its instance. */
 interface Moves {
   /** (instance_id, branch, next_node), next_node NULL where the branch has no edge. */
   routed: string;
+  /** Each ready instance's columns with its `branch` and `next_node`, aliased `mv`. */
   moved: string;
   /** When everyone takes one branch: the node it leads to (null: none, the path ends). */
   everyoneTo?: string | null;
@@ -143,14 +144,16 @@ function movesOf(ctx: StepContext, node: JourneyNode, everyone: string | null): 
     const columns = `'${everyone}' AS branch, ${to === undefined ? 'CAST(NULL AS TEXT)' : `'${to}'`} AS next_node`;
     return {
       routed: `(SELECT instance_id, ${columns} FROM ready)`,
-      moved: `ready r CROSS JOIN (SELECT ${columns}) m`,
+      // The constants in the SELECT list, not a one-row table joined: a cross product is a
+      // pipeline more for DuckDB (~0.3 ms), in three statements of every step.
+      moved: `(SELECT r.*, ${columns} FROM ready r) mv`,
       everyoneTo: to ?? null,
     };
   }
   const next =
     edges.length === 0 ? 'CAST(NULL AS TEXT)' : `CASE branch ${edges.map((e) => `WHEN '${e.branch}' THEN '${e.to}'`).join(' ')} END`;
   const routed = `(SELECT instance_id, branch, ${next} AS next_node FROM moves)`;
-  return { routed, moved: `${routed} m JOIN ready r ON r.instance_id = m.instance_id` };
+  return { routed, moved: `(SELECT r.*, m.branch, m.next_node FROM ${routed} m JOIN ready r ON r.instance_id = m.instance_id) mv` };
 }
 
 /**
