@@ -102,6 +102,8 @@ describe.each(engines)('journeys CLI on %s', (engine) => {
     const created = await cli('create', '--name', 'Welcome', '--file', join(dir, 'welcome.json'));
     expect(created.stdout).toMatch(/journey \d+ "Welcome": draft/);
     id = created.stdout.match(/journey (\d+)/)![1]!;
+    // A draft never published has no version to show (the API says 0).
+    expect((await cli('list')).stdout).toMatch(/Welcome\s+draft\s+–\s/);
     expect((await cli('publish', id)).stdout).toContain('published, version 1');
     expect(JSON.parse((await cli('list', '--json')).stdout)).toMatchObject([{ name: 'Welcome', status: 'published', version: 1 }]);
   });

@@ -28,11 +28,13 @@ function readJourneyFile(file: string): JourneyFile {
 
 const time = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
 const path = (id: string, rest = '') => `/api/journeys/${encodeURIComponent(id)}${rest}`;
+/** A draft that was never published has version 0, which is no version to show. */
+const versionLabel = (j: Journey) => (j.version === 0 ? 'never published' : `version ${j.version}`);
 
 function printShow(j: Journey & { stats: JourneyStats }) {
   const s = j.stats;
   console.log(
-    `journey ${j.journeyId} "${j.name}": ${j.status}, version ${j.version}${j.publishedAt ? `, first published ${time(j.publishedAt)}` : ''}`,
+    `journey ${j.journeyId} "${j.name}": ${j.status}, ${versionLabel(j)}${j.publishedAt ? `, first published ${time(j.publishedAt)}` : ''}`,
   );
   console.log(
     `entered ${s.entered}  active ${s.active}  completed ${s.completed}  exited ${s.exited}  converted ${s.converted}  revenue ${s.revenue}`,
@@ -92,7 +94,7 @@ function printPath(person: string, instances: InstancePath[]) {
 function stateCommand(journeys: Command, name: string, description: string) {
   serverOptions(journeys.command(`${name} <id>`).description(description)).action(async (id: string, flags: ServerFlags) => {
     const j = await new ApiClient(flags).call<Journey>('POST', path(id, `/${name}`));
-    console.log(`journey ${j.journeyId} "${j.name}": ${j.status}, version ${j.version}`);
+    console.log(`journey ${j.journeyId} "${j.name}": ${j.status}, ${versionLabel(j)}`);
   });
 }
 
@@ -109,7 +111,7 @@ export function registerJourneys(program: Command) {
           id: j.journeyId,
           name: j.name,
           status: j.status,
-          version: j.version,
+          version: j.version === 0 ? '–' : j.version,
           nodes: j.definition.nodes.length,
           updated: time(j.updatedAt),
         })),
