@@ -214,6 +214,16 @@ describe.each(engines)('journey event fast path (%s)', (engine) => {
     expect(await tally(shop, id)).toEqual({ outbox: 4, distinctKeys: 4, instances: 2, steps: 4, stepEvents: 4, enteredEvents: 2 });
   });
 
+  it('a lone event handed over again finds its entry key taken and enrols nobody (the admission without ON CONFLICT on DuckDB)', async () => {
+    const id = await shop.journey('lone', line('Lone Order', [send('ok')], {}, 'order_id'));
+    await shop.track('lone-ann', 'Lone Order', { order_id: 'lone-1' });
+    const events = await committed.take();
+    expect((await shop.engine.takeEvents(shop.ws, events)).entered).toBe(1);
+    expect((await shop.engine.takeEvents(shop.ws, events)).entered).toBe(0);
+    await shop.engine.tickWorkspace(shop.ws);
+    expect(await tally(shop, id)).toEqual({ outbox: 1, distinctKeys: 1, instances: 1, steps: 1, stepEvents: 1, enteredEvents: 1 });
+  });
+
   it('events taken while a tick runs are handled once, whichever gets them first', async () => {
     const id = await shop.journey('race', line('Race Order', [send('ok')], {}, 'order_id'));
     for (let round = 0; round < 3; round++) {
