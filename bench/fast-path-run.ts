@@ -11,14 +11,11 @@
  */
 import { parseArgs } from 'node:util';
 import { terminalProgress } from '../src/cli/progress.ts';
-import { DAY, systemClock } from '../src/core/clock.ts';
+import { systemClock } from '../src/core/clock.ts';
 import { normalizeEvent, writeBatch } from '../src/ingest/index.ts';
-import { createJourney, JourneyEngine, journeyDefinitionSchema, publishJourney } from '../src/journeys/index.ts';
-import { reserveKeys } from '../src/store/index.ts';
-import { createWorkspace } from '../src/workspaces/index.ts';
+import { JourneyEngine } from '../src/journeys/index.ts';
 import { benchStore, type Engine } from './bench-store.ts';
-import { generatePeople } from './journey-data.ts';
-import { confirmationJourney } from './journey-latency.ts';
+import { publishConfirmation } from './journey-latency.ts';
 import { StoreTrace } from './store-trace.ts';
 
 const { values } = parseArgs({
@@ -39,27 +36,7 @@ const bs = await benchStore(engine);
 try {
   const trace = new StoreTrace();
   const store = values['trace-sql'] ? trace.wrap(bs.store) : bs.store;
-  const now = systemClock.now();
-  const ws = await createWorkspace(store, 'bench-fast-path', now);
-  const j = await createJourney(
-    store,
-    ws.workspaceId,
-    { name: 'fast path', definition: journeyDefinitionSchema.parse(confirmationJourney) },
-    now,
-  );
-  await publishJourney(store, ws.workspaceId, j.journeyId, now);
-  if (population > 0) {
-    await generatePeople(bs.store, ws.workspaceId, population, now, terminalProgress());
-    const base = await reserveKeys(bs.store, 'journey_instance', population);
-    await bs.store.query(
-      `INSERT INTO journey_instances (workspace_id, journey_id, version, instance_id, user_key, instance_key, entry_key, holdout, status,
-         node_id, node_state, due_at, entered_at, node_entered_at, step_no, trigger_props, trigger_total, exit_reason, exited_at)
-       SELECT $1, $2, 1, $3 + user_key - 1, user_key, 'past-' || CAST(user_key AS TEXT), 'e.past-' || CAST(user_key AS TEXT), FALSE,
-         'completed', 'confirm', 0, NULL, $4, $4, 1, NULL, NULL, 'end_of_path', $4
-       FROM users WHERE workspace_id = $1`,
-      [ws.workspaceId, j.journeyId, base, now - DAY],
-    );
-  }
+  const { ws } = await publishConfirmation(bs.store, 'bench-fast-path', population, terminalProgress());
   const journeys = new JourneyEngine(store, systemClock);
   const ingestMs: number[] = [];
   const fastPathMs: number[] = [];

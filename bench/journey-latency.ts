@@ -46,6 +46,21 @@ export interface LatencyOptions {
 }
 
 /** `n` people (bench/journey-data.ts), each with the completed instance of a past order's confirmation. */
+/** A new workspace with the confirmation journey published, and `population` people with a past instance each. */
+export async function publishConfirmation(store: Store, workspace: string, population: number, progress: Progress) {
+  const now = systemClock.now();
+  const ws = await createWorkspace(store, workspace, now);
+  const j = await createJourney(
+    store,
+    ws.workspaceId,
+    { name: 'Order confirmation (bench)', definition: journeyDefinitionSchema.parse(confirmationJourney) },
+    now,
+  );
+  await publishJourney(store, ws.workspaceId, j.journeyId, now);
+  if (population > 0) await populate(store, ws.workspaceId, j.journeyId, population, now, progress);
+  return { ws, j };
+}
+
 async function populate(store: Store, ws: number, journeyId: number, n: number, now: number, progress: Progress): Promise<void> {
   await generatePeople(store, ws, n, now, progress);
   const base = await reserveKeys(store, 'journey_instance', n);
@@ -198,16 +213,7 @@ export async function runLatency(store: Store, o: LatencyOptions): Promise<Recor
   const pollMs = o.pollMs ?? 50;
   const tickMs = o.tickMs ?? 500;
   const total = o.warmup + o.events;
-  const now = systemClock.now();
-  const ws = await createWorkspace(store, 'bench-journey-latency', now);
-  const j = await createJourney(
-    store,
-    ws.workspaceId,
-    { name: 'Order confirmation (bench)', definition: journeyDefinitionSchema.parse(confirmationJourney) },
-    now,
-  );
-  await publishJourney(store, ws.workspaceId, j.journeyId, now);
-  if (o.population) await populate(store, ws.workspaceId, j.journeyId, o.population, now, o.progress);
+  const { ws, j } = await publishConfirmation(store, 'bench-journey-latency', o.population ?? 0, o.progress);
   const config = parseConfig({ logLevel: 'silent' }, {});
   const trace = o.traceSql ? new StoreTrace() : null;
   const server = await buildServer({
