@@ -9,8 +9,8 @@ const RESTRICT_BELOW = 20_000;
 /**
  * Yes/no or multi-way split: one INSERT…SELECT gives each ready instance the branch of the first
  * case that holds for it (a CASE over the conditions, in order), or `otherwise`. One statement
- * whatever the number of cases: on DuckDB each statement costs milliseconds however small, and a
- * four-way split as a statement per case took four.
+ * whatever the number of cases: on DuckDB each statement costs milliseconds however small, and
+ * three cases and `otherwise` as a statement each took four.
  */
 export const conditionHandler: NodeHandler<'condition'> = {
   branches: (node) => [...new Set([...node.cases.map((c) => c.branch), node.otherwise])],
