@@ -228,7 +228,7 @@ export async function admit(tx: SqlExecutor, ctx: EnrollContext, atMost?: number
         (await tx.query<{ n: number }>(
           `SELECT count(*) AS n FROM candidates c
              LEFT JOIN journey_instances p ON p.workspace_id = $1 AND p.journey_id = $2 AND p.entry_key = c.entry_key
-           WHERE p.instance_id IS NULL`,
+           WHERE p.entry_key IS NULL`,
           [ctx.workspaceId, ctx.journey.journeyId],
         )) as [{ n: number }]
       )[0].n,
@@ -272,7 +272,8 @@ export async function admit(tx: SqlExecutor, ctx: EnrollContext, atMost?: number
          row_number() OVER (PARTITION BY c.user_key ORDER BY c.ts, c.entry_key) AS per_person`;
   // The blocking rule and the entry key are anti-joins written as LEFT JOIN … IS NULL: DuckDB
   // plans NOT EXISTS as delim joins (a dozen small pipelines), this as two hash joins built on
-  // the candidates, whatever the number of instances; PostgreSQL plans both as anti-joins.
+  // the candidates, whatever the number of instances; PostgreSQL plans both as anti-joins (the
+  // column tested for NULL is one the join compares, so only a missing row leaves it NULL).
   // They keep out every entry key that entered, so ON CONFLICT only settles duplicates among the
   // candidates — impossible for a lone one — and entries racing in from another process —
   // impossible on DuckDB, whose one process serialises journey writes (and where ON CONFLICT is
@@ -289,7 +290,7 @@ export async function admit(tx: SqlExecutor, ctx: EnrollContext, atMost?: number
        FROM candidates c JOIN users u ON u.workspace_id = ${ws} AND u.user_key = c.user_key AND u.merged_into IS NULL
          LEFT JOIN journey_instances p ON ${blocking}
          LEFT JOIN journey_instances entered ON entered.workspace_id = ${ws} AND entered.journey_id = ${jid} AND entered.entry_key = c.entry_key
-       WHERE p.instance_id IS NULL AND entered.instance_id IS NULL
+       WHERE p.user_key IS NULL AND entered.entry_key IS NULL
      ) x ${concurrency.join}
      WHERE x.per_key = 1 AND ${concurrency.check}
      ${onConflict}`,
