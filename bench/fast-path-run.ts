@@ -16,6 +16,7 @@ import { normalizeEvent, writeBatch } from '../src/ingest/index.ts';
 import { JourneyEngine } from '../src/journeys/index.ts';
 import { benchStore, type Engine } from './bench-store.ts';
 import { publishConfirmation } from './journey-latency.ts';
+import { quantile, round } from './stats.ts';
 import { StoreTrace } from './store-trace.ts';
 
 const { values } = parseArgs({
@@ -63,7 +64,7 @@ try {
     }
     await new Promise((resolve) => setTimeout(resolve, gapMs));
   }
-  const median = (a: number[]) => Math.round([...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]! * 10) / 10;
+  const median = (a: number[]) => round(quantile(Float64Array.from(a).sort(), 0.5), 1);
   if (values['trace-sql']) process.stderr.write(`${trace.summary(`fast path (${engine})`)}\n`);
   process.stdout.write(
     `${JSON.stringify({ engine, orders, population, ingestP50Ms: median(ingestMs), fastPathP50Ms: median(fastPathMs) })}\n`,
