@@ -64,4 +64,43 @@ describe.each(engines)('store port (%s)', (engine) => {
       ]);
     });
   });
+
+  describe('append', () => {
+    const columns = [
+      { name: 'k', type: 'int' },
+      { name: 's', type: 'text' },
+      { name: 'n', type: 'bigint' },
+      { name: 'd', type: 'double' },
+      { name: 'b', type: 'bool' },
+      { name: 'j', type: 'json' },
+    ] as const;
+    // Awkward values: quotes, would-be SQL, NUL (DuckDB only: PostgreSQL text cannot hold one), a
+    // string too long to write into a statement, JSON given as text and as a value, nulls.
+    const awkward: (readonly unknown[])[] = [
+      [0, "O'Brien", 2 ** 53 - 1, 0.1, true, '{"a":[1,"it\'s"]}'],
+      [0, "'); DROP TABLE append_t; --", -7, 1e21, false, { b: 'x', c: null }],
+      [0, engine === 'duckdb' ? 'a\0b' : 'a b', 0, -2.5, true, null],
+      [0, 'x'.repeat(20_000), 1, 0, false, { long: 'y'.repeat(20_000) }],
+      [0, null, null, null, null, null],
+      [0, 'emoji 🛒', 42, 3, true, '"just a string"'],
+    ];
+    const rowsOf = (n: number, k: number) => Array.from({ length: n }, (_, i) => [k, ...awkward[i % awkward.length]!.slice(1)]);
+
+    it('stores the same values whichever way the rows go in (literals, one JSON document, an appender)', async () => {
+      await store.query('CREATE TABLE append_t (k INTEGER, s TEXT, n BIGINT, d DOUBLE PRECISION, b BOOLEAN, j JSON)');
+      const sizes = [1, 2, 4, 6, 64, 65, 200];
+      for (const [k, n] of sizes.entries()) await store.transaction((tx) => tx.append('append_t', columns, rowsOf(n, k)));
+      const read = await store.query<{ k: number; s: string; n: number; d: number; b: boolean; j: unknown }>(
+        'SELECT k, s, n, d, b, j FROM append_t ORDER BY k',
+      );
+      expect(read).toHaveLength(sizes.reduce((a, b) => a + b, 0));
+      for (const [k, n] of sizes.entries()) {
+        const got = read.filter((r) => r.k === k).map(({ k: _, ...rest }) => rest);
+        const want = rowsOf(n, k).map(([, s, n, d, b, j]) => ({ s, n, d, b, j: typeof j === 'string' ? JSON.parse(j) : j }));
+        // Order within a batch is not promised: compare as sets.
+        const key = (r: unknown) => JSON.stringify(r);
+        expect(got.map(key).sort(), `${n} rows`).toEqual(want.map(key).sort());
+      }
+    });
+  });
 });

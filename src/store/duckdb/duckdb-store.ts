@@ -13,7 +13,7 @@ import { jsonRecords } from '../dialect.ts';
 import { IdentityCache } from '../identity-cache.ts';
 import type { ColumnSpec, Row, Session, SqlExecutor, SqlParam, Store } from '../port.ts';
 import { bindParams } from './bind.ts';
-import { inlineParams } from './inline.ts';
+import { columnLiteral, inlineParams } from './inline.ts';
 import { MessageIdWindow } from './message-window.ts';
 
 export interface DuckDbOptions {
@@ -89,14 +89,38 @@ async function runQuery<T>(conn: DuckDBConnection, sql: string, params: readonly
   return readRows<T>(reader);
 }
 
-/** Up to this many rows, an append is an INSERT (see appendRows). */
+/** Up to this many rows, an append is an INSERT of literals, up to `smallAppend` one from JSON (see appendRows). */
+const literalAppend = 4;
 const smallAppend = 64;
+
+/** `INSERT … VALUES` of typed literals, or null when a value is too long to write into SQL (see columnLiteral). */
+function literalInsert(table: string, columns: readonly ColumnSpec[], rows: readonly (readonly unknown[])[]): string | null {
+  const tuples: string[] = [];
+  for (const row of rows) {
+    const values: string[] = [];
+    for (let i = 0; i < columns.length; i++) {
+      const l = columnLiteral(row[i], columns[i]!.type);
+      if (l === null) return null;
+      values.push(l);
+    }
+    tuples.push(`(${values.join(', ')})`);
+  }
+  return `INSERT INTO ${table} (${columns.map((c) => c.name).join(', ')}) VALUES ${tuples.join(', ')}`;
+}
 
 async function appendRows(conn: DuckDBConnection, table: string, columns: readonly ColumnSpec[], rows: readonly (readonly unknown[])[]) {
   if (rows.length === 0) return;
   // An appender's close flushes into the table (indexes included) on the JS thread: profiled at a
   // fifth of the event loop with 100 small ingest batches a second. A few rows go in as one
-  // INSERT instead, which DuckDB runs off the JS thread; many rows keep the faster appender.
+  // INSERT instead, which DuckDB runs off the JS thread; many rows keep the faster appender. A
+  // lone event's rows (what a browser sends, one event a request) go in as literals: a one-row
+  // `events` insert took 1.6–2.0 ms so against 2.4–2.7 ms through from_json, whose plan costs more;
+  // from about eight rows on, parsing the literals costs more than that (docs/benchmarks.md, session 17).
+  const literals = rows.length <= literalAppend ? literalInsert(table, columns, rows) : null;
+  if (literals !== null) {
+    await conn.run(literals);
+    return;
+  }
   if (rows.length <= smallAppend) {
     const records = rows.map((row) =>
       Object.fromEntries(

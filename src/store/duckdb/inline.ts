@@ -1,4 +1,5 @@
-import type { SqlParam } from '../port.ts';
+import { columnTypes } from '../dialect.ts';
+import type { ColumnType, SqlParam } from '../port.ts';
 
 /**
  * Writes a statement's parameters into its text as typed literals, so DuckDB runs it in one call.
@@ -63,4 +64,16 @@ function literal(p: SqlParam): string | null {
   const strings = (p as readonly (string | number)[]).map(String);
   if (strings.some((s) => s.length > longString || s.includes('\0'))) return null;
   return `CAST([${strings.map(quote).join(', ')}] AS VARCHAR[])`;
+}
+
+/**
+ * A value for a column of `type`, as a typed literal (`CAST('…' AS JSON)`), or null when it should
+ * be bound instead (as inlineParams decides). JSON values may be given as text or as a value.
+ */
+export function columnLiteral(value: unknown, type: ColumnType): string | null {
+  if (value === null || value === undefined) return 'NULL';
+  const text = type === 'json' && typeof value !== 'string' ? JSON.stringify(value) : String(value);
+  if (text.length > longString || text.includes('\0')) return null;
+  if (type === 'bool') return value ? 'TRUE' : 'FALSE';
+  return `CAST(${quote(text)} AS ${columnTypes.duckdb[type]})`;
 }
