@@ -33,13 +33,13 @@ export async function convertGoals(tx: SqlExecutor, ctx: StepContext, scope?: St
      GROUP BY r.instance_id, r.user_key, r.node_id, r.holdout, r.instance_key`,
     b.params,
   );
-  const [{ n }] = (await tx.query<{ n: number }>('SELECT count(*) AS n FROM conversions')) as [{ n: number }];
-  if (Number(n) > 0) {
-    await tx.query(
-      `UPDATE journey_instances SET status = 'converted', exit_reason = 'goal', exited_at = $2, due_at = NULL, revenue = c.revenue
-       FROM conversions c WHERE journey_instances.workspace_id = $1 AND journey_instances.instance_id = c.instance_id`,
-      [ctx.workspaceId, ctx.now],
-    );
+  // Every row of `conversions` is an active instance of this transaction's view, so the UPDATE's count is theirs.
+  const n = await tx.execute(
+    `UPDATE journey_instances SET status = 'converted', exit_reason = 'goal', exited_at = $2, due_at = NULL, revenue = c.revenue
+     FROM conversions c WHERE journey_instances.workspace_id = $1 AND journey_instances.instance_id = c.instance_id`,
+    [ctx.workspaceId, ctx.now],
+  );
+  if (n > 0) {
     await insertJourneyEvents(tx, ctx, [
       {
         name: 'Journey Converted',
@@ -58,5 +58,5 @@ export async function convertGoals(tx: SqlExecutor, ctx: StepContext, scope?: St
     ]);
   }
   await tx.query('DROP TABLE conversions');
-  return Number(n);
+  return n;
 }
