@@ -50,7 +50,7 @@ export async function enroll(tx: SqlExecutor, ctx: EnrollContext, carried?: Jour
   if (trigger.kind === 'api') return 0;
   return withCandidates(tx, async () => {
     const cursor = await collect(tx, ctx, trigger);
-    const { entered } = await admit(tx, ctx, undefined, carried);
+    const { entered } = await admit(tx, ctx, { carried });
     await tx.query('UPDATE journeys SET entry_cursor = $3, next_fire_at = $4 WHERE workspace_id = $1 AND journey_id = $2', [
       ctx.workspaceId,
       ctx.journey.journeyId,
@@ -125,7 +125,7 @@ async function collect(
     case 'event': {
       const b = new SqlBuilder(ctx.store.dialect);
       const received = `e.received_at > ${b.param((j.entryCursor ?? ctx.now) - ctx.overlapMs)} AND e.received_at <= ${b.param(ctx.settled)}`;
-      await insertEventCandidates(tx, b, ctx, trigger, received);
+      await tx.query(`INSERT INTO candidates ${eventCandidatesSql(b, ctx, trigger, received)}`, b.params);
       return { entryCursor: ctx.settled, nextFireAt: null };
     }
     case 'schedule':
@@ -138,29 +138,27 @@ async function collect(
 }
 
 /**
- * Fills `candidates` with the trigger's events among those `received` selects (SQL over alias
- * `e`, with `b`'s parameters). Events that enrolled someone already (the fast path takes most
- * before a tick re-reads them) are refused by admission's entry guard, not here: an anti-join on
- * the entry key per event is planned as a scan of the journey's instances on PostgreSQL until
- * the table has statistics.
+ * The trigger's events among those `received` selects (SQL over alias `e`, with `b`'s
+ * parameters), as rows of `candidates` with its column names. Events that enrolled someone
+ * already (the fast path takes most before a tick re-reads them) are refused by admission's entry
+ * guard, not here: an anti-join on the entry key per event is planned as a scan of the journey's
+ * instances on PostgreSQL until the table has statistics.
  */
-async function insertEventCandidates(
-  tx: SqlExecutor,
+function eventCandidatesSql(
   b: SqlBuilder,
   ctx: Pick<EnrollContext, 'workspaceId' | 'journey' | 'now'>,
   trigger: Extract<Trigger, { kind: 'event' }>,
   received: string,
-): Promise<void> {
+): string {
   const wsP = b.param(ctx.workspaceId);
   const key = trigger.key ? eventKeySql(b, trigger.key) : "''";
   // Only what happened since the journey started: importing last year's orders must not enrol anyone.
   const startedAt = b.param(ctx.journey.publishedAt - HOUR);
-  await tx.query(
-    `INSERT INTO candidates SELECT e.user_key, ${key}, 'e.' || e.message_id, e.properties, e.total, e.ts FROM events e
+  return `SELECT e.user_key AS user_key, ${key} AS instance_key, 'e.' || e.message_id AS entry_key, e.properties AS trigger_props,
+       e.total AS trigger_total, e.ts AS ts
+     FROM events e
      WHERE e.workspace_id = ${wsP} AND ${received} AND e.ts >= ${startedAt}
-       AND ${eventMatchSql(b, wsP, trigger, ctx.now)}${trigger.key ? ` AND ${key} IS NOT NULL` : ''}`,
-    b.params,
-  );
+       AND ${eventMatchSql(b, wsP, trigger, ctx.now)}${trigger.key ? ` AND ${key} IS NOT NULL` : ''}`;
 }
 
 /** The events of one committed ingest batch, as the fast path hands them over. */
@@ -186,23 +184,26 @@ export async function admitEventBatch(
 ): Promise<Admitted | null> {
   const trigger = entryNode(ctx.definition).trigger;
   if (trigger.kind !== 'event') return null;
-  return withCandidates(tx, async () => {
-    const b = new SqlBuilder(ctx.store.dialect);
+  const candidatesSql = (b: SqlBuilder) => {
     const ws = b.param(ctx.workspaceId);
     // The journey's state rides along as a condition (a statement fewer than reading it first).
     const received = `e.received_at >= ${b.param(batch.firstReceivedAt)} AND e.received_at <= ${b.param(batch.lastReceivedAt)}
       AND ${b.inList('e.message_id', batch.messageIds)}
       AND EXISTS (SELECT 1 FROM journeys j WHERE j.workspace_id = ${ws} AND j.journey_id = ${b.param(ctx.journey.journeyId)}
         AND j.version = ${b.param(ctx.journey.version)} AND j.status = 'published')`;
-    await insertEventCandidates(tx, b, ctx, trigger, received);
-    const admitted = await admit(tx, { ...ctx, overlapMs: 0, settled: ctx.now }, batch.messageIds.length, carried);
-    if (admitted.entered > 0) return admitted;
-    const [live] = await tx.query(
-      `SELECT 1 AS ok FROM journeys WHERE workspace_id = $1 AND journey_id = $2 AND version = $3 AND status = 'published'`,
-      [ctx.workspaceId, ctx.journey.journeyId, ctx.journey.version],
-    );
-    return live ? admitted : null;
-  });
+    return eventCandidatesSql(b, ctx, trigger, received);
+  };
+  const admitted = await admit(
+    tx,
+    { ...ctx, overlapMs: 0, settled: ctx.now },
+    { candidates: { sql: candidatesSql, atMost: batch.messageIds.length }, carried },
+  );
+  if (admitted.entered > 0) return admitted;
+  const [live] = await tx.query(
+    `SELECT 1 AS ok FROM journeys WHERE workspace_id = $1 AND journey_id = $2 AND version = $3 AND status = 'published'`,
+    [ctx.workspaceId, ctx.journey.journeyId, ctx.journey.version],
+  );
+  return live ? admitted : null;
 }
 
 /** How many entered, and the range of instance ids they may have (new instances have ids in [from, to)). */
@@ -212,17 +213,29 @@ export interface Admitted {
   to: number;
 }
 
+export interface AdmitOptions {
+  /**
+   * Who may enter, as a SELECT with the columns of `candidates` (written with the admission's
+   * builder), and a bound on how many: admission reads it as a CTE named `candidates`, which
+   * hides the table. An event batch (the fast path) saves filling and emptying the table, two
+   * statements of ~1–3 ms each on DuckDB. Without it, the `candidates` table.
+   */
+  candidates?: { sql: (b: SqlBuilder) => string; atMost: number };
+  /** Where the entrants' `Journey Entered` events go, for the caller's next journey events statement. */
+  carried?: JourneyEvents[];
+}
+
 /**
  * Admits the candidates (re-entry rules, one per key, concurrency cap, holdout draw) and records
- * their entry: its events are written now, or added to `carried` for the caller's next journey
- * events statement. `atMost`, when the caller knows a bound on the entrants, saves counting them.
+ * their entry: its events are written now, or added to `carried` (see AdmitOptions).
  */
-export async function admit(tx: SqlExecutor, ctx: EnrollContext, atMost?: number, carried?: JourneyEvents[]): Promise<Admitted> {
+export async function admit(tx: SqlExecutor, ctx: EnrollContext, o: AdmitOptions = {}): Promise<Admitted> {
+  const { carried } = o;
   // Candidates whose entry key has not entered yet: a bound on who may enter. A tick re-reads the
   // events the event fast path already enrolled, so this is often 0, and the admission is skipped.
   // An anti-join as LEFT JOIN … IS NULL, as in the admission below (why: there).
   const n =
-    atMost ??
+    o.candidates?.atMost ??
     Number(
       (
         (await tx.query<{ n: number }>(
@@ -280,10 +293,11 @@ export async function admit(tx: SqlExecutor, ctx: EnrollContext, atMost?: number
   // a MERGE that groups the rows by key). A lone candidate's admission took 6.5–6.8 ms instead of
   // 14.6–15.8 ms (with 0 and 1,000,000 instances; docs/benchmarks.md, session 16).
   const onConflict = lone && ctx.store.dialect === 'duckdb' ? '' : 'ON CONFLICT DO NOTHING';
+  const given = o.candidates ? `WITH candidates AS (${o.candidates.sql(b)})\n     ` : '';
   const entered = await tx.execute(
     `INSERT INTO journey_instances (workspace_id, journey_id, version, instance_id, user_key, instance_key, entry_key, holdout, status,
        node_id, node_state, due_at, entered_at, node_entered_at, step_no, trigger_props, trigger_total)
-     SELECT ${ws}, ${jid}, ${b.param(ctx.journey.version)}, ${b.param(base)} + x.seq, x.user_key, x.instance_key, x.entry_key, ${holdout}, 'active',
+     ${given}SELECT ${ws}, ${jid}, ${b.param(ctx.journey.version)}, ${b.param(base)} + x.seq, x.user_key, x.instance_key, x.entry_key, ${holdout}, 'active',
        ${b.param(start.nodeId)}, ${start.state}, ${b.param(start.dueAt)}, x.ts, ${now}, 0, x.trigger_props, x.trigger_total
      FROM (
        SELECT c.*, ${ranks}
