@@ -214,7 +214,7 @@ describe.each(engines)('journey event fast path (%s)', (engine) => {
     expect(await tally(shop, id)).toEqual({ outbox: 4, distinctKeys: 4, instances: 2, steps: 4, stepEvents: 4, enteredEvents: 2 });
   });
 
-  it('a lone event handed over again finds its entry key taken and enrols nobody (the admission without ON CONFLICT on DuckDB)', async () => {
+  it('a lone event or a batch handed over again finds its entry keys taken and enrols nobody (the admission without ON CONFLICT on DuckDB)', async () => {
     const id = await shop.journey('lone', line('Lone Order', [send('ok')], {}, 'order_id'));
     await shop.track('lone-ann', 'Lone Order', { order_id: 'lone-1' });
     const events = await committed.take();
@@ -222,6 +222,15 @@ describe.each(engines)('journey event fast path (%s)', (engine) => {
     expect((await shop.engine.takeEvents(shop.ws, events)).entered).toBe(0);
     await shop.engine.tickWorkspace(shop.ws);
     expect(await tally(shop, id)).toEqual({ outbox: 1, distinctKeys: 1, instances: 1, steps: 1, stepEvents: 1, enteredEvents: 1 });
+
+    // A batch of several (also admitted without ON CONFLICT on DuckDB), handed over twice.
+    for (const [i, who] of ['lone-bob', 'lone-cy', 'lone-bob'].entries()) await shop.track(who, 'Lone Order', { order_id: `lone-b${i}` });
+    const batch = await committed.take();
+    expect(batch).toHaveLength(3);
+    expect((await shop.engine.takeEvents(shop.ws, batch)).entered).toBe(3);
+    expect((await shop.engine.takeEvents(shop.ws, batch)).entered).toBe(0);
+    await shop.engine.tickWorkspace(shop.ws);
+    expect(await tally(shop, id)).toEqual({ outbox: 4, distinctKeys: 4, instances: 4, steps: 4, stepEvents: 4, enteredEvents: 4 });
   });
 
   it('events taken while a tick runs are handled once, whichever gets them first', async () => {

@@ -288,11 +288,13 @@ export async function admit(tx: SqlExecutor, ctx: EnrollContext, o: AdmitOptions
   // the candidates, whatever the number of instances; PostgreSQL plans both as anti-joins (the
   // column tested for NULL is one the join compares, so only a missing row leaves it NULL).
   // They keep out every entry key that entered, so ON CONFLICT only settles duplicates among the
-  // candidates — impossible for a lone one — and entries racing in from another process —
-  // impossible on DuckDB, whose one process serialises journey writes (and where ON CONFLICT is
-  // a MERGE that groups the rows by key). A lone candidate's admission took 6.5–6.8 ms instead of
-  // 14.6–15.8 ms (with 0 and 1,000,000 instances; docs/benchmarks.md, session 16).
-  const onConflict = lone && ctx.store.dialect === 'duckdb' ? '' : 'ON CONFLICT DO NOTHING';
+  // candidates — impossible for a lone one, and for an event batch, whose message ids ingest
+  // deduplicated — and entries racing in from another process — impossible on DuckDB, whose one
+  // process serialises journey writes (and where ON CONFLICT is a MERGE that groups the rows by
+  // key). A lone candidate's admission took 6.5–6.8 ms instead of 14.6–15.8 ms (with 0 and
+  // 1,000,000 instances; docs/benchmarks.md, session 16). Should a batch ever hold a key twice, the
+  // unique index refuses the statement: the fast path fails and a tick enrols them, with ON CONFLICT.
+  const onConflict = (lone || o.candidates) && ctx.store.dialect === 'duckdb' ? '' : 'ON CONFLICT DO NOTHING';
   const given = o.candidates ? `WITH candidates AS (${o.candidates.sql(b)})\n     ` : '';
   const entered = await tx.execute(
     `INSERT INTO journey_instances (workspace_id, journey_id, version, instance_id, user_key, instance_key, entry_key, holdout, status,
