@@ -114,7 +114,7 @@ async function appendRows(conn: DuckDBConnection, table: string, columns: readon
   // fifth of the event loop with 100 small ingest batches a second. A few rows go in as one
   // INSERT instead, which DuckDB runs off the JS thread; many rows keep the faster appender. A
   // lone event's rows (what a browser sends, one event a request) go in as literals: a one-row
-  // `events` insert took 1.6–2.0 ms so against 2.4–2.7 ms through from_json, whose plan costs more;
+  // `events` insert took 1.6–2.0 ms against 2.2–2.8 ms through from_json, whose plan costs more;
   // from about eight rows on, parsing the literals costs more than that (docs/benchmarks.md, session 17).
   const literals = rows.length <= literalAppend ? literalInsert(table, columns, rows) : null;
   if (literals !== null) {
