@@ -83,10 +83,12 @@ describe.each(engines)('store port (%s)', (engine) => {
       [0, 'x'.repeat(20_000), 1, 0, false, { long: 'y'.repeat(20_000) }],
       [0, null, null, null, null, null],
       [0, 'emoji 🛒', 42, 3, true, '"just a string"'],
+      // What COPY's text format escapes or reads as markers: tab, newline, CR, backslash, \N, \.
+      [0, 'tab\there\nnew\rline \\ back \\N \\.', 5, 1.5, false, { s: 'a\tb\nc\\d \\N' }],
     ];
     const rowsOf = (n: number, k: number) => Array.from({ length: n }, (_, i) => [k, ...awkward[i % awkward.length]!.slice(1)]);
 
-    it('stores the same values whichever way the rows go in (literals, one JSON document, an appender)', async () => {
+    it('stores the same values whichever way the rows go in (literals, one JSON document, an appender; INSERT or COPY)', async () => {
       await store.query('CREATE TABLE append_t (k INTEGER, s TEXT, n BIGINT, d DOUBLE PRECISION, b BOOLEAN, j JSON)');
       const sizes = [1, 2, 4, 6, 64, 65, 200];
       for (const [k, n] of sizes.entries()) await store.transaction((tx) => tx.append('append_t', columns, rowsOf(n, k)));
