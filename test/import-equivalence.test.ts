@@ -86,6 +86,15 @@ const file = [
   ev({ type: 'track', userId: 'u7', event: 'Search', originalTimestamp: '2026-10-01T10:00:00.123+08:00', properties: { q: 'case' } }),
   ev({ type: 'track', userId: 'u7', event: 'Search', timestamp: 'Thu, 01 Oct 2026 10:00:00 GMT', properties: { q: 'rfc' } }),
   ev({ type: 'track', userId: 'u8', event: 'Product Viewed', properties: { product_id: 'p5', price: 1e3, quantity: 1.0 } }),
+  // NUL characters (JSON's \u0000 in the file) become U+FFFD on both paths, whatever the engine.
+  ev({
+    type: 'track',
+    userId: 'nul\u0000user',
+    event: 'Viewed\u0000',
+    properties: { product_id: 'p\u0000', 'k\u0000': 'a\u0000b' },
+    context: { ua: 'x\u0000' },
+  }),
+  ev({ type: 'identify', userId: 'nul\u0000user', traits: { city: 'Wu\u0000han' } }),
 ];
 file.push({ ...file[0]!, event: 'Product Viewed', properties: { product_id: 'dup' } }); // repeated messageId: the first wins
 

@@ -130,6 +130,49 @@ describe.each(engines)('tracking API on %s', (engine) => {
     expect(badTz.json()).toMatchObject({ code: 'invalid_request', path: 'traits.timezone' });
   });
 
+  it('refuses quantities the line-item column cannot hold, on any event, naming the field', async () => {
+    const orderLine = await post('/v1/track', {
+      userId: 'a',
+      event: 'Order Completed',
+      properties: { order_id: 'o-q', total: 5, products: [{ product_id: 'p', quantity: 2 ** 40 }] },
+    });
+    expect(orderLine.statusCode).toBe(400);
+    expect(orderLine.json()).toMatchObject({ code: 'invalid_request', path: 'properties.products[0].quantity' });
+    // A product named by the properties themselves, on a custom event and on an order.
+    for (const event of ['Bundle Viewed', 'Order Placed']) {
+      const single = await post('/v1/track', {
+        userId: 'a',
+        event,
+        properties: { order_id: 'o-q', total: 5, product_id: 'p', quantity: 1.5 },
+      });
+      expect(single.statusCode, event).toBe(400);
+      expect(single.json(), event).toMatchObject({ code: 'invalid_request', path: 'properties.quantity' });
+    }
+    const [row] = await h.store.query<{ n: number }>("SELECT count(*) AS n FROM events WHERE order_id = 'o-q'");
+    expect(Number(row?.n)).toBe(0);
+  });
+
+  it('stores events holding NUL characters, with U+FFFD in their place, on both engines', async () => {
+    // JSON text as a client sends it: the escape \u0000 in an id, an event name, a property key and
+    // value, context; and an escaped backslash before "u0000", which is text and stays.
+    const body = String.raw`{"batch":[
+      {"type":"track","userId":"nul\u0000id","event":"Viewed\u0000","properties":{"k\u0000":"a\u0000b","path":"C:\\u0000"},"context":{"ua":"x\u0000"}},
+      {"type":"track","userId":"nul-2","event":"Fine"}]}`;
+    const res = await h.server.app.inject({
+      method: 'POST',
+      url: '/v1/batch',
+      headers: { authorization: h.writeAuth, 'content-type': 'application/json' },
+      payload: body,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ stored: 2 });
+    const p = (await person('nul\uFFFDid')).json();
+    expect(p.events[0]).toMatchObject({ event: 'Viewed\uFFFD', properties: { 'k\uFFFD': 'a\uFFFDb', path: 'C:\\u0000' } });
+    const [row] = await h.store.query<{ context: unknown }>("SELECT context FROM events WHERE user_id = 'nul\uFFFDid'");
+    const context = typeof row?.context === 'string' ? JSON.parse(row.context) : row?.context;
+    expect(context).toEqual({ ua: 'x\uFFFD' });
+  });
+
   it('accepts events from the official Segment node client over real HTTP, exactly once', async () => {
     const base = await h.listen();
     const analytics = new Analytics({ writeKey: h.keys.writeKey, host: base, flushAt: 50, flushInterval: 50 });

@@ -4,6 +4,7 @@ import { syncAllCoupons } from '../commerce/coupons/index.ts';
 import { type MemberJobOptions, MemberJobs } from '../commerce/members/index.ts';
 import { buildModel } from '../commerce/recommendations/index.ts';
 import type { Clock } from '../core/clock.ts';
+import { withoutNul } from '../core/nul-text.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
 import { IngestBuffer, type IngestBufferOptions } from '../ingest/index.ts';
 import { type CommittedEvent, defaultEngineOptions, type EngineOptions, JourneyEngine } from '../journeys/index.ts';
@@ -94,10 +95,13 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     dispatcher,
   };
 
-  // Some Segment libraries (browser beacons) send JSON as text/plain.
-  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (request, body, done) => {
-    app.getDefaultJsonParser('error', 'ignore')(request, body as string, done);
-  });
+  // Fastify's JSON parser (with its prototype-poisoning checks), after NUL characters are replaced
+  // (withoutNul: PostgreSQL cannot store them). Some Segment libraries (browser beacons) send JSON as text/plain.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  for (const type of ['application/json', 'text/plain']) {
+    app.addContentTypeParser(type, { parseAs: 'string' }, (request, body, done) => parseJson(request, withoutNul(body as string), done));
+  }
   decodeRequestBodies(app);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {

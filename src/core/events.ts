@@ -77,12 +77,16 @@ export const batchSchema = z.object({
 
 // ---- Commerce vocabulary (Segment e-commerce v2 names where they exist) ----
 
+/** The largest line-item quantity: `event_items.quantity` is a 32-bit INTEGER on both engines. */
+export const MAX_QUANTITY = 2 ** 31 - 1;
+const quantity = z.number().int().positive().max(MAX_QUANTITY);
+
 export const productLineSchema = z
   .object({
     product_id: idString.describe('Catalog product id'),
     category: z.string().max(500).optional().describe('Category path "Top > Middle > Leaf" or leaf name'),
     price: z.number().nonnegative().optional().describe('Unit price'),
-    quantity: z.number().int().positive().optional().describe('Units; defaults to 1'),
+    quantity: quantity.optional().describe('Units; defaults to 1'),
     name: z.string().optional(),
     sku: z.string().optional(),
   })
@@ -105,7 +109,7 @@ const productProperties = z
     product_id: idString,
     category: z.string().max(500).optional(),
     price: z.number().nonnegative().optional(),
-    quantity: z.number().int().positive().optional(),
+    quantity: quantity.optional(),
     name: z.string().optional(),
   })
   .passthrough();

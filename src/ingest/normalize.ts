@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type ErrorBody, formatPath, issuesToErrors } from '../core/errors.ts';
-import { commerceEvents, isCommerceEvent, type ProductLine, type TracedEvent, tracedEventSchema } from '../core/events.ts';
+import { commerceEvents, isCommerceEvent, MAX_QUANTITY, type ProductLine, type TracedEvent, tracedEventSchema } from '../core/events.ts';
 import { type IdentityClaim, identityTraits, isValidTimeZone, normalizeIdentity } from '../core/identities.ts';
 import type { EventItem, NormalizedEvent } from './normalized-event.ts';
 
@@ -73,13 +73,17 @@ function claimsOf(e: TracedEvent, path: PropertyKey[], errors: ErrorBody[], trai
 }
 
 /**
- * Other events' properties are free-form, but every product they name becomes an `event_items`
- * row, so a `products[]` line must be an object with a product_id, and a numeric quantity a whole
- * number. Other line fields stay lenient (a non-numeric price is stored as unknown).
+ * Every product an event names becomes an `event_items` row (itemsOf), also on events whose
+ * properties are otherwise free-form: so a `products[]` line must be an object with a product_id,
+ * and a numeric quantity (of a line, or of properties naming one product) a whole number that fits
+ * the INTEGER column. Other line fields stay lenient (a non-numeric price is stored as unknown).
  */
-function checkFreeFormLines(properties: Record<string, unknown> | undefined, path: PropertyKey[], errors: ErrorBody[]) {
+function checkProductLines(properties: Record<string, unknown> | undefined, path: PropertyKey[], errors: ErrorBody[]) {
   const lines = properties?.products;
-  if (!Array.isArray(lines)) return;
+  if (!Array.isArray(lines)) {
+    if (properties && str(properties.product_id)) checkQuantity(properties.quantity, path, errors);
+    return;
+  }
   lines.forEach((line, i) => {
     const at = [...path, 'products', i];
     const id = (line as { product_id?: unknown } | null)?.product_id;
@@ -87,11 +91,18 @@ function checkFreeFormLines(properties: Record<string, unknown> | undefined, pat
       errors.push({ code: 'invalid_request', message: 'a product line must be an object with a product_id', path: formatPath(at) });
       return;
     }
-    const quantity = (line as { quantity?: unknown }).quantity;
-    if (typeof quantity === 'number' && !Number.isInteger(quantity)) {
-      errors.push({ code: 'invalid_request', message: 'quantity must be a whole number', path: formatPath([...at, 'quantity']) });
-    }
+    checkQuantity((line as { quantity?: unknown }).quantity, at, errors);
   });
+}
+
+function checkQuantity(quantity: unknown, at: PropertyKey[], errors: ErrorBody[]) {
+  if (typeof quantity === 'number' && !(Number.isInteger(quantity) && Math.abs(quantity) <= MAX_QUANTITY)) {
+    errors.push({
+      code: 'invalid_request',
+      message: `must be a whole number of at most ${MAX_QUANTITY}`,
+      path: formatPath([...at, 'quantity']),
+    });
+  }
 }
 
 function checkProfileTraits(traits: Record<string, unknown>, path: PropertyKey[], errors: ErrorBody[]) {
@@ -124,11 +135,11 @@ export function normalizeEvent(raw: unknown, path: PropertyKey[], ctx: Normalize
   if (e.type === 'alias' && !str(e.userId)) {
     errors.push({ code: 'invalid_request', message: 'alias needs the new userId', path: formatPath([...path, 'userId']) });
   }
-  if (e.type === 'track' && isCommerceEvent(e.event)) {
-    const props = commerceEvents[e.event].safeParse(e.properties ?? {});
-    if (!props.success) errors.push(...issuesToErrors(props.error.issues, [...path, 'properties']));
-  } else if (e.type === 'track') {
-    checkFreeFormLines(e.properties, [...path, 'properties'], errors);
+  if (e.type === 'track') {
+    const commerce = isCommerceEvent(e.event) ? commerceEvents[e.event].safeParse(e.properties ?? {}) : null;
+    if (commerce && !commerce.success) errors.push(...issuesToErrors(commerce.error.issues, [...path, 'properties']));
+    // Also after a commerce schema passed: an order's properties may name a product without `products[]`.
+    else checkProductLines(e.properties, [...path, 'properties'], errors);
   }
   const traits = e.type === 'identify' ? { ...(e.traits ?? {}) } : null;
   if (traits) checkProfileTraits(traits, path, errors);

@@ -65,7 +65,8 @@ export const mentionsAny = (j: string, keys: readonly string[]) => `(${keys.map(
 
 /**
  * imp_p: type, values and JSON types of the top-level fields of every line that is a JSON object
- * DuckDB and JSON.parse read alike (anything else is left to JS).
+ * DuckDB and JSON.parse read alike (anything else is left to JS, as are lines that may hold a NUL
+ * escape, which JS replaces: withoutNul).
  */
 export async function parseTopLevel(tx: SqlExecutor, first: number): Promise<void> {
   await tx.query(
@@ -73,7 +74,7 @@ export async function parseTopLevel(tx: SqlExecutor, first: number): Promise<voi
      SELECT n, ${unpack(['type', ...topScalars, ...topObjects], '')} FROM (
        SELECT ${lineNo(first)} AS n, ${extract('line', ['type', ...topScalars], topObjects, '')} FROM imp_raw
        WHERE starts_with(line, '{') AND strlen(line) <= ${certainlySmallBytes} AND json_valid(line)
-         AND NOT regexp_matches(line, ${lenientJson}) AND NOT ${repeatsKey('json_keys(line)')})`,
+         AND NOT regexp_matches(line, ${lenientJson}) AND NOT ${repeatsKey('json_keys(line)')} AND NOT contains(line, '\\u0000'))`,
   );
 }
 

@@ -88,8 +88,8 @@ export class JsStager {
     try {
       r = normalizeEvent(raw, [], { workspaceId: this.workspaceId, receivedAt: this.receivedAt, source: 'import' });
     } catch (err) {
-      // normalizeEvent throws on a few shapes it does not expect (e.g. `products: [null]` on a
-      // custom event): one unreadable line must not abort the whole file.
+      // Should normalizeEvent ever throw on a shape it does not expect, one unreadable line must
+      // not abort the whole file.
       this.errors.add(n, [{ code: 'invalid_request', message: `could not be read: ${(err as Error).message}`, path: '' }]);
       return;
     }
@@ -98,15 +98,6 @@ export class JsStager {
       return;
     }
     const e = r.event;
-    // Line-item quantities go to an INTEGER column; outside commerce events nothing checks them,
-    // and the API fails the whole batch on, say, 1.5. Here it is that line's error.
-    const badQty = e.items.findIndex((it) => !Number.isInteger(it.quantity) || Math.abs(it.quantity) > 2 ** 31 - 1);
-    if (badQty >= 0) {
-      const p = raw.properties as Record<string, unknown>;
-      const path = Array.isArray(p.products) ? `properties.products[${badQty}].quantity` : 'properties.quantity';
-      this.errors.add(n, [{ code: 'invalid_request', message: 'must be a whole number', path }]);
-      return;
-    }
     // normalizeEvent invents a random id when there is none; imports derive one from the file.
     const messageId = raw.messageId === undefined ? null : e.messageId;
     this.ev.push([
