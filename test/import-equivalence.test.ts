@@ -95,6 +95,8 @@ const file = [
     context: { ua: 'x\u0000' },
   }),
   ev({ type: 'identify', userId: 'nul\u0000user', traits: { city: 'Wu\u0000han' } }),
+  // A lone surrogate (JSON's \ud800 without its pair) too; a pair stays.
+  ev({ type: 'track', userId: 'lone\ud800', event: 'Viewed', properties: { note: 'x\udc00y', pair: '😀' } }),
 ];
 file.push({ ...file[0]!, event: 'Product Viewed', properties: { product_id: 'dup' } }); // repeated messageId: the first wins
 

@@ -152,12 +152,12 @@ describe.each(engines)('tracking API on %s', (engine) => {
     expect(Number(row?.n)).toBe(0);
   });
 
-  it('stores events holding NUL characters, with U+FFFD in their place, on both engines', async () => {
+  it('stores events holding NUL characters or lone surrogates, with U+FFFD in their place, on both engines', async () => {
     // JSON text as a client sends it: the escape \u0000 in an id, an event name, a property key and
     // value, context; and an escaped backslash before "u0000", which is text and stays.
     const body = String.raw`{"batch":[
       {"type":"track","userId":"nul\u0000id","event":"Viewed\u0000","properties":{"k\u0000":"a\u0000b","path":"C:\\u0000"},"context":{"ua":"x\u0000"}},
-      {"type":"track","userId":"nul-2","event":"Fine"}]}`;
+      {"type":"track","userId":"nul-2","event":"Lone\ud800 \udc00","properties":{"pair":"\ud83d\ude00"}}]}`;
     const res = await h.server.app.inject({
       method: 'POST',
       url: '/v1/batch',
@@ -171,6 +171,8 @@ describe.each(engines)('tracking API on %s', (engine) => {
     const [row] = await h.store.query<{ context: unknown }>("SELECT context FROM events WHERE user_id = 'nul\uFFFDid'");
     const context = typeof row?.context === 'string' ? JSON.parse(row.context) : row?.context;
     expect(context).toEqual({ ua: 'x\uFFFD' });
+    // A surrogate pair is one character (😀) and stays; a lone one is replaced.
+    expect((await person('nul-2')).json().events[0]).toMatchObject({ event: 'Lone\uFFFD \uFFFD', properties: { pair: '😀' } });
   });
 
   it('accepts events from the official Segment node client over real HTTP, exactly once', async () => {

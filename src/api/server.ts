@@ -4,7 +4,7 @@ import { syncAllCoupons } from '../commerce/coupons/index.ts';
 import { type MemberJobOptions, MemberJobs } from '../commerce/members/index.ts';
 import { buildModel } from '../commerce/recommendations/index.ts';
 import type { Clock } from '../core/clock.ts';
-import { withoutNul } from '../core/nul-text.ts';
+import { storableJson, storableValues } from '../core/storable-text.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
 import { IngestBuffer, type IngestBufferOptions } from '../ingest/index.ts';
 import { type CommittedEvent, defaultEngineOptions, type EngineOptions, JourneyEngine } from '../journeys/index.ts';
@@ -95,13 +95,18 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     dispatcher,
   };
 
-  // Fastify's JSON parser (with its prototype-poisoning checks), after NUL characters are replaced
-  // (withoutNul: PostgreSQL cannot store them). Some Segment libraries (browser beacons) send JSON as text/plain.
+  // Fastify's JSON parser (with its prototype-poisoning checks), after text no engine can store is
+  // replaced (storableJson). Some Segment libraries (browser beacons) send JSON as text/plain.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   for (const type of ['application/json', 'text/plain']) {
-    app.addContentTypeParser(type, { parseAs: 'string' }, (request, body, done) => parseJson(request, withoutNul(body as string), done));
+    app.addContentTypeParser(type, { parseAs: 'string' }, (request, body, done) => parseJson(request, storableJson(body as string), done));
   }
+  // The same in a URL (`%00`): an id holding a NUL then finds what was stored for it.
+  app.addHook('preValidation', async (request) => {
+    storableValues(request.params);
+    storableValues(request.query);
+  });
   decodeRequestBodies(app);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {

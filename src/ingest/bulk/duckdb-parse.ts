@@ -66,7 +66,7 @@ export const mentionsAny = (j: string, keys: readonly string[]) => `(${keys.map(
 /**
  * imp_p: type, values and JSON types of the top-level fields of every line that is a JSON object
  * DuckDB and JSON.parse read alike (anything else is left to JS, as are lines that may hold a NUL
- * escape, which JS replaces: withoutNul).
+ * escape, which JS replaces: storableJson; json_valid already refuses lone surrogates).
  */
 export async function parseTopLevel(tx: SqlExecutor, first: number): Promise<void> {
   await tx.query(

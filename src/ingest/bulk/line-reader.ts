@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { withoutNul } from '../../core/nul-text.ts';
+import { storableJson } from '../../core/storable-text.ts';
 
 /** A run of consecutive lines: `lines[i]` is line `first + i`; null when it is not valid UTF-8. */
 export interface LineBatch {
@@ -43,7 +43,7 @@ export async function* readLines(
     let end = buf.length;
     if (end > 0 && buf[end - 1] === 13) end--;
     let text = decodeLine(buf.subarray(0, end));
-    if (text !== null) text = withoutNul(text);
+    if (text !== null) text = storableJson(text);
     if (next === 1 && text?.charCodeAt(0) === 0xfeff) text = text.slice(1);
     batch.lines.push(text);
     next++;

@@ -1,6 +1,6 @@
 import type { ErrorBody } from '../../core/errors.ts';
 import { identityTraits } from '../../core/identities.ts';
-import { withoutNul } from '../../core/nul-text.ts';
+import { storableJson } from '../../core/storable-text.ts';
 
 /**
  * How a CSV row or a profile line becomes the Segment event (or product) it stands for, so
@@ -182,8 +182,8 @@ export function csvRow(kind: RowKind, header: readonly string[], cells: readonly
   const fields: Record<string, unknown> = {};
   const errors: ErrorBody[] = [];
   header.forEach((name, i) => {
-    // A cell may hold JSON (properties, a typed field): its NUL escapes are replaced as a JSON line's are.
-    const cell = withoutNul(cells[i]!);
+    // A cell may hold JSON (properties, a typed field): made storable as a JSON line is.
+    const cell = storableJson(cells[i]!);
     if (cell === '') return;
     const path = fieldPath(kind, name);
     const isJson = (jsonColumns as readonly string[]).includes(name) && (kind !== 'products' || name === 'properties');

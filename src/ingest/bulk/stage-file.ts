@@ -2,7 +2,7 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Progress } from '../../cli/progress.ts';
-import { withoutNul } from '../../core/nul-text.ts';
+import { storableJson } from '../../core/storable-text.ts';
 import type { SqlExecutor, Store } from '../../store/index.ts';
 import { CsvSyntaxError, readCsv } from './csv-reader.ts';
 import { buildFast, stageFast } from './duckdb-fast.ts';
@@ -87,7 +87,7 @@ async function stageOtherLines(tx: SqlExecutor, slice: SliceSpan, rest: number, 
          AND n NOT IN (SELECT n FROM imp_fast WHERE ok AND n BETWEEN $1 AND $2) ORDER BY n`,
       [from, from + span - 1],
     );
-    for (const r of rows) await stager.addText(Number(r.n), withoutNul(r.line));
+    for (const r of rows) await stager.addText(Number(r.n), storableJson(r.line));
     done += rows.length;
     progress.update(done);
   }
