@@ -80,6 +80,12 @@ describe.each(engines)('bad input on %s', (engine) => {
       for (const body of oddEvents) failures.push(...(await send('post', url, h.writeAuth, body)));
     }
     failures.push(...(await send('post', '/v1/batch', h.writeAuth, { batch: oddEvents.map((e) => ({ type: 'track', ...e })) })));
+    // The user of a Basic header decodes to any bytes: a key holding a NUL is just unknown.
+    const oddKey = `Basic ${Buffer.from(`${h.keys.writeKey}\u0000:`).toString('base64')}`;
+    expect(
+      (await h.server.app.inject({ method: 'POST', url: '/v1/track', headers: { authorization: oddKey }, payload: oddEvents[0] }))
+        .statusCode,
+    ).toBe(401);
     expect(failures).toEqual([]);
     const [row] = await h.store.query<{ n: number }>("SELECT count(*) AS n FROM events WHERE user_id = 'lone\uFFFD'");
     expect(Number(row?.n)).toBeGreaterThan(0);

@@ -18,6 +18,7 @@ export interface CreatedWorkspace {
 
 export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
 const newKey = (prefix: string) => `${prefix}_${randomBytes(18).toString('base64url')}`;
+const writeKeyShape = /^wk_[A-Za-z0-9_-]{1,64}$/;
 
 export async function createWorkspace(store: Store, name: string, now: number): Promise<CreatedWorkspace> {
   const writeKey = newKey('wk');
@@ -68,6 +69,9 @@ export class KeyRing {
   constructor(private readonly store: Store) {}
 
   byWrite(writeKey: string): Promise<Workspace | null> {
+    // Only keys of newKey's shape exist: anything else is unknown without asking the store (the
+    // user of a Basic header decodes to any bytes, and a NUL would make PostgreSQL fail the query).
+    if (!writeKeyShape.test(writeKey)) return Promise.resolve(null);
     return this.remembered(this.byWriteKey, writeKey, 'write_key');
   }
 
