@@ -3,7 +3,9 @@
  * a plain hand-written SQL baseline in the same run (DESIGN.md "Benchmarks"). See
  * docs/benchmarks.md.
  */
+
 import { type Progress, silentProgress } from '../src/cli/progress.ts';
+import { AppError } from '../src/core/errors.ts';
 import { benchStore, type Engine } from './bench-store.ts';
 import { emptyFigures } from './empty-figures.ts';
 import { importBench } from './import-bench.ts';
@@ -98,7 +100,9 @@ async function runOne(name: string, engine: Engine, options: BenchOptions, event
 
 /** Runs one named benchmark on each engine in turn; a failure becomes a row with `error`. */
 export async function runBenchmark(name: string, options: BenchOptions): Promise<BenchResult[]> {
-  if (!benchmarkNames.includes(name)) throw new Error(`unknown benchmark "${name}" (known: ${benchmarkNames.join(', ')})`);
+  if (!benchmarkNames.includes(name)) {
+    throw new AppError('invalid_request', `unknown benchmark "${name}" (known: ${benchmarkNames.join(', ')})`, 'name');
+  }
   if (name === 'segments') {
     // Rows per engine and segment, and PostgreSQL compared with DuckDB's run: its own loop.
     return runSegmentsBenchmark({

@@ -38,7 +38,8 @@ try {
     process.exit(2);
   }
   if (err && typeof err === 'object' && 'issues' in err) {
-    console.error(`shopflow: invalid configuration: ${JSON.stringify((err as { issues: unknown }).issues)}`);
+    const issues = (err as { issues: { path: PropertyKey[]; message: string }[] }).issues;
+    console.error(`shopflow: invalid configuration: ${issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('; ')}`);
     process.exit(2);
   }
   throw err;

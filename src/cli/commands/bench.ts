@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { benchmarkNames, formatSegmentTable, formatTable, runBenchmark } from '../../../bench/index.ts';
+import { wholeNumberFlag } from '../flags.ts';
 import { terminalProgress } from '../progress.ts';
 
 interface BenchFlags {
@@ -20,8 +21,8 @@ export function registerBench(program: Command) {
     .option('--json', 'print the figures as JSON')
     .action(async (name: string, flags: BenchFlags) => {
       const results = await runBenchmark(name, {
-        users: flags.users ? Number(flags.users) : undefined,
-        events: flags.events ? Number(flags.events) : undefined,
+        users: flags.users ? wholeNumberFlag(flags.users, '--users', 1, 100_000_000) : undefined,
+        events: flags.events ? wholeNumberFlag(flags.events, '--events', 1, 1_000_000_000) : undefined,
         engines: flags.engine ? [flags.engine] : ['duckdb', 'postgres'],
         progress: terminalProgress(),
       });

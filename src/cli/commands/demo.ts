@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { systemClock } from '../../core/clock.ts';
 import { runDemo } from '../../sim/index.ts';
+import { wholeNumberFlag } from '../flags.ts';
 import { configFrom, defaultCdnowFile, ensureDefaultWorkspace, openConfiguredStore, type StoreFlags, workspaceIdOf } from '../open.ts';
 import { terminalProgress } from '../progress.ts';
 
@@ -28,25 +29,21 @@ export function registerDemo(program: Command) {
     .option('--data <dir>', 'data folder of the embedded store')
     .option('--store <url>', 'postgres://… to use PostgreSQL')
     .action(async (flags: DemoFlags) => {
+      // Flags first: a bad one must not create a store.
+      const options = {
+        dataset: flags.dataset,
+        users: wholeNumberFlag(flags.users, '--users', 1, 100_000_000),
+        days: wholeNumberFlag(flags.days, '--days', 1, 3650),
+        seed: wholeNumberFlag(flags.seed, '--seed', 0, Number.MAX_SAFE_INTEGER),
+        endAt: systemClock.now(),
+        cdnowFile: flags.cdnowFile,
+        out: flags.out,
+      };
       const store = await openConfiguredStore(configFrom(flags));
       try {
         if (!flags.out && flags.workspace === 'default') await ensureDefaultWorkspace(store, configFrom(flags).dataDir);
         const workspaceId = flags.out ? 0 : await workspaceIdOf(store, flags.workspace);
-        const summary = await runDemo(
-          store,
-          systemClock,
-          workspaceId,
-          {
-            dataset: flags.dataset,
-            users: Number(flags.users),
-            days: Number(flags.days),
-            seed: Number(flags.seed),
-            endAt: systemClock.now(),
-            cdnowFile: flags.cdnowFile,
-            out: flags.out,
-          },
-          terminalProgress(),
-        );
+        const summary = await runDemo(store, systemClock, workspaceId, options, terminalProgress());
         console.log(JSON.stringify(summary));
       } finally {
         await store.close();

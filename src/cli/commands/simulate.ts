@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { AppError } from '../../core/errors.ts';
 import { durationMs } from '../../segments/index.ts';
 import { checkJourneyFiles, formatReport, readJourneyFile, runJourneySimulation, type SimEngine } from '../../sim/journey-sim/index.ts';
+import { wholeNumberFlag } from '../flags.ts';
 import { terminalProgress } from '../progress.ts';
 
 interface SimulateFlags {
@@ -20,13 +21,6 @@ interface SimulateFlags {
 
 /** A fixed default start keeps runs reproducible from the seed alone (a Monday, outside any promotion). */
 const DEFAULT_START = '2026-03-02T00:00:00Z';
-
-function positiveInt(value: string, flag: string, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max)
-    throw new AppError('invalid_request', `${flag} must be a whole number from 1 to ${max}`, flag);
-  return n;
-}
 
 function stepMs(value: string): number {
   if (!/^\d{1,5}[mhd]$/.test(value) || durationMs(value as `${number}h`) < 60_000) {
@@ -64,17 +58,15 @@ export function registerSimulate(program: Command) {
       const engine = (flags.engine ?? (flags.store ? 'postgres' : 'duckdb')) as SimEngine;
       if (engine !== 'duckdb' && engine !== 'postgres')
         throw new AppError('invalid_request', '--engine must be duckdb or postgres', '--engine');
-      const seed = Number(flags.seed);
-      if (!Number.isInteger(seed) || seed < 0)
-        throw new AppError('invalid_request', '--seed must be a non-negative whole number', '--seed');
+      const seed = wholeNumberFlag(flags.seed, '--seed', 0, Number.MAX_SAFE_INTEGER);
       const journeys = flags.journey.map((f) => readJourneyFile(f.trim()));
       checkJourneyFiles(journeys);
       const { report, kept } = await runJourneySimulation(
         {
           journeys,
-          users: positiveInt(flags.users, '--users', 1_000_000),
-          days: positiveInt(flags.days, '--days', 3650),
-          historyDays: positiveInt(flags.historyDays, '--history-days', 3650),
+          users: wholeNumberFlag(flags.users, '--users', 1, 1_000_000),
+          days: wholeNumberFlag(flags.days, '--days', 1, 3650),
+          historyDays: wholeNumberFlag(flags.historyDays, '--history-days', 1, 3650),
           seed,
           stepMs: stepMs(flags.step),
           start: startMs(flags.start),

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { AppError } from '../../core/errors.ts';
 import { ConnectionSetup } from '../connection-setup.ts';
 import { arrayCast } from '../dialect.ts';
 import type { ColumnSpec, MessageIdIndex, Row, Session, SqlExecutor, SqlParam, Store } from '../port.ts';
@@ -116,9 +117,14 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
   // An idle connection the server drops (restart, admin command) must not crash the process:
   // the pool discards it and the next query opens a new one.
   pool.on('error', (err) => options.onIdleError?.(err));
-  // Fail fast with the server's own message if the URL is wrong.
-  await pool.query('SELECT 1');
+  // Fail fast, with the server's own message, if the URL is wrong or the server is not there.
   const url = new URL(options.url);
+  try {
+    await pool.query('SELECT 1');
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw new AppError('unavailable', `cannot use PostgreSQL at ${url.host}${url.pathname}: ${(err as Error).message}`, 'store');
+  }
   return {
     dialect: 'postgres',
     location: `postgres://${url.host}${url.pathname}`,

@@ -1,0 +1,10 @@
+import { AppError } from '../core/errors.ts';
+
+/** A whole-number flag within [min, max], or a clear error naming the flag (not a stack trace). */
+export function wholeNumberFlag(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new AppError('invalid_request', `${flag} must be a whole number from ${min} to ${max}`, flag);
+  }
+  return n;
+}
