@@ -15,6 +15,7 @@ import { AppError } from '../../core/errors.ts';
 import { runDemo } from '../../sim/index.ts';
 import { openStore, type Store } from '../../store/index.ts';
 import { createWorkspace } from '../../workspaces/index.ts';
+import { wholeNumberFlag } from '../flags.ts';
 import { printJson } from '../json-io.ts';
 import { configFrom, openConfiguredStore, type StoreFlags, workspaceIdOf } from '../open.ts';
 import { terminalProgress } from '../progress.ts';
@@ -31,12 +32,6 @@ interface EvaluateFlags extends StoreFlags {
   testDays: string;
   gapHours: string;
   json?: boolean;
-}
-
-function count(value: string, name: string, min = 1): number {
-  const n = Number(value.replace(/_/g, ''));
-  if (!Number.isSafeInteger(n) || n < min) throw new AppError('invalid_request', `--${name} must be an integer of at least ${min}`, name);
-  return n;
 }
 
 function strategyList(value: string | undefined): Strategy[] {
@@ -64,9 +59,9 @@ async function withDemoStore<T>(flags: EvaluateFlags, fn: (store: Store, workspa
     const ws = await createWorkspace(store, 'recommendations-eval', systemClock.now());
     const demo = {
       dataset: 'shop' as const,
-      users: count(flags.users, 'users'),
-      days: count(flags.days, 'days'),
-      seed: count(flags.seed, 'seed', 0),
+      users: wholeNumberFlag(flags.users, '--users', 1),
+      days: wholeNumberFlag(flags.days, '--days', 1),
+      seed: wholeNumberFlag(flags.seed, '--seed', 0),
     };
     const summary = await runDemo(store, systemClock, ws.workspaceId, { ...demo, endAt }, terminalProgress());
     process.stderr.write(`simulated shop: ${JSON.stringify({ ...demo, end: flags.end, ...summary })}\n`);
@@ -99,9 +94,9 @@ export function registerRecommendations(program: Command) {
     .action(async (flags: EvaluateFlags) => {
       const options = {
         strategies: strategyList(flags.strategies),
-        k: count(flags.k, 'k'),
-        testDays: count(flags.testDays, 'test-days'),
-        gapMs: count(flags.gapHours, 'gap-hours', 0) * HOUR,
+        k: wholeNumberFlag(flags.k, '--k', 1),
+        testDays: wholeNumberFlag(flags.testDays, '--test-days', 1),
+        gapMs: wholeNumberFlag(flags.gapHours, '--gap-hours', 0) * HOUR,
       };
       if (options.testDays * DAY <= options.gapMs)
         throw new AppError('invalid_request', '--gap-hours must be shorter than --test-days', 'gap-hours');

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { AppError } from '../../core/errors.ts';
 import { printTable } from '../../core/text-table.ts';
 import { ApiClient, type ServerFlags, serverOptions } from '../api-client.ts';
+import { wholeNumberFlag } from '../flags.ts';
 import { printJson } from '../json-io.ts';
 
 interface DefinitionFlags extends ServerFlags {
@@ -125,7 +126,7 @@ export function registerSegments(program: Command) {
       const s = await new ApiClient(flags).call<SegmentSummary>('POST', '/api/segments/lookalike', {
         seedSegmentId: Number(seedId),
         name: flags.name,
-        size: Number(flags.size),
+        size: wholeNumberFlag(flags.size, '--size', 1),
       });
       console.log(`segment ${s.segmentId} "${s.name}": ${s.memberCount} members`);
     });
