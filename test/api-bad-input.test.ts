@@ -4,8 +4,9 @@ import { type Harness, startHarness } from './server-harness.ts';
 
 /**
  * "Bad input gets a clear 4xx, never a crash": every route of the OpenAPI document, with odd ids
- * (including a NUL), odd queries and odd bodies, and the tracking API with odd events (NUL, lone
- * surrogates, deep nesting, huge numbers, impossible dates). Whatever each answers, never a 5xx.
+ * (including a NUL), odd queries and odd bodies; the public routes outside it (links, unsubscribes,
+ * slots, provider callbacks, analytics.js) with odd tokens and bodies; and the tracking API with odd
+ * events (NUL, lone surrogates, deep nesting, huge numbers, impossible dates). Never a 5xx.
  */
 
 const ids = ['0', '-1', '99999999999999999999', 'abc', '%00', 'u1', '1e400'];
@@ -73,6 +74,53 @@ describe.each(engines)('bad input on %s', (engine) => {
     }
     expect(failures).toEqual([]);
   }, 120_000);
+
+  it('never answers the public routes (links, unsubscribes, slots, provider callbacks, analytics.js) with a 5xx', async () => {
+    const failures: string[] = [];
+    const get = async (url: string) => {
+      const res = await h.server.app.inject({ method: 'GET', url, headers: { authorization: h.writeAuth } });
+      if (res.statusCode >= 500) failures.push(`GET ${url} → ${res.statusCode}`);
+    };
+    for (const token of ['%00', 'abc', 'x'.repeat(5000), 'a.b.c', '%E2%82']) {
+      await get(`/u/${token}`);
+      await get(`/c/${token}`);
+      await get(`/s/${token}`);
+      await get(`/v1/projects/${token}/settings`);
+      await get(`/analytics.js/v1/${token}/analytics.min.js`);
+      await get(`/analytics-next/bundles/${token}`);
+      await get(`/v1/decide?slot=${token}&userId=${token}`);
+    }
+    const workspace = String(h.keys.workspaceId);
+    for (const ws of [workspace, '%00', '99999999999999999999']) {
+      for (const channel of ['sms', 'email', 'push', 'wechat', 'webhook', '%00']) {
+        for (const [type, payload] of [
+          ['application/x-www-form-urlencoded', 'MessageSid=a%00b&MessageStatus=delivered'],
+          ['application/json', '{"id":"a\\u0000","status":"\\ud800"}'],
+          ['application/json', '['],
+          ['text/plain', 'x\u0000'],
+        ]) {
+          const url = `/v1/callbacks/${ws}/${channel}`;
+          const res = await h.server.app.inject({
+            method: 'POST',
+            url,
+            headers: { 'content-type': type as string },
+            payload: payload as string,
+          });
+          if (res.statusCode >= 500) failures.push(`POST ${url} ${type} → ${res.statusCode}`);
+        }
+      }
+    }
+    for (const token of ['%00', 'abc']) {
+      const res = await h.server.app.inject({
+        method: 'POST',
+        url: `/u/${token}`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: 'List-Unsubscribe=One-Click',
+      });
+      if (res.statusCode >= 500) failures.push(`POST /u/${token} → ${res.statusCode}`);
+    }
+    expect(failures).toEqual([]);
+  }, 60_000);
 
   it('never answers the tracking API with a 5xx, and stores NUL and lone surrogates as U+FFFD', async () => {
     const failures: string[] = [];
