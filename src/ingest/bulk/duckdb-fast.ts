@@ -22,13 +22,14 @@ import {
   strWithin,
   untrimmable,
 } from './duckdb-json.ts';
+import { withCommerceFields } from './duckdb-parse.ts';
 
 /**
  * The set-at-a-time twin of `normalizeEvent` for the common shapes of events: imp_fast holds,
  * for every parsed line, the normalised fields and `ok`, which is true only when the line is
  * certainly valid and every field equals what normalizeEvent would produce. Lines with
  * ok = false are not judged here; they go to normalizeEvent, which reports their errors.
- * Column names are those of duckdb-parse.ts: `f` / `t_f` top level, `p_…` properties,
+ * Column names are those of duckdb-parse.ts: `f` / `t_f` top level, `p_…` commerce properties (`p_has`),
  * `l_…` order lines, `r_…` traits.
  */
 
@@ -63,7 +64,7 @@ const commerceValuesOk = `(NOT p_dup AND ${strSafe('p_order_id')} AND ${strSafe(
   AND (NOT ${isStr('p_currency')} OR ${ascii('p_currency')}) AND (NOT ${isNum('p_quantity')} OR ${isInt32('p_quantity')})
   AND (NOT ${isArr('p_products')} OR coalesce(lines_ok_n, true)))`;
 const trackOk = `(${strWithin('event', 1, 200)} AND ${objectOrAbsent('properties')} AND (
-  CASE WHEN p_n IS NULL THEN ev NOT IN ${inList([...productEvents, ...orderEvents, ...jsOnlyEvents])}
+  CASE WHEN NOT p_has THEN ev NOT IN ${inList([...productEvents, ...orderEvents, ...jsOnlyEvents])}
        ELSE ${commerceValuesOk} AND CASE WHEN ev IN ${inList(productEvents)} THEN ${productOk}
                                          WHEN ev IN ${inList(orderEvents)} THEN ${orderOk}
                                          ELSE ev NOT IN ${inList(jsOnlyEvents)} END END))`;
@@ -124,12 +125,11 @@ export async function buildFast(tx: SqlExecutor, now: number, timeZones: readonl
        ${strOf('p_category')} AS i_category, ${numOf('p_price')} AS i_price,
        CASE WHEN ${isNum('p_quantity')} THEN TRY_CAST("p_quantity" AS INTEGER) ELSE 1 END AS i_quantity
      FROM (
-       SELECT p.* EXCLUDE (properties, context, integrations), "event" AS ev, pp.n AS p_n, pp.* EXCLUDE (n),
+       SELECT p.* EXCLUDE (properties, context, integrations), "event" AS ev,
               tr.n AS r_n, coalesce(tr.needs_js, false) AS needs_js, tr.* EXCLUDE (n, needs_js), pl.lines_ok_c, pl.lines_ok_n,
               CASE WHEN contains(p.context, '"device"') THEN json_extract(p.context, '$.device.id') END AS dev,
               contains(p.context, '"device"') AND (${repeatsKey('json_keys(p.context)')} OR ${repeatsKey(`json_keys(p.context, '$.device')`)}) AS dev_dup
-       FROM imp_p p
-       LEFT JOIN imp_pp pp ON pp.n = p.n
+       FROM ${withCommerceFields} p
        LEFT JOIN (SELECT n, bool_and(${lineOkCommerce}) AS lines_ok_c, bool_and(${lineOkOther}) AS lines_ok_n FROM imp_pi GROUP BY n) pl ON pl.n = p.n
        LEFT JOIN imp_tr tr ON tr.n = p.n)`,
     [now, timeZones],

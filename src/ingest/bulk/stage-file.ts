@@ -6,7 +6,7 @@ import { storableJson } from '../../core/storable-text.ts';
 import type { SqlExecutor, Store } from '../../store/index.ts';
 import { CsvSyntaxError, readCsv } from './csv-reader.ts';
 import { buildFast, stageFast } from './duckdb-fast.ts';
-import { lineNo, loadRawLines, parseProperties, parseTopLevel, parseTraits } from './duckdb-parse.ts';
+import { lineNo, loadRawLines, parseProductLines, parseTopLevel, parseTraits } from './duckdb-parse.ts';
 import type { FileScan, SliceSpan } from './file-scan.ts';
 import type { ErrorLog, JsStager } from './js-stage.ts';
 import { readLines } from './line-reader.ts';
@@ -51,7 +51,7 @@ async function stageNative(
   progress.update(1);
   await parseTopLevel(tx, slice.first);
   progress.update(2);
-  await parseProperties(tx);
+  await parseProductLines(tx);
   progress.update(3);
   await parseTraits(tx);
   progress.update(4);
@@ -68,7 +68,7 @@ async function stageNative(
   const rest = Number(left?.c ?? 0);
   if (rest > 0) await stageOtherLines(tx, slice, rest, stager, progress);
   // Free the memory: what is left to do only needs imp_ev, imp_claim and imp_item.
-  for (const t of ['imp_raw', 'imp_p', 'imp_pp', 'imp_pi', 'imp_tr', 'imp_fast']) await tx.query(`DROP TABLE IF EXISTS ${t}`);
+  for (const t of ['imp_raw', 'imp_p', 'imp_pi', 'imp_tr', 'imp_fast']) await tx.query(`DROP TABLE IF EXISTS ${t}`);
   return true;
 }
 
