@@ -37,7 +37,7 @@ export class CsvParser {
 
   parse(text: string): CsvRecord[] {
     const out: CsvRecord[] = [];
-    // Runs of plain text are sliced, not copied a character at a time (5× faster on large files).
+    // Runs of plain text are sliced, not copied a character at a time (reading took half the time).
     let i = 0;
     while (i < text.length) {
       if (this.pendingCr) {

@@ -38,7 +38,7 @@ async function stageNative(
   progress: Progress,
   label: string,
 ): Promise<boolean> {
-  const steps = ['read lines', 'parse JSON', 'parse properties', 'parse traits', 'validate', 'stage'];
+  const steps = ['read lines', 'parse JSON', 'parse order lines', 'parse traits', 'validate', 'stage'];
   progress.start(`import: SQL validation${label}`, steps.length);
   const { lines, checksum } = await loadRawLines(tx, file, scan.longestLine);
   // Line numbers come from row order: only sound if DuckDB kept every line, in order. If not
