@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { silentProgress } from '../src/cli/progress.ts';
 import { DAY, HOUR, systemClock, VirtualClock } from '../src/core/clock.ts';
+import { importFile } from '../src/ingest/bulk/index.ts';
 import { normalizeEvent, writeBatch } from '../src/ingest/index.ts';
 import { openStore } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
@@ -42,10 +44,38 @@ describe.each(engines)('dedupe window on %s', (engine) => {
       await fresh.dispose();
     }
   });
+  it('treats an imported messageId sent again through the API as a duplicate', async () => {
+    const clock = new VirtualClock(Date.UTC(2026, 10, 1));
+    const fresh = await freshStore(engine, clock);
+    try {
+      const ws = (await createWorkspace(fresh.store, 'w', clock.now())).workspaceId;
+      const file = join(tempDir(), 'history.ndjson');
+      const shipped = { type: 'track', userId: 'u', event: 'Order Shipped', messageId: 'm-imported', properties: { order_id: 'o-1' } };
+      writeFileSync(file, `${JSON.stringify(shipped)}\n`);
+      const summary = await importFile(
+        fresh.store,
+        clock,
+        ws,
+        { kind: 'events', file, format: 'ndjson', skipInvalid: false },
+        silentProgress,
+      );
+      expect(summary.stored).toBe(1);
+      clock.advance(DAY);
+      const r = normalizeEvent(shipped, [], {
+        workspaceId: ws,
+        receivedAt: clock.now(),
+        source: 'api',
+      });
+      if (!r.ok) throw new Error('invalid');
+      expect(await writeBatch(fresh.store, ws, [r.event], clock.now())).toMatchObject({ stored: 0, duplicates: 1 });
+    } finally {
+      await fresh.dispose();
+    }
+  });
 });
 
 describe('DuckDB durability and single-writer lock', () => {
-  it('remembers message ids across a restart (dedupe window is rebuilt)', async () => {
+  it('remembers message ids, sent or imported, across a restart (dedupe window is rebuilt)', async () => {
     const dir = tempDir();
     const config = { dataDir: dir, dedupeDays: 8 };
     let store = await openStore(config, systemClock);
@@ -58,9 +88,16 @@ describe('DuckDB durability and single-writer lock', () => {
       return r.event;
     };
     expect((await writeBatch(store, ws.workspaceId, [ev()], systemClock.now())).stored).toBe(1);
+    // An imported event's id is remembered too.
+    const file = join(dir, 'history.ndjson');
+    writeFileSync(file, `${JSON.stringify({ ...raw, messageId: 'm-imported' })}\n`);
+    await importFile(store, systemClock, ws.workspaceId, { kind: 'events', file, format: 'ndjson', skipInvalid: false }, silentProgress);
     await store.close();
     store = await openStore(config, systemClock);
     expect((await writeBatch(store, ws.workspaceId, [ev()], systemClock.now())).duplicates).toBe(1);
+    const again = normalizeEvent({ ...raw, messageId: 'm-imported' }, [], ctx);
+    if (!again.ok) throw new Error('invalid');
+    expect((await writeBatch(store, ws.workspaceId, [again.event], systemClock.now())).duplicates).toBe(1);
     await store.close();
   });
 

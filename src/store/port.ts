@@ -39,6 +39,11 @@ export interface MessageIdIndex {
   findStored(tx: SqlExecutor, workspaceId: number, ids: readonly string[]): Promise<Set<string>>;
   /** Called after a commit with the ids it stored. */
   remember(workspaceId: number, ids: readonly string[], receivedAt: number): void;
+  /**
+   * Called after an import committed events it wrote set-at-a-time: `idsSql` selects their
+   * `message_id`s, all received at `receivedAt`. An index kept in memory learns them.
+   */
+  rememberStored(db: SqlExecutor, workspaceId: number, idsSql: string, receivedAt: number): Promise<void>;
   /** Called once the schema is current, before the first write. */
   warm(db: SqlExecutor, now: number): Promise<void>;
 }

@@ -108,6 +108,7 @@ const indexedMessageIds: MessageIdIndex = {
     return new Set(rows.map((r) => r.message_id));
   },
   remember() {},
+  async rememberStored() {},
   async warm() {},
 };
 
