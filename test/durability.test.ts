@@ -7,6 +7,7 @@ import { silentProgress } from '../src/cli/progress.ts';
 import { DAY, HOUR, systemClock, VirtualClock } from '../src/core/clock.ts';
 import { importFile } from '../src/ingest/bulk/index.ts';
 import { normalizeEvent, writeBatch } from '../src/ingest/index.ts';
+import type { MessageIdWindow } from '../src/store/duckdb/message-window.ts';
 import { openStore } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { shopflow, startServe } from './cli-process.ts';
@@ -90,7 +91,9 @@ describe('DuckDB durability and single-writer lock', () => {
     expect((await writeBatch(store, ws.workspaceId, [ev()], systemClock.now())).stored).toBe(1);
     // An imported event's id is remembered too.
     const file = join(dir, 'history.ndjson');
-    writeFileSync(file, `${JSON.stringify({ ...raw, messageId: 'm-imported' })}\n`);
+    // …unless the event happened before the window: a history import does not fill memory.
+    const old = { ...raw, messageId: 'm-history', timestamp: '2024-01-01T00:00:00Z' };
+    writeFileSync(file, `${JSON.stringify({ ...raw, messageId: 'm-imported' })}\n${JSON.stringify(old)}\n`);
     await importFile(store, systemClock, ws.workspaceId, { kind: 'events', file, format: 'ndjson', skipInvalid: false }, silentProgress);
     await store.close();
     store = await openStore(config, systemClock);
@@ -98,6 +101,7 @@ describe('DuckDB durability and single-writer lock', () => {
     const again = normalizeEvent({ ...raw, messageId: 'm-imported' }, [], ctx);
     if (!again.ok) throw new Error('invalid');
     expect((await writeBatch(store, ws.workspaceId, [again.event], systemClock.now())).duplicates).toBe(1);
+    expect((store.messageIds as MessageIdWindow).size()).toBe(2);
     await store.close();
   });
 

@@ -40,10 +40,10 @@ export interface MessageIdIndex {
   /** Called after a commit with the ids it stored. */
   remember(workspaceId: number, ids: readonly string[], receivedAt: number): void;
   /**
-   * Called after an import committed events it wrote set-at-a-time: `idsSql` selects their
-   * `message_id`s, all received at `receivedAt`. An index kept in memory learns them.
+   * Called after an import committed events it wrote set-at-a-time: `eventsSql` selects their
+   * `message_id` and `ts`, all received at `receivedAt`. An index kept in memory learns them.
    */
-  rememberStored(db: SqlExecutor, workspaceId: number, idsSql: string, receivedAt: number): Promise<void>;
+  rememberStored(db: SqlExecutor, workspaceId: number, eventsSql: string, receivedAt: number): Promise<void>;
   /** Called once the schema is current, before the first write. */
   warm(db: SqlExecutor, now: number): Promise<void>;
 }

@@ -66,7 +66,7 @@ export async function importEvents(
       stored += r.stored;
       duplicates += r.duplicates;
       // The API's dedupe must see these ids too (on DuckDB it keeps them in memory).
-      if (r.stored > 0) await store.messageIds.rememberStored(session, workspaceId, 'SELECT message_id FROM imp_ev', now);
+      if (r.stored > 0) await store.messageIds.rememberStored(session, workspaceId, 'SELECT message_id, ts FROM imp_ev', now);
       // Empty staging tables (and none of the slice's working tables) for the next slice.
       await createStaging(session, store.dialect);
     };

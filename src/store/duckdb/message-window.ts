@@ -46,19 +46,26 @@ export class MessageIdWindow implements MessageIdIndex {
     for (const id of ids) set.add(id);
   }
 
-  async rememberStored(db: SqlExecutor, workspaceId: number, idsSql: string, receivedAt: number): Promise<void> {
-    // One JSON array, not a row per id: reading a million rows back took 2 s.
-    const [row] = await db.query<{ ids: string[] | null }>(`SELECT to_json(list(message_id)) AS ids FROM (${idsSql}) s`);
+  async rememberStored(db: SqlExecutor, workspaceId: number, eventsSql: string, receivedAt: number): Promise<void> {
+    // Only events that happened within the window: a client retries recent events, and a
+    // history import (millions of old events) would otherwise fill memory. One JSON array, not a
+    // row per id: reading a million rows back took 2 s.
+    const [row] = await db.query<{ ids: string[] | null }>(
+      `SELECT to_json(list(message_id)) AS ids FROM (${eventsSql}) s WHERE ts >= $1`,
+      [receivedAt - this.days * DAY],
+    );
     this.remember(workspaceId, row?.ids ?? [], receivedAt);
   }
 
   /**
-   * Rebuilds the window from the ids received in the last `days` days through the API or an
-   * import (the ids clients choose; events Shopflow writes itself carry ids of its own making).
+   * Rebuilds the window from the ids received in the last `days` days through the API, and
+   * through an import for events that happened in those days (see rememberStored). Events
+   * Shopflow writes itself carry ids of its own making.
    */
   async warm(db: SqlExecutor, now: number): Promise<void> {
     const rows = await db.query<{ workspace_id: number; message_id: string; received_at: number }>(
-      `SELECT workspace_id, message_id, received_at FROM events WHERE received_at >= $1 AND source IN ('api', 'import')`,
+      `SELECT workspace_id, message_id, received_at FROM events
+       WHERE received_at >= $1 AND (source = 'api' OR source = 'import' AND ts >= $1)`,
       [now - this.days * DAY],
     );
     for (const r of rows) this.remember(r.workspace_id, [r.message_id], r.received_at);
