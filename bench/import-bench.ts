@@ -23,6 +23,8 @@ export interface ImportBenchOptions {
   cpuProfileDir?: string;
   /** Time every statement importFile runs and print a breakdown to stderr. */
   traceSql?: boolean;
+  /** The imported file's format; the baseline always reads the NDJSON form of the same events. */
+  format: 'ndjson' | 'csv';
 }
 
 const cats = ['Electronics > Phones', 'Home > Kitchen', 'Fashion > Shoes', 'Beauty > Skincare', 'Sports > Outdoor'];
@@ -76,31 +78,59 @@ export function generateNdjson(file: string, events: number, users: number, seed
   return statSync(file).size;
 }
 
-/** Reads an NDJSON file as plain rows, `chunk` lines at a time, synchronously. */
-function* ndjsonChunks(file: string, chunk: number, workspaceId: number): Generator<PlainRows> {
+/** The non-empty lines of a file, read synchronously 8 MB at a time. */
+function* linesOf(file: string): Generator<string> {
   const fd = openSync(file, 'r');
   const buf = Buffer.alloc(8 << 20);
   let rest = '';
-  let out: PlainRows = { events: [], items: [] };
-  let n = 0;
   try {
     for (let read = readSync(fd, buf); read > 0; read = readSync(fd, buf)) {
       const lines = (rest + buf.toString('utf8', 0, read)).split('\n');
       rest = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line === '') continue;
-        plainRowsOf(JSON.parse(line) as Record<string, unknown>, n++, workspaceId, Date.now(), out);
-        if (out.events.length === chunk) {
-          yield out;
-          out = { events: [], items: [] };
-        }
-      }
+      for (const line of lines) if (line !== '') yield line;
     }
-    if (rest !== '') plainRowsOf(JSON.parse(rest) as Record<string, unknown>, n++, workspaceId, Date.now(), out);
-    if (out.events.length > 0) yield out;
+    if (rest !== '') yield rest;
   } finally {
     closeSync(fd);
   }
+}
+
+const csvColumns = ['type', 'event', 'messageId', 'userId', 'timestamp', 'properties', 'context', 'traits'];
+const csvCell = (v: unknown) => {
+  if (v === undefined) return '';
+  const text = typeof v === 'string' ? v : JSON.stringify(v);
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+};
+
+/** The generated events as CSV: a column per top-level field, objects as JSON cells. Returns its size. */
+function ndjsonToCsv(ndjson: string, csv: string): number {
+  const fd = openSync(csv, 'w');
+  try {
+    const rows: string[] = [csvColumns.join(',')];
+    for (const line of linesOf(ndjson)) {
+      const e = JSON.parse(line) as Record<string, unknown>;
+      rows.push(csvColumns.map((c) => csvCell(e[c])).join(','));
+      if (rows.length === 10_000) writeSync(fd, `${rows.splice(0).join('\n')}\n`);
+    }
+    if (rows.length) writeSync(fd, `${rows.join('\n')}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return statSync(csv).size;
+}
+
+/** Reads an NDJSON file as plain rows, `chunk` lines at a time, synchronously. */
+function* ndjsonChunks(file: string, chunk: number, workspaceId: number): Generator<PlainRows> {
+  let out: PlainRows = { events: [], items: [] };
+  let n = 0;
+  for (const line of linesOf(file)) {
+    plainRowsOf(JSON.parse(line) as Record<string, unknown>, n++, workspaceId, Date.now(), out);
+    if (out.events.length === chunk) {
+      yield out;
+      out = { events: [], items: [] };
+    }
+  }
+  if (out.events.length > 0) yield out;
 }
 
 /** DuckDB: CREATE TABLE AS SELECT * FROM read_json(file) in a separate database file. */
@@ -121,7 +151,9 @@ async function duckdbReadJson(dir: string, file: string): Promise<{ seconds: num
 
 export async function importBench(bs: BenchStore, o: ImportBenchOptions): Promise<Record<string, unknown>> {
   const file = join(bs.dir, 'events.ndjson');
-  const bytes = generateNdjson(file, o.events, o.users, o.seed, o.progress);
+  let bytes = generateNdjson(file, o.events, o.users, o.seed, o.progress);
+  const imported = o.format === 'csv' ? join(bs.dir, 'events.csv') : file;
+  if (o.format === 'csv') bytes = ndjsonToCsv(file, imported);
   const ws = await createWorkspace(bs.store, 'bench-import', bs.clock.now());
   // The baseline first (the file is in the page cache for both), so it is known even if
   // importFile fails.
@@ -146,7 +178,7 @@ export async function importBench(bs: BenchStore, o: ImportBenchOptions): Promis
       trace ? trace.wrap(bs.store) : bs.store,
       bs.clock,
       ws.workspaceId,
-      { kind: 'events', file, format: 'ndjson', skipInvalid: false },
+      { kind: 'events', file: imported, format: o.format, skipInvalid: false },
       o.progress,
     );
   } catch (err) {
@@ -182,6 +214,7 @@ export async function importBench(bs: BenchStore, o: ImportBenchOptions): Promis
     loopDelayP99Ms: sampled.loopDelayP99Ms,
     loadAvg1m,
     users: o.users,
+    format: o.format,
     fileMb: round(bytes / 2 ** 20, 1),
     bytesPerEvent: Math.round(bytes / o.events),
   };

@@ -41,6 +41,8 @@ export interface BenchOptions {
   cpuProfileDir?: string;
   /** Time every statement of the measured phase; a breakdown goes to stderr. */
   traceSql?: boolean;
+  /** import: the file's format (default ndjson; csv holds the same events, JSON columns for objects). */
+  format?: 'ndjson' | 'csv';
 }
 
 /**
@@ -92,7 +94,15 @@ async function runOne(name: string, engine: Engine, options: BenchOptions, event
         concurrency: options.concurrency ?? 16,
       });
     }
-    return await importBench(bs, { events, users, seed, progress, cpuProfileDir, traceSql: options.traceSql });
+    return await importBench(bs, {
+      events,
+      users,
+      seed,
+      progress,
+      cpuProfileDir,
+      traceSql: options.traceSql,
+      format: options.format ?? 'ndjson',
+    });
   } finally {
     await bs.dispose();
   }

@@ -49,6 +49,7 @@ const program = new Command('bench')
   .option('--seed <n>', 'generator seed', positiveInt)
   .option('--cpu-prof <dir>', 'write a CPU profile of each measured phase into <dir> and summarise it on stderr')
   .option('--trace-sql', 'time every statement of the measured phase and print a breakdown on stderr')
+  .addOption(new Option('--format <format>', 'import: the file format (the same events)').choices(['ndjson', 'csv']))
   .option('--json', 'print only the JSON of the results')
   .parse();
 
@@ -63,6 +64,7 @@ const opts = program.opts<{
   seed?: number;
   cpuProf?: string;
   traceSql?: boolean;
+  format?: 'ndjson' | 'csv';
   json?: boolean;
 }>();
 
@@ -83,6 +85,7 @@ for (const name of names) {
       seed: opts.seed,
       cpuProfileDir: opts.cpuProf,
       traceSql: opts.traceSql,
+      format: opts.format,
       progress: terminalProgress(),
     })),
   );

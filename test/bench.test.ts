@@ -16,4 +16,13 @@ describe('benchmark suite (smoke)', () => {
     expect(r.p50Ms!).toBeLessThanOrEqual(r.p99Ms!);
     expect(formatTable(results)).toContain('ingest-http');
   }, 30_000);
+
+  it('imports the same events from CSV on both engines and stores all of them', async () => {
+    const results = await runBenchmark('import', { events: 2_000, users: 500, engines: ['duckdb', 'postgres'], format: 'csv' });
+    expect(results.map((r) => [r.engine, r.error, r.format, r.events])).toEqual([
+      ['duckdb', undefined, 'csv', 2_000],
+      ['postgres', undefined, 'csv', 2_000],
+    ]);
+    for (const r of results) expect(r.ratio).toBeGreaterThan(0);
+  }, 60_000);
 });
