@@ -78,31 +78,20 @@ export const defaultEvents: Record<string, Record<Engine, number>> = {
 async function runOne(name: string, engine: Engine, options: BenchOptions, events: number): Promise<Record<string, unknown>> {
   const bs = await benchStore(engine);
   const progress = options.progress ?? silentProgress;
-  const users = options.users ?? 100_000;
-  const seed = options.seed ?? 42;
-  const cpuProfileDir = options.cpuProfileDir;
+  // What both benchmarks of this kind take.
+  const common = {
+    events,
+    users: options.users ?? 100_000,
+    seed: options.seed ?? 42,
+    progress,
+    cpuProfileDir: options.cpuProfileDir,
+    traceSql: options.traceSql,
+  };
   try {
     if (name === 'ingest-http') {
-      return await ingestHttp(bs, {
-        events,
-        users,
-        seed,
-        progress,
-        cpuProfileDir,
-        traceSql: options.traceSql,
-        batchSize: options.batchSize ?? 500,
-        concurrency: options.concurrency ?? 16,
-      });
+      return await ingestHttp(bs, { ...common, batchSize: options.batchSize ?? 500, concurrency: options.concurrency ?? 16 });
     }
-    return await importBench(bs, {
-      events,
-      users,
-      seed,
-      progress,
-      cpuProfileDir,
-      traceSql: options.traceSql,
-      format: options.format ?? 'ndjson',
-    });
+    return await importBench(bs, { ...common, format: options.format ?? 'ndjson' });
   } finally {
     await bs.dispose();
   }
