@@ -50,10 +50,9 @@ export class MessageIdWindow implements MessageIdIndex {
     // Only events that happened within the window: a client retries recent events, and a
     // history import (millions of old events) would otherwise fill memory. One JSON array, not a
     // row per id: reading a million rows back took 2 s.
-    const [row] = await db.query<{ ids: string[] | null }>(
-      `SELECT to_json(list(message_id)) AS ids FROM (${eventsSql}) s WHERE ts >= $1`,
-      [receivedAt - this.days * DAY],
-    );
+    const [row] = await db.query<{ ids: string[] | null }>(`SELECT to_json(list(message_id)) AS ids FROM (${eventsSql}) s WHERE ts >= $1`, [
+      receivedAt - this.days * DAY,
+    ]);
     this.remember(workspaceId, row?.ids ?? [], receivedAt);
   }
 
