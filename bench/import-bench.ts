@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Progress } from '../src/cli/progress.ts';
 import { importFile } from '../src/ingest/bulk/index.ts';
+import { csvField } from '../src/segments/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { type PlainRows, plainRowsOf, plainWrite } from './baseline.ts';
 import { type BenchStore, countEvents } from './bench-store.ts';
@@ -96,11 +97,7 @@ function* linesOf(file: string): Generator<string> {
 }
 
 const csvColumns = ['type', 'event', 'messageId', 'userId', 'timestamp', 'properties', 'context', 'traits'];
-const csvCell = (v: unknown) => {
-  if (v === undefined) return '';
-  const text = typeof v === 'string' ? v : JSON.stringify(v);
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-};
+const csvCell = (v: unknown) => (v === undefined ? '' : csvField(typeof v === 'string' ? v : JSON.stringify(v)));
 
 /** The generated events as CSV: a column per top-level field, objects as JSON cells. Returns its size. */
 function ndjsonToCsv(ndjson: string, csv: string): number {

@@ -9,9 +9,15 @@
  * So an event is stored, the same on both engines, rather than losing the batch it came in.
  */
 export function storableJson(text: string): string {
-  const out = text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
-  return out.includes('\\u') ? replaceBadEscapes(out) : out;
+  const out = withoutNul(text);
+  // Every request body passes here: escapes are only taken apart when one may be bad (a NUL or
+  // a surrogate), not for every \uXXXX of text that escapes all non-ASCII.
+  return mayHoldBadEscape.test(out) ? replaceBadEscapes(out) : out;
 }
+
+const withoutNul = (text: string) => (text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text);
+/** `\u0000` or a surrogate escape (`\uD800`–`\uDFFF`); a match after an escaped backslash is text, which replaceBadEscapes tells apart. */
+const mayHoldBadEscape = /\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})/;
 
 /** Every JSON escape, left to right (so `\\` is one escape, and the `u0000` after it is text). */
 const jsonEscape = /\\(?:u([0-9a-fA-F]{4})|[^u])/g;
@@ -47,6 +53,6 @@ const isLow = (code: number) => code >= 0xdc00 && code <= 0xdfff;
 export function storableValues(record: unknown): void {
   if (typeof record !== 'object' || record === null) return;
   const values = record as Record<string, unknown>;
-  const storable = (v: unknown) => (typeof v === 'string' ? v.replaceAll('\u0000', '\uFFFD') : v);
+  const storable = (v: unknown) => (typeof v === 'string' ? withoutNul(v) : v);
   for (const [key, v] of Object.entries(values)) values[key] = Array.isArray(v) ? v.map(storable) : storable(v);
 }

@@ -34,7 +34,7 @@ export function registerDemo(program: Command) {
         dataset: flags.dataset,
         users: wholeNumberFlag(flags.users, '--users', 1, 100_000_000),
         days: wholeNumberFlag(flags.days, '--days', 1, 3650),
-        seed: wholeNumberFlag(flags.seed, '--seed', 0, Number.MAX_SAFE_INTEGER),
+        seed: wholeNumberFlag(flags.seed, '--seed', 0),
         endAt: systemClock.now(),
         cdnowFile: flags.cdnowFile,
         out: flags.out,

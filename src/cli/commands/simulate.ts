@@ -58,7 +58,7 @@ export function registerSimulate(program: Command) {
       const engine = (flags.engine ?? (flags.store ? 'postgres' : 'duckdb')) as SimEngine;
       if (engine !== 'duckdb' && engine !== 'postgres')
         throw new AppError('invalid_request', '--engine must be duckdb or postgres', '--engine');
-      const seed = wholeNumberFlag(flags.seed, '--seed', 0, Number.MAX_SAFE_INTEGER);
+      const seed = wholeNumberFlag(flags.seed, '--seed', 0);
       const journeys = flags.journey.map((f) => readJourneyFile(f.trim()));
       checkJourneyFiles(journeys);
       const { report, kept } = await runJourneySimulation(
