@@ -107,7 +107,7 @@ async function runEngine(engine: Engine, o: SlotsBenchOptions): Promise<Record<s
     const seg: SlotSegments = await generateSlotData(store, ws, o.users, now, o.progress);
     await settle(store);
     // Identities were written behind the store's identity cache: reload it, as an import does.
-    await store.identityCache?.warm(store);
+    await store.identityCache?.reload(store);
     const generationSeconds = secondsSince(gen);
     await createSlot(store, ws, slotInputSchema.parse(bannerSlot(seg)), now);
     const [members] = await store.query<{ a: number; b: number }>(

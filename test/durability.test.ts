@@ -105,6 +105,49 @@ describe('DuckDB durability and single-writer lock', () => {
     await store.close();
   });
 
+  it('imports without loading the caches of the ingestion path, as `shopflow import` opens the store', async () => {
+    const dir = tempDir();
+    const config = { dataDir: dir, dedupeDays: 8 };
+    const raw = { type: 'track', userId: 'u', event: 'Product Viewed', properties: { product_id: 'p' } };
+    const ev = (ws: number, messageId: string) => {
+      const r = normalizeEvent({ ...raw, messageId }, [], { workspaceId: ws, receivedAt: systemClock.now(), source: 'api' });
+      if (!r.ok) throw new Error('invalid');
+      return r.event;
+    };
+    let store = await openStore(config, systemClock);
+    const ws = (await createWorkspace(store, 'w', systemClock.now())).workspaceId;
+    expect((await writeBatch(store, ws, [ev(ws, 'm-sent')], systemClock.now())).stored).toBe(1);
+    await store.close();
+
+    store = await openStore({ ...config, warmCaches: false }, systemClock);
+    try {
+      const file = join(dir, 'events.ndjson');
+      writeFileSync(file, ['m-sent', 'm-imported'].map((messageId) => JSON.stringify({ ...raw, messageId })).join('\n'));
+      const summary = await importFile(
+        store,
+        systemClock,
+        ws,
+        { kind: 'events', file, format: 'ndjson', skipInvalid: false },
+        silentProgress,
+      );
+      // The import dedupes against the stored events, not the window.
+      expect(summary).toMatchObject({ stored: 1, duplicates: 1 });
+      expect((store.messageIds as MessageIdWindow).size()).toBe(0);
+      expect(store.identityCache?.complete).toBe(false);
+      // Without its window the ingestion path would store a retry twice: it refuses instead.
+      await expect(writeBatch(store, ws, [ev(ws, 'm-other')], systemClock.now())).rejects.toThrow(/dedupe window was not loaded/);
+    } finally {
+      await store.close();
+    }
+
+    store = await openStore(config, systemClock);
+    try {
+      expect((await writeBatch(store, ws, [ev(ws, 'm-imported')], systemClock.now())).duplicates).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('keeps every acknowledged event when the server is killed, and a second process refuses the file', async () => {
     const dir = tempDir();
     const port = await freePort();

@@ -24,12 +24,17 @@ export function configFrom(flags: StoreFlags, extra: Partial<Record<keyof Config
   return parseConfig({ ...extra, dataDir: flags.data, store: flags.store }, process.env);
 }
 
-export function openConfiguredStore(config: Config): Promise<Store> {
+/**
+ * `writesEvents: false` for a command that writes no events through the ingestion path (import
+ * writes set-at-a-time): it skips loading the caches only that path needs (see StoreConfig).
+ */
+export function openConfiguredStore(config: Config, { writesEvents = true } = {}): Promise<Store> {
   return openStore(
     {
       url: config.store,
       dataDir: config.dataDir,
       dedupeDays: config.dedupeDays,
+      warmCaches: writesEvents,
     },
     systemClock,
   );

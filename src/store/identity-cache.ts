@@ -21,14 +21,14 @@ export class IdentityCache {
   private entries = 0;
   /** True while the cache holds every stored identity. */
   complete = false;
+  /** Whether `warm` ran (a store opened without warmCaches never loads it). */
+  private loaded = false;
 
   constructor(private readonly maxEntries: number) {}
 
-  /**
-   * Loads every identity if they all fit; otherwise stays empty and incomplete. Called when the
-   * store opens, and again after a bulk import wrote identities behind the cache's back.
-   */
+  /** Loads every identity if they all fit; otherwise stays empty and incomplete. Called when the store opens. */
   async warm(db: SqlExecutor): Promise<void> {
+    this.loaded = true;
     this.byWorkspace.clear();
     this.redirects.clear();
     this.userIds.clear();
@@ -44,6 +44,14 @@ export class IdentityCache {
       if (r.type === 'user_id') this.setUserId(r.user_key, r.value);
     }
     this.complete = true;
+  }
+
+  /**
+   * After a bulk import wrote identities and merges behind the cache's back: reloading is simpler
+   * than replaying them. A cache never loaded stays empty.
+   */
+  async reload(db: SqlExecutor): Promise<void> {
+    if (this.loaded) await this.warm(db);
   }
 
   get(workspaceId: number, identity: string): number | undefined {

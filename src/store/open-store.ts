@@ -14,6 +14,12 @@ export interface StoreConfig {
   warn?: (message: string) => void;
   /** DuckDB worker threads (default: one per core); PostgreSQL ignores it. */
   duckdbThreads?: number;
+  /**
+   * Load the in-memory dedupe window and identity cache (DuckDB) that events written through the
+   * ingestion path need; default true. A command that writes no such events (import, keys) skips
+   * them: on a large store they are seconds and gigabytes.
+   */
+  warmCaches?: boolean;
 }
 
 /** Opens the configured store and brings its schema up to date. */
@@ -32,8 +38,10 @@ export async function openStore(config: StoreConfig, clock: Clock): Promise<Stor
   }
   try {
     await migrate(store, clock.now());
-    await store.messageIds.warm(store, clock.now());
-    await store.identityCache?.warm(store);
+    if (config.warmCaches !== false) {
+      await store.messageIds.warm(store, clock.now());
+      await store.identityCache?.warm(store);
+    }
   } catch (err) {
     await store.close();
     throw err;

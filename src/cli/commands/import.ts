@@ -29,7 +29,7 @@ export function registerImport(program: Command) {
       if (!(kinds as readonly string[]).includes(kind))
         throw new AppError('invalid_request', `kind must be one of ${kinds.join(', ')}`, 'kind');
       fileMustExist(file, 'import file');
-      const store = await openConfiguredStore(configFrom(flags));
+      const store = await openConfiguredStore(configFrom(flags), { writesEvents: false });
       try {
         const summary = await importFile(
           store,

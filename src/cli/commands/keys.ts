@@ -69,7 +69,7 @@ export function registerKeys(program: Command) {
           print(flags, await createThroughServer(flags));
           return;
         }
-        const store = await openConfiguredStore(configFrom(flags));
+        const store = await openConfiguredStore(configFrom(flags), { writesEvents: false });
         try {
           print(flags, await action(store, flags.workspace, systemClock.now()));
         } finally {

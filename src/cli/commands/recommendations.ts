@@ -105,7 +105,7 @@ export function registerRecommendations(program: Command) {
       if (flags.demo) {
         report = await withDemoStore(flags, run);
       } else {
-        const store = await openConfiguredStore(configFrom(flags));
+        const store = await openConfiguredStore(configFrom(flags), { writesEvents: false });
         try {
           report = await run(store, await workspaceIdOf(store, flags.workspace));
         } finally {
@@ -129,7 +129,7 @@ export function registerRecommendations(program: Command) {
     .option('--data <dir>', 'data folder of the embedded store')
     .option('--store <url>', 'postgres://… to use PostgreSQL')
     .action(async (flags: StoreFlags & { workspace: string }) => {
-      const store = await openConfiguredStore(configFrom(flags));
+      const store = await openConfiguredStore(configFrom(flags), { writesEvents: false });
       try {
         const state = await buildModel(store, await workspaceIdOf(store, flags.workspace), systemClock.now(), { force: true });
         console.log(JSON.stringify(state));

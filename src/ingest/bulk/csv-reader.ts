@@ -23,6 +23,12 @@ const special = /[,\n\r"]/g;
  * RFC 4180 CSV: comma-separated, cells optionally in double quotes with "" for a quote, line
  * breaks (\n or \r\n) allowed inside quotes. Blank lines are skipped. Streamed, so a file of any
  * size is read in constant memory; `parse` returns the records complete so far.
+ *
+ * Written here rather than taken from a library, by measurement: on 200,000 event records with a
+ * quoted JSON cell (45 MB) this reads in 0.4–0.6 s, csv-parse 7.0.3 in 1.4–2.0 s and papaparse
+ * 5.7.1 in 2.2–2.6 s. csv-parse also differs where it matters for error messages: with
+ * `relax_quotes` (needed for a quote inside an unquoted cell) it takes text after a closing quote
+ * as part of the cell, and it numbers a record by the line it ends on.
  */
 export class CsvParser {
   private cells: string[] = [];

@@ -83,9 +83,8 @@ export async function importEvents(
     rows = await run;
   } finally {
     // After the commits (also those of the slices before a failure), like writeBatch: the DuckDB
-    // identity cache must know the identities and merges the import wrote set-at-a-time;
-    // reloading it is simpler than replaying them.
-    if (stored > 0) await store.identityCache?.warm(store);
+    // identity cache must know the identities and merges the import wrote set-at-a-time.
+    if (stored > 0) await store.identityCache?.reload(store);
   }
   return { rows, stored, duplicates, errors };
 }

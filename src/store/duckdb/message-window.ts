@@ -11,10 +11,13 @@ import type { MessageIdIndex, SqlExecutor } from '../port.ts';
  */
 export class MessageIdWindow implements MessageIdIndex {
   private readonly byWorkspace = new Map<number, Map<number, Set<string>>>();
+  /** Whether `warm` ran: a window never loaded would let every stored id through again. */
+  private loaded = false;
 
   constructor(private readonly days: number) {}
 
   async findStored(_tx: SqlExecutor, workspaceId: number, ids: readonly string[]): Promise<Set<string>> {
+    if (!this.loaded) throw new Error('the dedupe window was not loaded: open the store with warmCaches to write events');
     const found = new Set<string>();
     const buckets = this.byWorkspace.get(workspaceId);
     if (!buckets) return found;
@@ -47,6 +50,7 @@ export class MessageIdWindow implements MessageIdIndex {
   }
 
   async rememberStored(db: SqlExecutor, workspaceId: number, eventsSql: string, receivedAt: number): Promise<void> {
+    if (!this.loaded) return; // nothing in this process dedupes against it; the next open loads them
     // Only events that happened within the window: a client retries recent events, and a
     // history import (millions of old events) would otherwise fill memory. One JSON array, not a
     // row per id: reading a million rows back took 2 s.
@@ -68,6 +72,7 @@ export class MessageIdWindow implements MessageIdIndex {
       [now - this.days * DAY],
     );
     for (const r of rows) this.remember(r.workspace_id, [r.message_id], r.received_at);
+    this.loaded = true;
   }
 
   size(): number {
