@@ -35,6 +35,7 @@ export function openConfiguredStore(config: Config, { writesEvents = true } = {}
       dataDir: config.dataDir,
       dedupeDays: config.dedupeDays,
       warmCaches: writesEvents,
+      ...(config.duckdbThreads === undefined ? {} : { duckdbThreads: config.duckdbThreads }),
     },
     systemClock,
   );

@@ -10,6 +10,13 @@ export const configSchema = z.object({
   dataDir: z.string().default('./data').describe('Folder of the embedded DuckDB store and local files'),
   store: z.string().optional().describe('postgres://user:pass@host/db for PostgreSQL; empty for the embedded DuckDB file in dataDir'),
   dedupeDays: z.coerce.number().int().min(7).default(8).describe('Days a messageId is remembered for dedupe (at least 7)'),
+  duckdbThreads: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .optional()
+    .describe('DuckDB worker threads (default: one per core); 1 favours small statements over large ones (docs/benchmarks.md)'),
   ingestMaxEvents: z.coerce.number().int().positive().default(5000).describe('Write a batch once this many events wait'),
   ingestMaxDelayMs: z.coerce
     .number()
@@ -69,6 +76,7 @@ export const configEnv: Partial<Record<keyof Config, string>> = {
   host: 'SHOPFLOW_HOST',
   dataDir: 'SHOPFLOW_DATA',
   store: 'SHOPFLOW_STORE',
+  duckdbThreads: 'SHOPFLOW_DUCKDB_THREADS',
   logLevel: 'SHOPFLOW_LOG_LEVEL',
   segmentTickMs: 'SHOPFLOW_SEGMENT_TICK_MS',
   segmentTimeRefreshMs: 'SHOPFLOW_SEGMENT_TIME_REFRESH_MS',
