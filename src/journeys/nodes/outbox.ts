@@ -1,4 +1,4 @@
-import { jsonObject } from '../../store/index.ts';
+import { jsonObject, type SqlParam } from '../../store/index.ts';
 import type { StepContext } from '../step-context.ts';
 
 export interface OutboxInsert {
@@ -10,7 +10,8 @@ export interface OutboxInsert {
   payload: (readonly [string, string])[];
   /** Extra FROM items after `ready r` (e.g. a joined derived table `x`). */
   join?: string;
-  params?: (string | number | boolean | null)[];
+  /** The values of `$1`… in `payload` and `join`; insertOutbox numbers its own after them. */
+  params?: readonly SqlParam[];
   /** Order and service notices: exempt from caps, quiet hours and consent (not from hard opt-outs). */
   transactional?: boolean;
 }
@@ -30,7 +31,7 @@ export function messageKeySql(ctx: StepContext, nodeParam: string): string {
  */
 export async function insertOutbox(ctx: StepContext, o: OutboxInsert): Promise<void> {
   const params = [...(o.params ?? [])];
-  const p = (v: string | number | boolean | null) => {
+  const p = (v: SqlParam) => {
     params.push(v);
     return `$${params.length}`;
   };

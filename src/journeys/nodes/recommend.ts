@@ -26,8 +26,8 @@ export function nodeSpec(node: NodeOf<'recommend'>): RecommendationSpec {
 }
 
 /**
- * Recommends products to everyone ready at the node in one statement (commerce/recommendations)
- * and queues them with a template. The trigger's products (an order's lines) anchor `related`
+ * Recommends products to everyone ready at the node and queues them with a template, in one
+ * statement: the lists (commerce/recommendations) are a derived table of the outbox insert. The trigger's products (an order's lines) anchor `related`
  * and are never recommended back. The row's message key is the recommendation_id the shop
  * should send back on `Product Viewed` (see the `recommendation_viewed` condition).
  */
@@ -37,29 +37,26 @@ export const recommendHandler: NodeHandler<'recommend'> = {
   async step(ctx, node) {
     const spec = nodeSpec(node);
     const p = new Params();
+    const strategy = p.get('strategy', node.strategy);
     const people = `SELECT r.instance_id AS pk, r.user_key, CAST(${p.get('as-of', ctx.now)} AS BIGINT) AS as_of FROM ready r WHERE NOT r.holdout`;
     const triggers = triggerProductsSql(ctx.dialect, 'ready', 'instance_id', 'trigger_props', 'NOT t.holdout');
     const similarity = await similarityFor(ctx.tx, ctx.workspaceId, ctx.now, spec);
     const lists = recommendationSql({ p, workspaceId: ctx.workspaceId, now: ctx.now, spec, similarity }, { people, triggers });
-    await ctx.tx.query('DROP TABLE IF EXISTS recommended');
-    await ctx.tx.query(
-      `CREATE TEMP TABLE recommended AS
-       SELECT pk AS instance_id, ${jsonArrayAgg(ctx.dialect, 'product_id', 'rn')} AS products FROM (${lists}) x GROUP BY pk`,
-      p.values,
-    );
     await insertOutbox(ctx, {
       action: 'recommend',
       nodeId: node.id,
       channel: node.channel,
       template: node.template,
       payload: [
-        ['strategy', 'CAST($1 AS TEXT)'],
+        ['strategy', `CAST(${strategy} AS TEXT)`],
         ['products', 'x.products'],
       ],
-      params: [node.strategy],
-      join: 'JOIN recommended x ON x.instance_id = r.instance_id',
+      params: p.values,
+      // A derived table, not a temporary one created and dropped each step: three statements fewer
+      // and no catalog churn on PostgreSQL; on DuckDB the time is the same (it is the lists' query).
+      join: `JOIN (SELECT pk AS instance_id, ${jsonArrayAgg(ctx.dialect, 'product_id', 'rn')} AS products FROM (${lists}) l GROUP BY pk) x
+        ON x.instance_id = r.instance_id`,
     });
-    await ctx.tx.query('DROP TABLE recommended');
     return everyone('next');
   },
 };
