@@ -20,14 +20,19 @@ describe('shopflow with bad flags or an unreachable store', () => {
     [['bench', 'import', '--events', '1.5'], 'shopflow: --events must be a whole number from 1 to 1000000000\n'],
     [
       ['serve', '--port', 'abc', '--data', join(dir, 'a')],
-      'shopflow: invalid configuration: port: Invalid input: expected number, received NaN\n',
+      'shopflow: invalid configuration: port (SHOPFLOW_PORT): Invalid input: expected number, received NaN\n',
+    ],
+    [
+      ['keys', 'create', '--data', join(dir, 'a'), '--json'],
+      'shopflow: invalid configuration: duckdbThreads (SHOPFLOW_DUCKDB_THREADS): Too small: expected number to be >=1\n',
+      { SHOPFLOW_DUCKDB_THREADS: '0' },
     ],
     [
       ['keys', 'create', '--store', 'postgres://nobody@127.0.0.1:1/x', '--json'],
       /^shopflow: cannot use PostgreSQL at 127\.0\.0\.1:1\/x: .*ECONNREFUSED.*\n$/,
     ],
-  ])('shopflow %j', (args, message) => {
-    const r = shopflow(args);
+  ])('shopflow %j', (args, message, env: Record<string, string> = {}) => {
+    const r = shopflow(args, env);
     expect(r.status).toBe(2);
     if (typeof message === 'string') expect(r.stderr).toBe(message);
     else expect(r.stderr).toMatch(message);

@@ -39,7 +39,14 @@ try {
   }
   if (err && typeof err === 'object' && 'issues' in err) {
     const issues = (err as { issues: { path: PropertyKey[]; message: string }[] }).issues;
-    console.error(`shopflow: invalid configuration: ${issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('; ')}`);
+    // A setting may come from the environment: name its variable, which is what the user typed.
+    const { configEnv } = await import('../core/config.ts');
+    const where = (path: PropertyKey[]) => {
+      const name = path.map(String).join('.');
+      const variable = configEnv[name as keyof typeof configEnv];
+      return variable ? `${name} (${variable})` : name;
+    };
+    console.error(`shopflow: invalid configuration: ${issues.map((i) => `${where(i.path)}: ${i.message}`).join('; ')}`);
     process.exit(2);
   }
   throw err;
