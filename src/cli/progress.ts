@@ -40,7 +40,8 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
       const tenth = total > 0 ? Math.floor((done / total) * 10) : 0;
       if (tenth > lastTenth) {
         lastTenth = tenth;
-        stream.write(`${label}: ${done}/${total} (${tenth * 10}%)\n`);
+        // The percentage of `done`, not of the tenth that was crossed ("1/6 (16%)", not "(10%)").
+        stream.write(`${label}: ${done}/${total} (${Math.floor((done / total) * 100)}%)\n`);
       }
     },
     stop() {},
