@@ -27,9 +27,10 @@ export function nodeSpec(node: NodeOf<'recommend'>): RecommendationSpec {
 
 /**
  * Recommends products to everyone ready at the node and queues them with a template, in one
- * statement: the lists (commerce/recommendations) are a derived table of the outbox insert. The trigger's products (an order's lines) anchor `related`
- * and are never recommended back. The row's message key is the recommendation_id the shop
- * should send back on `Product Viewed` (see the `recommendation_viewed` condition).
+ * statement: the lists (commerce/recommendations) are a derived table of the outbox insert. The
+ * trigger's products (an order's lines) anchor `related` and are never recommended back. The
+ * row's message key is the recommendation_id the shop should send back on `Product Viewed` (see
+ * the `recommendation_viewed` condition).
  */
 export const recommendHandler: NodeHandler<'recommend'> = {
   branches: () => ['next'],
