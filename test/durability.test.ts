@@ -75,6 +75,37 @@ describe.each(engines)('dedupe window on %s', (engine) => {
   });
 });
 
+describe('PostgreSQL store opened as `shopflow import` opens it', () => {
+  it('imports with dedupe against stored events, and still ingests (its dedupe is the unique index)', async () => {
+    const fresh = await freshStore('postgres');
+    const store = await openStore({ url: fresh.url, dataDir: '.', dedupeDays: 8, warmCaches: false }, systemClock);
+    try {
+      const ws = (await createWorkspace(fresh.store, 'w', systemClock.now())).workspaceId;
+      const raw = { type: 'track', userId: 'u', event: 'Product Viewed', properties: { product_id: 'p' } };
+      const ev = (messageId: string) => {
+        const r = normalizeEvent({ ...raw, messageId }, [], { workspaceId: ws, receivedAt: systemClock.now(), source: 'api' });
+        if (!r.ok) throw new Error('invalid');
+        return r.event;
+      };
+      expect((await writeBatch(fresh.store, ws, [ev('m-sent')], systemClock.now())).stored).toBe(1);
+      const file = join(tempDir(), 'events.ndjson');
+      writeFileSync(file, ['m-sent', 'm-imported'].map((messageId) => JSON.stringify({ ...raw, messageId })).join('\n'));
+      const summary = await importFile(
+        store,
+        systemClock,
+        ws,
+        { kind: 'events', file, format: 'ndjson', skipInvalid: false },
+        silentProgress,
+      );
+      expect(summary).toMatchObject({ stored: 1, duplicates: 1 });
+      expect(await writeBatch(store, ws, [ev('m-imported'), ev('m-new')], systemClock.now())).toMatchObject({ stored: 1, duplicates: 1 });
+    } finally {
+      await store.close();
+      await fresh.dispose();
+    }
+  });
+});
+
 describe('DuckDB durability and single-writer lock', () => {
   it('remembers message ids, sent or imported, across a restart (dedupe window is rebuilt)', async () => {
     const dir = tempDir();
