@@ -8,7 +8,7 @@ import { DAY, HOUR, systemClock, VirtualClock } from '../src/core/clock.ts';
 import { importFile } from '../src/ingest/bulk/index.ts';
 import { normalizeEvent, writeBatch } from '../src/ingest/index.ts';
 import type { MessageIdWindow } from '../src/store/duckdb/message-window.ts';
-import { openStore } from '../src/store/index.ts';
+import { openStore, type Store } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { shopflow, startServe } from './cli-process.ts';
 import { engines, freshStore } from './engines.ts';
@@ -23,6 +23,22 @@ const tempDir = () => {
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+
+const viewed = { type: 'track', userId: 'u', event: 'Product Viewed', properties: { product_id: 'p' } };
+
+/** A `Product Viewed` with this messageId, normalised as the API does now. */
+function viewedEvent(workspaceId: number, messageId: string) {
+  const r = normalizeEvent({ ...viewed, messageId }, [], { workspaceId, receivedAt: systemClock.now(), source: 'api' });
+  if (!r.ok) throw new Error('invalid');
+  return r.event;
+}
+
+/** Imports a file of `Product Viewed` lines with these message ids. */
+function importViewed(store: Store, workspaceId: number, messageIds: string[]) {
+  const file = join(tempDir(), 'events.ndjson');
+  writeFileSync(file, messageIds.map((messageId) => JSON.stringify({ ...viewed, messageId })).join('\n'));
+  return importFile(store, systemClock, workspaceId, { kind: 'events', file, format: 'ndjson', skipInvalid: false }, silentProgress);
+}
 
 describe.each(engines)('dedupe window on %s', (engine) => {
   it('still recognises a retry 7 days and 23 hours later', async () => {
@@ -81,24 +97,10 @@ describe('PostgreSQL store opened as `shopflow import` opens it', () => {
     const store = await openStore({ url: fresh.url, dataDir: '.', dedupeDays: 8, warmCaches: false }, systemClock);
     try {
       const ws = (await createWorkspace(fresh.store, 'w', systemClock.now())).workspaceId;
-      const raw = { type: 'track', userId: 'u', event: 'Product Viewed', properties: { product_id: 'p' } };
-      const ev = (messageId: string) => {
-        const r = normalizeEvent({ ...raw, messageId }, [], { workspaceId: ws, receivedAt: systemClock.now(), source: 'api' });
-        if (!r.ok) throw new Error('invalid');
-        return r.event;
-      };
-      expect((await writeBatch(fresh.store, ws, [ev('m-sent')], systemClock.now())).stored).toBe(1);
-      const file = join(tempDir(), 'events.ndjson');
-      writeFileSync(file, ['m-sent', 'm-imported'].map((messageId) => JSON.stringify({ ...raw, messageId })).join('\n'));
-      const summary = await importFile(
-        store,
-        systemClock,
-        ws,
-        { kind: 'events', file, format: 'ndjson', skipInvalid: false },
-        silentProgress,
-      );
-      expect(summary).toMatchObject({ stored: 1, duplicates: 1 });
-      expect(await writeBatch(store, ws, [ev('m-imported'), ev('m-new')], systemClock.now())).toMatchObject({ stored: 1, duplicates: 1 });
+      expect((await writeBatch(fresh.store, ws, [viewedEvent(ws, 'm-sent')], systemClock.now())).stored).toBe(1);
+      expect(await importViewed(store, ws, ['m-sent', 'm-imported'])).toMatchObject({ stored: 1, duplicates: 1 });
+      const again = [viewedEvent(ws, 'm-imported'), viewedEvent(ws, 'm-new')];
+      expect(await writeBatch(store, ws, again, systemClock.now())).toMatchObject({ stored: 1, duplicates: 1 });
     } finally {
       await store.close();
       await fresh.dispose();
@@ -137,43 +139,27 @@ describe('DuckDB durability and single-writer lock', () => {
   });
 
   it('imports without loading the caches of the ingestion path, as `shopflow import` opens the store', async () => {
-    const dir = tempDir();
-    const config = { dataDir: dir, dedupeDays: 8 };
-    const raw = { type: 'track', userId: 'u', event: 'Product Viewed', properties: { product_id: 'p' } };
-    const ev = (ws: number, messageId: string) => {
-      const r = normalizeEvent({ ...raw, messageId }, [], { workspaceId: ws, receivedAt: systemClock.now(), source: 'api' });
-      if (!r.ok) throw new Error('invalid');
-      return r.event;
-    };
+    const config = { dataDir: tempDir(), dedupeDays: 8 };
     let store = await openStore(config, systemClock);
     const ws = (await createWorkspace(store, 'w', systemClock.now())).workspaceId;
-    expect((await writeBatch(store, ws, [ev(ws, 'm-sent')], systemClock.now())).stored).toBe(1);
+    expect((await writeBatch(store, ws, [viewedEvent(ws, 'm-sent')], systemClock.now())).stored).toBe(1);
     await store.close();
 
     store = await openStore({ ...config, warmCaches: false }, systemClock);
     try {
-      const file = join(dir, 'events.ndjson');
-      writeFileSync(file, ['m-sent', 'm-imported'].map((messageId) => JSON.stringify({ ...raw, messageId })).join('\n'));
-      const summary = await importFile(
-        store,
-        systemClock,
-        ws,
-        { kind: 'events', file, format: 'ndjson', skipInvalid: false },
-        silentProgress,
-      );
       // The import dedupes against the stored events, not the window.
-      expect(summary).toMatchObject({ stored: 1, duplicates: 1 });
+      expect(await importViewed(store, ws, ['m-sent', 'm-imported'])).toMatchObject({ stored: 1, duplicates: 1 });
       expect((store.messageIds as MessageIdWindow).size()).toBe(0);
       expect(store.identityCache?.complete).toBe(false);
       // Without its window the ingestion path would store a retry twice: it refuses instead.
-      await expect(writeBatch(store, ws, [ev(ws, 'm-other')], systemClock.now())).rejects.toThrow(/dedupe window was not loaded/);
+      await expect(writeBatch(store, ws, [viewedEvent(ws, 'm-other')], systemClock.now())).rejects.toThrow(/dedupe window was not loaded/);
     } finally {
       await store.close();
     }
 
     store = await openStore(config, systemClock);
     try {
-      expect((await writeBatch(store, ws, [ev(ws, 'm-imported')], systemClock.now())).duplicates).toBe(1);
+      expect((await writeBatch(store, ws, [viewedEvent(ws, 'm-imported')], systemClock.now())).duplicates).toBe(1);
     } finally {
       await store.close();
     }
