@@ -62,11 +62,11 @@ export function recommendationSql(q: RecommendationQuery, input: PeopleInput): s
     'pool',
     `SELECT pk, product_id, 1 AS tier, score FROM cand${fill ? ' UNION ALL SELECT pk, product_id, 2 AS tier, score FROM fill' : ''}`,
   ]);
-  const rules = [
-    '(c.stock IS NULL OR c.stock > 0)',
-    ...(input.triggers === null ? [] : ['NOT EXISTS (SELECT 1 FROM trig t WHERE t.pk = f.pk AND t.product_id = f.product_id)']),
-    ...(spec.excludePurchased ? ['NOT EXISTS (SELECT 1 FROM bought b WHERE b.pk = f.pk AND b.product_id = f.product_id)'] : []),
-  ];
+  // The exclusions are anti-joins written as LEFT JOIN … IS NULL: DuckDB turns a correlated NOT
+  // EXISTS into delim joins (a dozen small pipelines), PostgreSQL plans both as anti-joins.
+  const excluded = [...(input.triggers === null ? [] : ['trig']), ...(spec.excludePurchased ? ['bought'] : [])];
+  const antiJoins = excluded.map((t) => `LEFT JOIN ${t} ON ${t}.pk = f.pk AND ${t}.product_id = f.product_id`).join(' ');
+  const rules = ['(c.stock IS NULL OR c.stock > 0)', ...excluded.map((t) => `${t}.pk IS NULL`)];
   if (spec.excludePurchased) {
     ctes.push([
       'bought',
@@ -74,12 +74,15 @@ export function recommendationSql(q: RecommendationQuery, input: PeopleInput): s
        AND b.event = 'Order Completed' AND b.ts <= pp.as_of`,
     ]);
   }
+  // Every strategy gives a product once per list; only the fill-up can give it again (tier 2).
+  const unique = fill
+    ? '(SELECT * FROM (SELECT x.*, row_number() OVER (PARTITION BY x.pk, x.product_id ORDER BY x.tier, x.score DESC) AS d FROM pool x) d WHERE d = 1)'
+    : 'pool';
   ctes.push([
     'kept',
-    `SELECT f.pk, f.product_id, f.tier, f.score, COALESCE(c.category_path, f.product_id) AS cat FROM (
-       SELECT x.*, row_number() OVER (PARTITION BY x.pk, x.product_id ORDER BY x.tier, x.score DESC) AS d FROM pool x) f
-     LEFT JOIN products c ON c.workspace_id = ${ws} AND c.product_id = f.product_id
-     WHERE f.d = 1 AND ${rules.join(' AND ')}`,
+    `SELECT f.pk, f.product_id, f.tier, f.score, COALESCE(c.category_path, f.product_id) AS cat FROM ${unique} f
+     LEFT JOIN products c ON c.workspace_id = ${ws} AND c.product_id = f.product_id ${antiJoins}
+     WHERE ${rules.join(' AND ')}`,
   ]);
   const capped =
     spec.perCategory === undefined
