@@ -8,6 +8,7 @@ import type { Progress } from '../src/cli/progress.ts';
 import { DAY } from '../src/core/clock.ts';
 import { admitCandidates } from '../src/journeys/enroll.ts';
 import { createJourney, journeyDefinitionSchema, publishJourney, versionDefinition } from '../src/journeys/index.ts';
+import { createTemplate } from '../src/messaging/index.ts';
 import { reserveKeys, type Store } from '../src/store/index.ts';
 import { GenSql } from './segment-data.ts';
 
@@ -50,6 +51,16 @@ export async function generatePeople(store: Store, ws: number, users: number, no
 /** Creates and publishes the send journey; returns its id. */
 export async function publishSendJourney(store: Store, ws: number, now: number): Promise<number> {
   const definition = journeyDefinitionSchema.parse(sendJourney);
+  await createTemplate(
+    store,
+    ws,
+    {
+      name: 'spring-sale',
+      channel: 'email',
+      fields: { subject: 'Spring sale', html: '<p>{{ person.traits.firstName | default: "Hi" }}, 20 % off</p>' },
+    },
+    now,
+  );
   const j = await createJourney(store, ws, { name: 'Spring sale (bench)', definition }, now);
   await publishJourney(store, ws, j.journeyId, now);
   return j.journeyId;

@@ -17,6 +17,7 @@ import type { Progress } from '../src/cli/progress.ts';
 import { DAY, systemClock } from '../src/core/clock.ts';
 import { parseConfig } from '../src/core/config.ts';
 import { createJourney, defaultEngineOptions, journeyDefinitionSchema, publishJourney } from '../src/journeys/index.ts';
+import { createTemplate } from '../src/messaging/index.ts';
 import { reserveKeys, type Store } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { orderId, type SenderCommand, type SenderMessage, type SenderOptions, type SenderResult, wallNow } from './journey-client.ts';
@@ -50,6 +51,8 @@ export interface LatencyOptions {
 export async function publishConfirmation(store: Store, workspace: string, population: number, progress: Progress) {
   const now = systemClock.now();
   const ws = await createWorkspace(store, workspace, now);
+  const text = 'Order {{ event.order_id }} is confirmed';
+  await createTemplate(store, ws.workspaceId, { name: 'order-confirmation', channel: 'sms', fields: { text } }, now);
   const j = await createJourney(
     store,
     ws.workspaceId,

@@ -5,6 +5,7 @@ import { openStore } from '../src/store/index.ts';
 import { engines } from './engines.ts';
 import * as scenarios from './scenario-journeys.ts';
 import { type Harness, startHarness } from './server-harness.ts';
+import { addMissingTemplates } from './template-fixtures.ts';
 
 const START = Date.UTC(2026, 2, 2);
 
@@ -34,6 +35,7 @@ async function shopHarness(engine: (typeof engines)[number]) {
     }
   };
   const journey = async (name: string, definition: object) => {
+    await addMissingTemplates(h.store, h.keys.workspaceId, definition, clock.now());
     const created = await api('POST', '/api/journeys', { name, definition });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const published = await api('POST', `/api/journeys/${created.body.journeyId}/publish`);
@@ -94,14 +96,14 @@ describe.each(engines)('unpaid order: tiered coupon from a budgeted campaign (%s
     const outbox = (await s.api('GET', `/api/outbox?journeyId=${journeyId}&status=issued`)).body.messages;
     const annRow = outbox.find((m: { userId: string }) => m.userId === 'ann');
     expect(annRow.payload).toMatchObject({ code: ann!.code, campaign: 'pay-now', value: 15, expires_at: START + 2 * DAY, kind: 'amount' });
-    const notice = await s.api('POST', '/api/templates', {
-      name: 'coupon-arrived',
+    // The journey was published with a plain `coupon-arrived`: rewritten, it reads the coupon.
+    const notice = await s.api('PUT', '/api/templates/coupon-arrived', {
       channel: 'sms',
       fields: {
         text: '{{ coupon.code }}: {{ coupon.value }} off order {{ event.order_id }} until {{ coupon.expires_at | date: "%Y-%m-%d" }}',
       },
     });
-    expect(notice.status).toBe(201);
+    expect(notice.status).toBe(200);
     const preview = await s.api('GET', `/api/outbox?journeyId=${journeyId}&status=queued`);
     expect(preview.body.messages.length).toBe(3);
   });

@@ -162,20 +162,23 @@ describe.each(engines)('dispatcher (%s)', (engine) => {
     expect(JSON.parse(last?.body ?? '')).toEqual({ kind: 'order' });
   });
 
-  it('dead-letters a permanent failure with its reason and a Message Failed event; a missing template fails without a call', async () => {
+  it('dead-letters a permanent failure with its reason and a Message Failed event; a vanished template fails without a call', async () => {
     const now = shop.clock.now();
     await shop.store.transaction((tx) => putChannelSettings(tx, shop.ws, 'sms', twilio.smsChannel(), now));
     await shop.journey('sms welcome', {
       nodes: [
         { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Member Joined' } },
         { id: 'hi', type: 'send', channel: 'sms', template: 'welcome-sms' },
-        { id: 'oops', type: 'send', channel: 'sms', template: 'no-such-template' },
+        { id: 'oops', type: 'send', channel: 'sms', template: 'vanished-template' },
       ],
       edges: [
         { from: 'in', to: 'hi' },
         { from: 'hi', to: 'oops' },
       ],
     });
+    // Publishing refuses a missing template and the API will not delete one in use; a row removed
+    // behind their back (by hand, or by another process between check and delete) still fails cleanly.
+    await shop.store.query(`DELETE FROM templates WHERE workspace_id = $1 AND name = 'vanished-template'`, [shop.ws]);
     twilio.optedOut.add('+14155550199');
     await shop.identify('cat', { name: 'Cat', phone: '+14155550199' });
     await shop.track('cat', 'Member Joined');
@@ -187,7 +190,7 @@ describe.each(engines)('dispatcher (%s)', (engine) => {
       ['oops', 'failed'],
     ]);
     expect(rows[0]?.reason).toMatch(/21610/);
-    expect(rows[1]?.reason).toMatch(/no template named "no-such-template"/);
+    expect(rows[1]?.reason).toMatch(/no template named "vanished-template"/);
     const failed = await shop.eventsOf('cat', 'Message Failed');
     expect(failed.map((e) => e.node_id).sort()).toEqual(['hi', 'oops']);
   });
@@ -200,7 +203,7 @@ describe.each(engines)('dispatcher (%s)', (engine) => {
           id: 'nudge',
           type: 'send',
           channel: 'push',
-          template: 'welcome-sms',
+          template: 'welcome-push',
           fallback: [
             { channel: 'sms', template: 'welcome-sms' },
             { channel: 'email', template: 'welcome-email' },

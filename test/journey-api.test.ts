@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOUR, VirtualClock } from '../src/core/clock.ts';
 import { engines } from './engines.ts';
 import { type Harness, startHarness } from './server-harness.ts';
+import { plainTemplate } from './template-fixtures.ts';
 
 const START = Date.UTC(2026, 2, 2);
 
@@ -36,6 +37,15 @@ describe.each(engines)('journeys API (%s)', (engine) => {
   const tick = () => h.server.journeys.tickWorkspace(h.keys.workspaceId);
   beforeAll(async () => {
     h = await startHarness(engine, clock);
+    // Publishing refuses a journey that sends with a template the workspace lacks.
+    for (const [name, channel] of [
+      ['welcome', 'email'],
+      ['nudge', 'push'],
+      ['nudge-2', 'push'],
+      ['ticket-update', 'sms'],
+    ]) {
+      expect((await call('POST', '/api/templates', plainTemplate(name!, channel!))).status).toBe(201);
+    }
   });
   afterAll(() => h.dispose());
 
@@ -68,6 +78,48 @@ describe.each(engines)('journeys API (%s)', (engine) => {
       'definition.nodes[3]',
     ]);
     expect((await call('POST', '/api/journeys/validate', { definition: welcome })).body).toEqual({ valid: true, problems: [] });
+  });
+
+  it('names every missing template, template of another channel and campaign that cannot be made, at once', async () => {
+    const sends = {
+      nodes: [
+        { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Signed Up' } },
+        { id: 'gift', type: 'coupon', campaign: 'no-such-campaign' },
+        { id: 'hi', type: 'send', channel: 'sms', template: 'welcome', fallback: [{ channel: 'push', template: 'no-such-push' }] },
+        { id: 'picks', type: 'recommend', strategy: 'popular', channel: 'sandbox', template: 'welcome' },
+      ],
+      edges: [
+        { from: 'in', to: 'gift' },
+        { from: 'gift', to: 'hi' },
+        { from: 'hi', to: 'picks' },
+      ],
+    };
+    const r = await call('POST', '/api/journeys/validate', { definition: sends });
+    expect(r.body.problems).toEqual([
+      {
+        code: 'invalid_request',
+        message: 'no coupon campaign "no-such-campaign", and the node has no value or tiers to make one from',
+        path: 'definition.nodes[1].campaign',
+      },
+      { code: 'invalid_request', message: 'template "welcome" is for email, the node sends sms', path: 'definition.nodes[2].channel' },
+      { code: 'invalid_request', message: 'no template "no-such-push"', path: 'definition.nodes[2].fallback[0].template' },
+    ]);
+    // An ad-hoc campaign from the node's own value, and the sandbox, which takes any template, are fine.
+    const fixed = structuredClone(sends);
+    Object.assign(fixed.nodes[1]!, { value: 5 });
+    Object.assign(fixed.nodes[2]!, { channel: 'email', fallback: [{ channel: 'push', template: 'nudge' }] });
+    expect((await call('POST', '/api/journeys/validate', { definition: fixed })).body).toEqual({ valid: true, problems: [] });
+    const draft = await call('POST', '/api/journeys', { name: 'Sends', definition: sends });
+    const refused = await call('POST', `/api/journeys/${draft.body.journeyId}/publish`);
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors).toHaveLength(3);
+    // A template a journey sends with only as a fallback is in use too: it cannot be deleted.
+    expect((await call('POST', '/api/templates', plainTemplate('fallback-only', 'push'))).status).toBe(201);
+    Object.assign(fixed.nodes[2]!, { fallback: [{ channel: 'push', template: 'fallback-only' }] });
+    expect((await call('POST', '/api/journeys', { name: 'Fallback', definition: fixed })).status).toBe(201);
+    const inUse = await call('DELETE', '/api/templates/fallback-only');
+    expect(inUse.status).toBe(409);
+    expect(inUse.body.message).toContain('"Fallback"');
   });
 
   it('refuses to publish a broken draft (400 with all problems), publishes a sound one', async () => {

@@ -9,6 +9,7 @@ import { openApiDocument } from '../src/api/openapi.ts';
 import { shopflowAsync } from './cli-process.ts';
 import { engines } from './engines.ts';
 import { type Harness, startHarness } from './server-harness.ts';
+import { plainTemplate } from './template-fixtures.ts';
 
 /** `shopflow journeys …` against a running server, as an operator would use it. */
 const welcome = {
@@ -84,6 +85,16 @@ describe.each(engines)('journeys CLI on %s', (engine) => {
   beforeAll(async () => {
     h = await startHarness(engine);
     url = await h.listen();
+    // Publishing refuses a journey that sends with a template the workspace lacks.
+    for (const [name, channel] of Object.entries({
+      welcome: 'email',
+      'welcome-v2': 'email',
+      'browse-followup': 'push',
+      'come-back': 'sms',
+      'vip-offer': 'wechat',
+    })) {
+      expect((await h.admin('POST', '/api/templates', plainTemplate(name, channel))).status).toBe(201);
+    }
   });
   afterAll(async () => h?.dispose());
 

@@ -12,6 +12,7 @@ import {
 import { compileSegment } from '../src/segments/index.ts';
 import { engines } from './engines.ts';
 import { DAY, HOUR, killAtSecondStepEvents, Shop } from './journey-fixtures.ts';
+import { addMissingTemplates } from './template-fixtures.ts';
 
 /** A linear journey triggered by `event`: entry → the given nodes in order. */
 function line(event: string, nodes: Record<string, unknown>[], settings: Record<string, unknown> = {}, key?: string) {
@@ -134,6 +135,7 @@ describe.each(engines)('journey engine (%s)', (engine) => {
       { id: 'wait', type: 'wait', wait: { kind: 'duration', duration: '1d' } },
       send('v2-last'),
     ]);
+    await addMissingTemplates(shop.store, shop.ws, v2, shop.clock.now());
     const j = await updateJourney(
       shop.store,
       shop.ws,

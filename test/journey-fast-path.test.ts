@@ -14,6 +14,7 @@ import { openStore, type SqlParam, type Store } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { engines, freshStore } from './engines.ts';
 import { DAY, killAtSecondStepEvents, Shop } from './journey-fixtures.ts';
+import { addMissingTemplates } from './template-fixtures.ts';
 
 /**
  * The event fast path: committed events enrol event-triggered journeys and step the new
@@ -110,6 +111,7 @@ describe.each(engines)('journey event fast path (%s)', (engine) => {
         { from: 'pause', to: 'later' },
       ],
     });
+    await addMissingTemplates(shop.store, shop.ws, def, shop.clock.now());
     const j = await createJourney(shop.store, shop.ws, { name: 'fast-split', definition: def }, shop.clock.now());
     await publishJourney(shop.store, shop.ws, j.journeyId, shop.clock.now());
     const people = ['f1', 'f2', 'f3', 'f4', 'f5', 'f6'];
@@ -173,6 +175,7 @@ describe.each(engines)('journey event fast path (%s)', (engine) => {
       ],
       settings: {},
     });
+    await addMissingTemplates(shop.store, shop.ws, def, shop.clock.now());
     const j = await createJourney(shop.store, shop.ws, { name: 'twin-split', definition: def }, shop.clock.now());
     await publishJourney(shop.store, shop.ws, j.journeyId, shop.clock.now());
     const people = ['t1', 't2', 't3', 't4', 't5', 't6', 't7', 't8'];
@@ -347,6 +350,7 @@ describe.each(engines)('journey fast path behind the ingest API (%s)', (engine) 
 
   it("an event-triggered journey's message lands without a general tick", async () => {
     const def = journeyDefinitionSchema.parse(line('Api Order', [send('confirm')], {}, 'order_id'));
+    await addMissingTemplates(store, ws, def, systemClock.now());
     const j = await createJourney(store, ws, { name: 'confirm', definition: def }, systemClock.now());
     await publishJourney(store, ws, j.journeyId, systemClock.now());
     const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => track(`api-${i % 4}`, 'Api Order', { order_id: `ao-${i}` })));
@@ -366,6 +370,7 @@ describe.each(engines)('journey fast path behind the ingest API (%s)', (engine) 
   it('another process ticking the same journey (PostgreSQL) never makes the fast path enrol or step twice', async () => {
     if (engine !== 'postgres') return;
     const def = journeyDefinitionSchema.parse(line('Two Procs', [send('one'), send('two')], {}, 'order_id'));
+    await addMissingTemplates(store, ws, def, systemClock.now());
     const j = await createJourney(store, ws, { name: 'two-procs', definition: def }, systemClock.now());
     await publishJourney(store, ws, j.journeyId, systemClock.now());
     // A second "process": its own store (pool, in-process queue) on the same database, ticking all the time.

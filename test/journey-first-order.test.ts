@@ -45,8 +45,8 @@ describe.each(engines)('new member first order (%s)', (engine) => {
         'welcome:coupon',
         'welcome-msg:welcome-coupon',
         'r1:coupon-reminder',
-        'r3:coupon-reminder',
-        'r15:coupon-reminder',
+        'r3:coupon-reminder-sms',
+        'r15:coupon-reminder-sms',
       ]);
     }
   });

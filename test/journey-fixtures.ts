@@ -14,6 +14,7 @@ import { createSegment, defaultRefresherOptions, type SegmentDefinition, Segment
 import type { Row, SqlParam, Store } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { type Engine, freshStore } from './engines.ts';
+import { addMissingTemplates } from './template-fixtures.ts';
 
 /** Journeys start here: Monday 2026-03-02 00:00 UTC. */
 export const START = Date.UTC(2026, 2, 2);
@@ -154,8 +155,12 @@ export class Shop {
     return s.segmentId;
   }
 
-  /** Creates and publishes a journey (the definition goes through the schema, as from the API). */
+  /**
+   * Creates and publishes a journey (the definition goes through the schema, as from the API),
+   * with a plain template for each one it sends that the test did not create.
+   */
   async journey(name: string, definition: unknown): Promise<number> {
+    await addMissingTemplates(this.store, this.ws, definition, this.clock.now());
     const j = await createJourney(this.store, this.ws, { name, definition: journeyDefinitionSchema.parse(definition) }, this.clock.now());
     await publishJourney(this.store, this.ws, j.journeyId, this.clock.now());
     return j.journeyId;

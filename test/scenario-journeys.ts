@@ -56,10 +56,10 @@ export const firstOrder = {
     { id: 'r1', type: 'send', channel: 'push', template: 'coupon-reminder' },
     { id: 'd3', type: 'wait', wait: { kind: 'duration', duration: '2d' } },
     unused('u3'),
-    { id: 'r3', type: 'send', channel: 'sms', template: 'coupon-reminder' },
+    { id: 'r3', type: 'send', channel: 'sms', template: 'coupon-reminder-sms' },
     { id: 'd15', type: 'wait', wait: { kind: 'duration', duration: '12d' } },
     unused('u15'),
-    { id: 'r15', type: 'send', channel: 'sms', template: 'coupon-reminder' },
+    { id: 'r15', type: 'send', channel: 'sms', template: 'coupon-reminder-sms' },
     { id: 'd30', type: 'wait', wait: { kind: 'duration', duration: '15d' } },
     {
       id: 'answered',

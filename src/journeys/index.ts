@@ -20,3 +20,4 @@ export {
   versionDefinition,
 } from './journeys-repo.ts';
 export { type Arm, describeLift, type LiftEstimate, liftEstimate } from './lift.ts';
+export { messagesOf } from './references.ts';

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { AppError, issuesToErrors } from '../core/errors.ts';
-import { checkReferences, referencedSegments, requireSegment } from '../segments/index.ts';
+import { requireSegment } from '../segments/index.ts';
 import { reserveKeys, type SqlExecutor, type Store } from '../store/index.ts';
 import { type JourneyDefinition, journeyDefinitionSchema, type Trigger } from './definition.ts';
 import { graphProblems } from './graph.ts';
+import { referenceProblems } from './references.ts';
 import { firstFireAt } from './schedule-entry.ts';
 import { journeyWrites } from './serial.ts';
 import { exitProperties, insertJourneyEvents } from './sql.ts';
@@ -85,37 +86,9 @@ export async function createJourney(store: Store, workspaceId: number, input: Jo
   return requireJourney(store, workspaceId, journeyId);
 }
 
-/** Everything that stops a definition from running, at once: graph problems and missing segments. */
+/** Everything that stops a definition from running, at once: graph problems and what it names that is missing. */
 export async function publishProblems(store: Store, workspaceId: number, def: JourneyDefinition) {
-  const problems = graphProblems(def);
-  for (const [i, n] of def.nodes.entries()) {
-    const segmentIds: number[] = [];
-    if (n.type === 'entry' && (n.trigger.kind === 'segment' || n.trigger.kind === 'schedule') && n.trigger.segmentId) {
-      segmentIds.push(n.trigger.segmentId);
-    }
-    if (n.type === 'condition') {
-      for (const c of n.cases) {
-        if (c.when.kind !== 'audience') continue;
-        try {
-          await checkReferences(store, workspaceId, c.when.definition, null);
-        } catch (err) {
-          if (!(err instanceof AppError)) throw err;
-          problems.push({ code: 'invalid_request', message: err.message, path: `definition.nodes[${i}]` });
-        }
-        segmentIds.push(...referencedSegments(c.when.definition).map((r) => r.segmentId));
-      }
-    }
-    for (const id of new Set(segmentIds)) {
-      try {
-        const s = await requireSegment(store, workspaceId, id);
-        if (s.status === 'archived') throw new AppError('conflict', `segment ${id} is archived`);
-      } catch (err) {
-        if (!(err instanceof AppError)) throw err;
-        problems.push({ code: 'invalid_request', message: err.message, path: `definition.nodes[${i}]` });
-      }
-    }
-  }
-  return problems;
+  return [...graphProblems(def), ...(await referenceProblems(store, workspaceId, def))];
 }
 
 function refuse(problems: ReturnType<typeof graphProblems>): never {

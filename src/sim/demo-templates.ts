@@ -70,10 +70,14 @@ function templateFor(name: string, channel: 'sms' | 'push' | 'email' | 'wechat',
   }
 }
 
-/** Every starter template, for each channel. */
+/**
+ * Every starter template, for each channel; and `recommendations`, the template a `recommend` node
+ * sends with when it names none (to the sandbox, which takes a template of any channel).
+ */
 export function demoTemplates(): TemplateDefinition[] {
   const channels = ['sms', 'push', 'email', 'wechat'] as const;
-  return Object.entries(messages).flatMap(([name, m]) => channels.map((c) => templateFor(name, c, m)));
+  const perChannel = Object.entries(messages).flatMap(([name, m]) => channels.map((c) => templateFor(name, c, m)));
+  return [...perChannel, { ...templateFor('picked-for-you', 'email', messages['picked-for-you']!), name: 'recommendations' }];
 }
 
 /** Creates the starter templates a workspace does not have yet (names it already uses are left alone). */

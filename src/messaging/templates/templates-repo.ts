@@ -1,5 +1,5 @@
 import { AppError, type ErrorBody } from '../../core/errors.ts';
-import { listJourneys } from '../../journeys/index.ts';
+import { listJourneys, messagesOf } from '../../journeys/index.ts';
 import type { SqlExecutor, Store } from '../../store/index.ts';
 import { compileMjml } from './mjml.ts';
 import { checkSyntax, defaultRenderLimits } from './sandbox.ts';
@@ -131,7 +131,7 @@ export async function updateTemplate(store: Store, workspaceId: number, given: T
 export async function deleteTemplate(store: Store, workspaceId: number, name: string): Promise<void> {
   await requireTemplate(store, workspaceId, name);
   const users = (await listJourneys(store, workspaceId)).filter((j) =>
-    j.definition.nodes.some((n) => 'template' in n && n.template === name),
+    j.definition.nodes.some((n) => messagesOf(n).some((m) => m.template === name)),
   );
   if (users.length > 0) {
     throw new AppError('conflict', `template "${name}" is used by journey ${users.map((j) => `"${j.name}"`).join(', ')}`, 'name');

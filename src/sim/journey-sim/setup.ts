@@ -1,6 +1,7 @@
 import { createJourney, type JourneyDefinition, publishJourney } from '../../journeys/index.ts';
 import { createSegment, type SegmentRefresher, segmentInputSchema } from '../../segments/index.ts';
 import type { Store } from '../../store/index.ts';
+import { installDemoTemplates } from '../demo-templates.ts';
 import { type JourneyFile, journeyInput, segmentDefinition } from './journey-file.ts';
 
 export interface SimJourney {
@@ -11,8 +12,9 @@ export interface SimJourney {
 }
 
 /**
- * Creates the segments the journey files declare (realtime, evaluated now), then creates and
- * publishes the journeys, exactly as an operator would through the API.
+ * Creates the segments the journey files declare (realtime, evaluated now) and the demo shop's
+ * message templates (which the example journeys send), then creates and publishes the journeys,
+ * exactly as an operator would through the API.
  */
 export async function publishSimJourneys(
   store: Store,
@@ -31,6 +33,7 @@ export async function publishSimJourneys(
       segmentIds.set(s.name, segment.segmentId);
     }
   }
+  await installDemoTemplates(store, workspaceId, now);
   const journeys: SimJourney[] = [];
   for (const f of files) {
     const input = journeyInput(f, segmentIds);
