@@ -120,6 +120,11 @@ describe.each(engines)('journeys API (%s)', (engine) => {
     const inUse = await call('DELETE', '/api/templates/fallback-only');
     expect(inUse.status).toBe(409);
     expect(inUse.body.message).toContain('"Fallback"');
+    // Nor can its channel change under the journey; its text can.
+    const toSms = await call('PUT', '/api/templates/fallback-only', plainTemplate('fallback-only', 'sms'));
+    expect(toSms).toMatchObject({ status: 409, body: { code: 'conflict', path: 'channel' } });
+    const reworded = { ...plainTemplate('fallback-only', 'push'), fields: { title: 'New', body: 'Words' } };
+    expect((await call('PUT', '/api/templates/fallback-only', reworded)).status).toBe(200);
   });
 
   it('refuses to publish a broken draft (400 with all problems), publishes a sound one', async () => {

@@ -117,6 +117,17 @@ export async function updateTemplate(store: Store, workspaceId: number, given: T
   const t = compiled(given);
   const current = await requireTemplate(store, workspaceId, t.name);
   await checkSources(store, workspaceId, templateFields(t), null);
+  if (t.channel !== current.channel) {
+    // A journey sending it on its old channel would fail every message (the sandbox takes any).
+    const users = await journeysSending(store, workspaceId, t.name, (channel) => channel !== 'sandbox' && channel !== t.channel);
+    if (users.length > 0) {
+      throw new AppError(
+        'conflict',
+        `template "${t.name}" is sent on ${current.channel} by journey ${names(users)}: its channel cannot change`,
+        'channel',
+      );
+    }
+  }
   await store.query('UPDATE templates SET channel = $3, definition = $4, updated_at = $5 WHERE workspace_id = $1 AND name = $2', [
     workspaceId,
     t.name,
@@ -130,14 +141,19 @@ export async function updateTemplate(store: Store, workspaceId: number, given: T
 /** Refused (409) while a journey that is not archived sends with the template: its messages could not render. */
 export async function deleteTemplate(store: Store, workspaceId: number, name: string): Promise<void> {
   await requireTemplate(store, workspaceId, name);
-  const users = (await listJourneys(store, workspaceId)).filter((j) =>
-    j.definition.nodes.some((n) => messagesOf(n).some((m) => m.template === name)),
-  );
-  if (users.length > 0) {
-    throw new AppError('conflict', `template "${name}" is used by journey ${users.map((j) => `"${j.name}"`).join(', ')}`, 'name');
-  }
+  const users = await journeysSending(store, workspaceId, name, () => true);
+  if (users.length > 0) throw new AppError('conflict', `template "${name}" is used by journey ${names(users)}`, 'name');
   await store.query('DELETE FROM templates WHERE workspace_id = $1 AND name = $2', [workspaceId, name]);
 }
+
+/** The journeys, archived ones aside, that send with template `name` on a channel `on` accepts (also as a fallback). */
+async function journeysSending(store: Store, workspaceId: number, name: string, on: (channel: string) => boolean) {
+  return (await listJourneys(store, workspaceId)).filter((j) =>
+    j.definition.nodes.some((n) => messagesOf(n).some((m) => m.template === name && on(m.channel))),
+  );
+}
+
+const names = (journeys: { name: string }[]) => journeys.map((j) => `"${j.name}"`).join(', ');
 
 export async function listPartials(db: SqlExecutor, workspaceId: number): Promise<StoredPartial[]> {
   const rows = await db.query<PartialRow>(
