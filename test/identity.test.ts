@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { normalizeEvent } from '../src/ingest/index.ts';
+import { resolveIdentities } from '../src/ingest/resolve-identities.ts';
+import { reserveKeys, type SqlExecutor } from '../src/store/index.ts';
 import { engines } from './engines.ts';
 import { type Harness, startHarness } from './server-harness.ts';
 
@@ -63,6 +66,53 @@ describe.each(engines)('identity resolution on %s', (engine) => {
         resolution: 'kept_with_owner',
       }),
     ]);
+  });
+
+  it('decides merges and conflicts from stored user_ids the cache does not hold, read once for the batch', async () => {
+    await send('/v1/identify', { userId: 'carol', traits: { phone: '+12025550111' } });
+    await send('/v1/identify', { userId: 'dave', traits: { email: 'dave@shop.cn' } });
+    await send('/v1/track', { anonymousId: 'anon-c', event: 'Product Viewed', properties: { product_id: 'p1' } });
+    await send('/v1/track', { anonymousId: 'anon-d', event: 'Product Viewed', properties: { product_id: 'p2' } });
+    const key = async (id: string, by = '') => (await get(`/api/people/${id}${by}`)).userKey as number;
+    const [carol, dave, anonC, anonD] = [
+      await key('carol'),
+      await key('dave'),
+      await key('anon-c', '?by=anonymous_id'),
+      await key('anon-d', '?by=anonymous_id'),
+    ];
+    // Two visitors sign in by the phone and the email of two members; then the first claims the
+    // second member's email too: two merges, then a conflict (two user_ids), all in one batch.
+    const events = [
+      { type: 'identify', anonymousId: 'anon-c', traits: { phone: '+12025550111' } },
+      { type: 'identify', anonymousId: 'anon-d', traits: { email: 'dave@shop.cn' } },
+      { type: 'identify', anonymousId: 'anon-c', traits: { email: 'dave@shop.cn' } },
+    ].map((raw) => {
+      const n = normalizeEvent(raw, [], { workspaceId: h.keys.workspaceId, receivedAt: Date.now(), source: 'api' });
+      if (!n.ok) throw new Error(JSON.stringify(n.errors));
+      return n.event;
+    });
+    let userIdReads = 0;
+    const resolution = await h.store
+      .transaction(async (tx) => {
+        const counted: SqlExecutor = {
+          ...tx,
+          query: (sql, params) => {
+            if (sql.includes("type = 'user_id'")) userIdReads++;
+            return tx.query(sql, params);
+          },
+        };
+        // As `shopflow import` resolves: no cache, so every user_id comes from the store.
+        const r = await resolveIdentities(counted, h.keys.workspaceId, events, null, (n) => reserveKeys(tx, 'user_key', n));
+        throw Object.assign(new Error('roll back'), { r });
+      })
+      .catch((e: { r?: Awaited<ReturnType<typeof resolveIdentities>> }) => e.r!);
+    expect(resolution.merges).toEqual([
+      expect.objectContaining({ from: anonC, into: carol, via: { type: 'phone', value: '+12025550111' } }),
+      expect.objectContaining({ from: anonD, into: dave, via: { type: 'email', value: 'dave@shop.cn' } }),
+    ]);
+    expect(resolution.conflicts).toEqual([expect.objectContaining({ owner: dave, claimant: carol })]);
+    expect(resolution.userKeys).toEqual([carol, dave, carol]);
+    expect(userIdReads).toBe(1);
   });
 
   it('resolves a whole batch consistently, including merges within it', async () => {

@@ -71,6 +71,22 @@ async function lookUp(tx: SqlExecutor, workspaceId: number, claims: IdentityClai
   return owner;
 }
 
+/**
+ * The stored people a merge of this batch may involve: the owners of an event's identities when
+ * they are not all one person (or one of them is new). A superset: merges earlier in the batch
+ * only ever join people of this set.
+ */
+function mayMerge(events: readonly NormalizedEvent[], owner: Map<string, number>): number[] {
+  const involved = new Set<number>();
+  for (const e of events) {
+    const claims = e.previousId === null ? e.claims : [...e.claims, { type: 'user_id' as const, value: e.previousId }];
+    const owners = new Set(claims.map((c) => owner.get(claimKey(c))));
+    if (owners.size < 2) continue;
+    for (const p of owners) if (p !== undefined) involved.add(p);
+  }
+  return [...involved];
+}
+
 export async function resolveIdentities(
   tx: SqlExecutor,
   workspaceId: number,
@@ -91,22 +107,28 @@ export async function resolveIdentities(
   const owner = await lookUp(tx, workspaceId, [...wanted.values()], cache);
 
   // The user_id each person holds: from the batch's own user_id identities, else the cache, else
-  // one query, only when a merge needs to know.
+  // the store — read once for every stored person a merge of this batch may involve.
   const userIdOf = new Map<number, string | null>();
   for (const [k, person] of owner) if (k.startsWith('user_id\u0000')) userIdOf.set(person, k.slice('user_id\u0000'.length));
-  const heldUserId = async (person: number): Promise<string | null> => {
-    if (userIdOf.has(person)) return userIdOf.get(person) ?? null;
-    const cached = cache?.userIdOf(person);
-    if (cached !== undefined) {
-      userIdOf.set(person, cached);
-      return cached;
-    }
-    const r = await tx.query<{ value: string }>(
-      `SELECT value FROM identities WHERE workspace_id = $1 AND user_key = $2 AND type = 'user_id' LIMIT 1`,
-      [workspaceId, person],
+  const readUserIds = async (people: number[]) => {
+    for (const p of people) userIdOf.set(p, null);
+    const rows = await tx.query<{ user_key: number; value: string }>(
+      `SELECT user_key, min(value) AS value FROM identities
+       WHERE workspace_id = $1 AND type = 'user_id' AND user_key IN (SELECT unnest($2::bigint[])) GROUP BY user_key`,
+      [workspaceId, people],
     );
-    userIdOf.set(person, r[0]?.value ?? null);
-    return r[0]?.value ?? null;
+    for (const r of rows) userIdOf.set(Number(r.user_key), r.value);
+  };
+  const unknown = mayMerge(events, owner).filter((p) => !userIdOf.has(p) && cache?.userIdOf(p) === undefined);
+  if (unknown.length > 0) await readUserIds(unknown);
+  const heldUserId = async (person: number): Promise<string | null> => {
+    if (!userIdOf.has(person)) {
+      const cached = cache?.userIdOf(person);
+      // Not read above (mayMerge should make this impossible): read alone rather than guess.
+      if (cached === undefined) await readUserIds([person]);
+      else userIdOf.set(person, cached);
+    }
+    return userIdOf.get(person) ?? null;
   };
 
   // People first seen in this batch get negative placeholder keys until real keys are allocated.
