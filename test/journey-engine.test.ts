@@ -87,6 +87,46 @@ describe('journey graph checks', () => {
     expect(graphProblems(loop(false)).map((p) => p.message)).toEqual(['the path s → w → s loops without a wait']);
     expect(graphProblems(loop(true))).toEqual([]);
   });
+
+  it('refuses a condition on the coupon, message or recommendation of a node that is missing or of another type', () => {
+    const asking = (when: object[]) =>
+      parse({
+        nodes: [
+          { id: 'in', type: 'entry', trigger: { kind: 'api' } },
+          { id: 'gift', type: 'coupon', campaign: 'c', value: 5 },
+          { id: 'hi', type: 'send', channel: 'sms', template: 't' },
+          { id: 'ask', type: 'condition', cases: when.map((w, k) => ({ branch: `b${k}`, when: w })), otherwise: 'no' },
+          { id: 'done', type: 'exit' },
+        ],
+        edges: [
+          { from: 'in', to: 'gift' },
+          { from: 'gift', to: 'hi' },
+          { from: 'hi', to: 'ask' },
+          ...['no', ...when.map((_, k) => `b${k}`)].map((branch) => ({ from: 'ask', branch, to: 'done' })),
+        ],
+      });
+    const ask = (when: object[]) => graphProblems(asking(when));
+    expect(ask([{ kind: 'coupon_used', node: 'gift' }, { kind: 'message_clicked', node: 'hi' }, { kind: 'coupon_used' }])).toEqual([]);
+    expect(
+      ask([
+        { kind: 'coupon_used', node: 'gfit' },
+        { kind: 'message_clicked', node: 'gift' },
+        { kind: 'recommendation_viewed', node: 'hi' },
+      ]),
+    ).toEqual([
+      { code: 'invalid_request', message: 'no node "gfit"', path: 'definition.nodes[3].cases[0].when.node' },
+      {
+        code: 'invalid_request',
+        message: 'node "gift" is a coupon node; message_clicked reads a send node',
+        path: 'definition.nodes[3].cases[1].when.node',
+      },
+      {
+        code: 'invalid_request',
+        message: 'node "hi" is a send node; recommendation_viewed reads a recommend node',
+        path: 'definition.nodes[3].cases[2].when.node',
+      },
+    ]);
+  });
 });
 
 describe.each(engines)('journey engine (%s)', (engine) => {

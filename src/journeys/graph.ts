@@ -1,5 +1,5 @@
 import type { ErrorBody } from '../core/errors.ts';
-import type { JourneyDefinition, JourneyNode, NodeType } from './definition.ts';
+import type { JourneyCondition, JourneyDefinition, JourneyNode, NodeType } from './definition.ts';
 import { handlers } from './nodes/index.ts';
 import type { NodeHandler } from './step-context.ts';
 
@@ -16,8 +16,8 @@ export function nodeWaits(node: JourneyNode): boolean {
 /**
  * Checks a definition's graph and returns every problem at once (empty: publishable):
  * unique node ids, exactly one entry, edges between existing nodes on existing branches, each
- * branch connected once, every node reachable from the entry, and no cycle that does not pass
- * a wait (which could loop forever within one tick).
+ * branch connected once, every node reachable from the entry, no cycle that does not pass
+ * a wait (which could loop forever within one tick), and conditions naming nodes of the right type.
  */
 export function graphProblems(def: JourneyDefinition): ErrorBody[] {
   const problems: ErrorBody[] = [];
@@ -89,8 +89,30 @@ export function graphProblems(def: JourneyDefinition): ErrorBody[] {
 
   const cycle = cycleWithoutWait(def, out, byId);
   if (cycle) problem(`the path ${cycle.join(' → ')} loops without a wait`, 'definition.edges');
+
+  // "The coupon (message, recommendation) of node X" needs X to be such a node: with a typo the
+  // condition would be false for everyone, silently.
+  def.nodes.forEach((n, i) => {
+    if (n.type !== 'condition') return;
+    n.cases.forEach((c, k) => {
+      const wanted = nodeTypeRead[c.when.kind];
+      const id = 'node' in c.when ? c.when.node : undefined;
+      if (wanted === undefined || id === undefined) return;
+      const path = `definition.nodes[${i}].cases[${k}].when.node`;
+      const target = byId.get(id);
+      if (!target) problem(`no node "${id}"`, path);
+      else if (target.type !== wanted) problem(`node "${id}" is a ${target.type} node; ${c.when.kind} reads a ${wanted} node`, path);
+    });
+  });
   return problems;
 }
+
+/** The type of node a condition of each kind may name (its outbox rows are what the condition reads). */
+const nodeTypeRead: Partial<Record<JourneyCondition['kind'], NodeType>> = {
+  coupon_used: 'coupon',
+  message_clicked: 'send',
+  recommendation_viewed: 'recommend',
+};
 
 /** A cycle among non-waiting nodes (depth-first search over the graph without wait nodes), or null. */
 function cycleWithoutWait(def: JourneyDefinition, out: Map<string, Map<string, string>>, byId: Map<string, JourneyNode>): string[] | null {
