@@ -87,11 +87,13 @@ describe.each(engines)('journeys API (%s)', (engine) => {
         { id: 'gift', type: 'coupon', campaign: 'no-such-campaign' },
         { id: 'hi', type: 'send', channel: 'sms', template: 'welcome', fallback: [{ channel: 'push', template: 'no-such-push' }] },
         { id: 'picks', type: 'recommend', strategy: 'popular', channel: 'sandbox', template: 'welcome' },
+        { id: 'theirs', type: 'recommend', strategy: 'segment', segmentId: 999, channel: 'push', template: 'nudge' },
       ],
       edges: [
         { from: 'in', to: 'gift' },
         { from: 'gift', to: 'hi' },
         { from: 'hi', to: 'picks' },
+        { from: 'picks', to: 'theirs' },
       ],
     };
     const r = await call('POST', '/api/journeys/validate', { definition: sends });
@@ -103,16 +105,18 @@ describe.each(engines)('journeys API (%s)', (engine) => {
       },
       { code: 'invalid_request', message: 'template "welcome" is for email, the node sends sms', path: 'definition.nodes[2].channel' },
       { code: 'invalid_request', message: 'no template "no-such-push"', path: 'definition.nodes[2].fallback[0].template' },
+      { code: 'invalid_request', message: 'no segment 999', path: 'definition.nodes[4]' },
     ]);
     // An ad-hoc campaign from the node's own value, and the sandbox, which takes any template, are fine.
     const fixed = structuredClone(sends);
     Object.assign(fixed.nodes[1]!, { value: 5 });
     Object.assign(fixed.nodes[2]!, { channel: 'email', fallback: [{ channel: 'push', template: 'nudge' }] });
+    Object.assign(fixed.nodes[4]!, { strategy: 'popular', segmentId: undefined });
     expect((await call('POST', '/api/journeys/validate', { definition: fixed })).body).toEqual({ valid: true, problems: [] });
     const draft = await call('POST', '/api/journeys', { name: 'Sends', definition: sends });
     const refused = await call('POST', `/api/journeys/${draft.body.journeyId}/publish`);
     expect(refused.status).toBe(400);
-    expect(refused.body.errors).toHaveLength(3);
+    expect(refused.body.errors).toHaveLength(4);
     // A template a journey sends with only as a fallback is in use too: it cannot be deleted.
     expect((await call('POST', '/api/templates', plainTemplate('fallback-only', 'push'))).status).toBe(201);
     Object.assign(fixed.nodes[2]!, { fallback: [{ channel: 'push', template: 'fallback-only' }] });
