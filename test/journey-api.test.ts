@@ -235,6 +235,31 @@ describe.each(engines)('journeys API (%s)', (engine) => {
     expect((await call('POST', `/api/journeys/${apiId}/publish`)).status).toBe(409);
   });
 
+  it('refuses to archive a segment a journey reads, until the journey is archived', async () => {
+    const segment = await call('POST', '/api/segments', {
+      name: 'Buyers',
+      definition: { type: 'performed', event: 'Order Completed' },
+      refresh: { mode: 'realtime' },
+    });
+    expect(segment.status, JSON.stringify(segment.body)).toBe(201);
+    const sid = segment.body.segmentId;
+    const reader = await call('POST', '/api/journeys', {
+      name: 'Buyers thanks',
+      definition: {
+        nodes: [
+          { id: 'in', type: 'entry', trigger: { kind: 'segment', segmentId: sid } },
+          { id: 'hi', type: 'send', channel: 'email', template: 'welcome' },
+        ],
+        edges: [{ from: 'in', to: 'hi' }],
+      },
+    });
+    expect((await call('POST', `/api/journeys/${reader.body.journeyId}/publish`)).status).toBe(200);
+    const refused = await call('DELETE', `/api/segments/${sid}`);
+    expect(refused).toMatchObject({ status: 409, body: { code: 'conflict', message: `segment ${sid} is used by journey "Buyers thanks"` } });
+    expect((await call('DELETE', `/api/journeys/${reader.body.journeyId}`)).status).toBe(204);
+    expect((await call('DELETE', `/api/segments/${sid}`)).status).toBe(204);
+  });
+
   it('needs the admin key', async () => {
     const res = await h.server.app.inject({ method: 'GET', url: '/api/journeys' });
     expect(res.statusCode).toBe(401);

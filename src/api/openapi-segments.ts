@@ -50,7 +50,7 @@ export const segmentPaths = {
       requestBody: json('SegmentInput'),
       responses: { '200': { description: 'The segment' }, ...errors },
     }),
-    delete: op('Archive a segment (refused while another segment uses it)', {
+    delete: op('Archive a segment (refused while another segment, or a journey that is not archived, reads it)', {
       parameters: [id],
       responses: { '204': { description: 'Archived' }, ...errors, '409': { description: 'In use', ...json('Error') } },
     }),

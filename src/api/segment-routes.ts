@@ -1,6 +1,8 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { AppError } from '../core/errors.ts';
+import { journeysReadingSegment } from '../journeys/index.ts';
 import {
   archiveSegment,
   checkReferences,
@@ -111,6 +113,12 @@ export function registerSegmentRoutes(app: FastifyInstance, ctx: ApiContext) {
   app.delete('/api/segments/:id', async (request, reply) => {
     const workspaceId = await ws(request);
     const { id } = parseOrThrow(idParams, request.params);
+    // Archived, a segment has no members and is never refreshed: a journey entering by it would stop
+    // enrolling, and its conditions on it would be false for everyone, without a word.
+    const readers = await journeysReadingSegment(ctx.store, workspaceId, id);
+    if (readers.length > 0) {
+      throw new AppError('conflict', `segment ${id} is used by journey ${readers.map((j) => `"${j.name}"`).join(', ')}`, 'id');
+    }
     await archiveSegment(ctx.store, workspaceId, id, ctx.clock.now());
     reply.status(204);
   });

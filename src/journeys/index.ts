@@ -11,6 +11,7 @@ export {
   type JourneyInput,
   journeyInputSchema,
   journeyStatuses,
+  journeysReadingSegment,
   listJourneys,
   publishJourney,
   requireJourney,

@@ -4,7 +4,7 @@ import { requireSegment } from '../segments/index.ts';
 import { reserveKeys, type SqlExecutor, type Store } from '../store/index.ts';
 import { type JourneyDefinition, journeyDefinitionSchema, type Trigger } from './definition.ts';
 import { graphProblems } from './graph.ts';
-import { referenceProblems } from './references.ts';
+import { referenceProblems, segmentsRead } from './references.ts';
 import { firstFireAt } from './schedule-entry.ts';
 import { journeyWrites } from './serial.ts';
 import { exitProperties, insertJourneyEvents } from './sql.ts';
@@ -65,6 +65,11 @@ export async function listJourneys(db: SqlExecutor, workspaceId: number): Promis
     [workspaceId],
   );
   return rows.map(toJourney);
+}
+
+/** The journeys, archived ones aside, whose current definition reads segment `segmentId` (entry, condition, recommendation). */
+export async function journeysReadingSegment(db: SqlExecutor, workspaceId: number, segmentId: number): Promise<Journey[]> {
+  return (await listJourneys(db, workspaceId)).filter((j) => j.definition.nodes.some((n) => segmentsRead(n).includes(segmentId)));
 }
 
 export async function requireJourney(db: SqlExecutor, workspaceId: number, journeyId: number): Promise<Journey> {

@@ -54,23 +54,30 @@ async function templateChannels(db: SqlExecutor, workspaceId: number): Promise<M
   return new Map(rows.map((r) => [r.name, r.channel]));
 }
 
+/** The segments a node reads: its entry's audience, a `segment` recommendation's, those its audience conditions name. */
+export function segmentsRead(n: JourneyNode): number[] {
+  const ids: number[] = [];
+  if (n.type === 'entry' && (n.trigger.kind === 'segment' || n.trigger.kind === 'schedule') && n.trigger.segmentId) {
+    ids.push(n.trigger.segmentId);
+  }
+  if (n.type === 'recommend' && n.strategy === 'segment' && n.segmentId !== undefined) ids.push(n.segmentId);
+  if (n.type === 'condition') {
+    for (const c of n.cases) if (c.when.kind === 'audience') ids.push(...referencedSegments(c.when.definition).map((r) => r.segmentId));
+  }
+  return [...new Set(ids)];
+}
+
 /** The segments a node reads that are missing or archived, and audience conditions with bad references. */
 async function segmentProblems(db: SqlExecutor, workspaceId: number, n: JourneyNode): Promise<AppError[]> {
   const problems: AppError[] = [];
-  const segmentIds: number[] = [];
-  if (n.type === 'entry' && (n.trigger.kind === 'segment' || n.trigger.kind === 'schedule') && n.trigger.segmentId) {
-    segmentIds.push(n.trigger.segmentId);
-  }
-  if (n.type === 'recommend' && n.strategy === 'segment' && n.segmentId !== undefined) segmentIds.push(n.segmentId);
   if (n.type === 'condition') {
     for (const c of n.cases) {
       if (c.when.kind !== 'audience') continue;
       const audience = c.when.definition;
       await collect(problems, () => checkReferences(db, workspaceId, audience, null));
-      segmentIds.push(...referencedSegments(audience).map((r) => r.segmentId));
     }
   }
-  for (const id of new Set(segmentIds)) {
+  for (const id of segmentsRead(n)) {
     await collect(problems, async () => {
       const s = await requireSegment(db, workspaceId, id);
       if (s.status === 'archived') throw new AppError('conflict', `segment ${id} is archived`);
