@@ -255,7 +255,10 @@ describe.each(engines)('journeys API (%s)', (engine) => {
     });
     expect((await call('POST', `/api/journeys/${reader.body.journeyId}/publish`)).status).toBe(200);
     const refused = await call('DELETE', `/api/segments/${sid}`);
-    expect(refused).toMatchObject({ status: 409, body: { code: 'conflict', message: `segment ${sid} is used by journey "Buyers thanks"` } });
+    expect(refused).toMatchObject({
+      status: 409,
+      body: { code: 'conflict', message: `segment ${sid} is used by journey "Buyers thanks"` },
+    });
     expect((await call('DELETE', `/api/journeys/${reader.body.journeyId}`)).status).toBe(204);
     expect((await call('DELETE', `/api/segments/${sid}`)).status).toBe(204);
   });
