@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOUR, VirtualClock } from '../src/core/clock.ts';
+import { placeholderTemplate } from '../src/sim/index.ts';
 import { engines } from './engines.ts';
 import { type Harness, startHarness } from './server-harness.ts';
-import { plainTemplate } from './template-fixtures.ts';
 
 const START = Date.UTC(2026, 2, 2);
 
@@ -44,7 +44,7 @@ describe.each(engines)('journeys API (%s)', (engine) => {
       ['nudge-2', 'push'],
       ['ticket-update', 'sms'],
     ]) {
-      expect((await call('POST', '/api/templates', plainTemplate(name!, channel!))).status).toBe(201);
+      expect((await call('POST', '/api/templates', placeholderTemplate(name!, channel!))).status).toBe(201);
     }
   });
   afterAll(() => h.dispose());
@@ -118,16 +118,16 @@ describe.each(engines)('journeys API (%s)', (engine) => {
     expect(refused.status).toBe(400);
     expect(refused.body.errors).toHaveLength(4);
     // A template a journey sends with only as a fallback is in use too: it cannot be deleted.
-    expect((await call('POST', '/api/templates', plainTemplate('fallback-only', 'push'))).status).toBe(201);
+    expect((await call('POST', '/api/templates', placeholderTemplate('fallback-only', 'push'))).status).toBe(201);
     Object.assign(fixed.nodes[2]!, { fallback: [{ channel: 'push', template: 'fallback-only' }] });
     expect((await call('POST', '/api/journeys', { name: 'Fallback', definition: fixed })).status).toBe(201);
     const inUse = await call('DELETE', '/api/templates/fallback-only');
     expect(inUse.status).toBe(409);
     expect(inUse.body.message).toContain('"Fallback"');
     // Nor can its channel change under the journey; its text can.
-    const toSms = await call('PUT', '/api/templates/fallback-only', plainTemplate('fallback-only', 'sms'));
+    const toSms = await call('PUT', '/api/templates/fallback-only', placeholderTemplate('fallback-only', 'sms'));
     expect(toSms).toMatchObject({ status: 409, body: { code: 'conflict', path: 'channel' } });
-    const reworded = { ...plainTemplate('fallback-only', 'push'), fields: { title: 'New', body: 'Words' } };
+    const reworded = { ...placeholderTemplate('fallback-only', 'push'), fields: { title: 'New', body: 'Words' } };
     expect((await call('PUT', '/api/templates/fallback-only', reworded)).status).toBe(200);
   });
 

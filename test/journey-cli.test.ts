@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiContext } from '../src/api/context.ts';
 import { registerJourneyRoutes } from '../src/api/journey-routes.ts';
 import { openApiDocument } from '../src/api/openapi.ts';
+import { placeholderTemplate } from '../src/sim/index.ts';
 import { shopflowAsync } from './cli-process.ts';
 import { engines } from './engines.ts';
 import { type Harness, startHarness } from './server-harness.ts';
-import { plainTemplate } from './template-fixtures.ts';
 
 /** `shopflow journeys …` against a running server, as an operator would use it. */
 const welcome = {
@@ -93,7 +93,7 @@ describe.each(engines)('journeys CLI on %s', (engine) => {
       'come-back': 'sms',
       'vip-offer': 'wechat',
     })) {
-      expect((await h.admin('POST', '/api/templates', plainTemplate(name, channel))).status).toBe(201);
+      expect((await h.admin('POST', '/api/templates', placeholderTemplate(name, channel))).status).toBe(201);
     }
   });
   afterAll(async () => h?.dispose());

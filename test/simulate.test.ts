@@ -122,6 +122,26 @@ describe('shopflow simulate', () => {
     expect(() => checkJourneyFiles(files.map((f) => readJourneyFile(join(dir, f))))).not.toThrow();
   });
 
+  it('runs a journey file that sends templates of its own (a placeholder stands in for each)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shopflow-simulate-'));
+    const file = join(dir, 'own-templates.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        segments: {},
+        definition: {
+          nodes: [
+            { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Product Viewed' } },
+            { id: 'hi', type: 'send', channel: 'sms', template: 'our-own-browse-sms' },
+          ],
+          edges: [{ from: 'in', to: 'hi' }],
+        },
+      }),
+    );
+    const own = await simulate(['--journey', file, '--users', '100', '--days', '1', '--history-days', '7', '--step', '6h', '--json']);
+    expect(own.journeys[0]!.outbox.message).toBeGreaterThan(0);
+  });
+
   it('refuses a journey file with a problem before generating anything', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'shopflow-simulate-'));
     const file = join(dir, 'broken.json');

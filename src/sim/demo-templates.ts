@@ -1,3 +1,4 @@
+import { type JourneyDefinition, messagesOf } from '../journeys/index.ts';
 import { createTemplate, getTemplate, type TemplateDefinition } from '../messaging/index.ts';
 import type { Store } from '../store/index.ts';
 
@@ -89,4 +90,35 @@ export async function installDemoTemplates(store: Store, workspaceId: number, no
     created++;
   }
   return created;
+}
+
+/** A template of one line for `channel` (the sandbox takes any: an sms one), for when nobody reads what it says. */
+export function placeholderTemplate(name: string, channel: string): TemplateDefinition {
+  const text = `${hello}, ${name}`;
+  switch (channel) {
+    case 'push':
+      return { name, channel, fields: { title: name, body: text } };
+    case 'email':
+      return { name, channel, fields: { subject: name, html: `<p>${text}</p>`, text } };
+    case 'wechat':
+      return { name, channel, fields: { kind: 'template', templateId: 'T1', data: { first: text } } };
+    case 'webhook':
+      return { name, channel, fields: { body: `{"text": {{ "${name}" }}}` } };
+    case 'voice':
+      return { name, channel, fields: { script: text } };
+    default:
+      return { name, channel: 'sms', fields: { text } };
+  }
+}
+
+/**
+ * Creates a placeholder for each template `definition` sends that the workspace lacks, so it can be
+ * published: a simulation never renders its messages (the response model reads the outbox rows),
+ * and tests that do not read them need not write them.
+ */
+export async function installPlaceholderTemplates(store: Store, workspaceId: number, definition: JourneyDefinition, now: number) {
+  for (const m of definition.nodes.flatMap(messagesOf)) {
+    if (await getTemplate(store, workspaceId, m.template)) continue;
+    await createTemplate(store, workspaceId, placeholderTemplate(m.template, m.channel), now);
+  }
 }

@@ -94,7 +94,7 @@ export async function runDemo(
 export { buildCatalog, type SimCatalog, type SimProduct } from './catalog.ts';
 export { type LeafCategory, leafCategories, type TopCategory } from './categories.ts';
 export { cdnowProduct, customerEvents, parseCdnow } from './cdnow.ts';
-export { demoTemplates, installDemoTemplates } from './demo-templates.ts';
+export { demoTemplates, installDemoTemplates, installPlaceholderTemplates, placeholderTemplate } from './demo-templates.ts';
 export { buildMember, parseSimUserId, responderOf, type SimMember, simUserId } from './member.ts';
 export {
   type Channel,

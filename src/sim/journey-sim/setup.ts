@@ -1,7 +1,7 @@
 import { createJourney, type JourneyDefinition, publishJourney } from '../../journeys/index.ts';
 import { createSegment, type SegmentRefresher, segmentInputSchema } from '../../segments/index.ts';
 import type { Store } from '../../store/index.ts';
-import { installDemoTemplates } from '../demo-templates.ts';
+import { installDemoTemplates, installPlaceholderTemplates } from '../demo-templates.ts';
 import { type JourneyFile, journeyInput, segmentDefinition } from './journey-file.ts';
 
 export interface SimJourney {
@@ -12,9 +12,9 @@ export interface SimJourney {
 }
 
 /**
- * Creates the segments the journey files declare (realtime, evaluated now) and the demo shop's
- * message templates (which the example journeys send), then creates and publishes the journeys,
- * exactly as an operator would through the API.
+ * Creates the segments the journey files declare (realtime, evaluated now), the demo shop's message
+ * templates (which the example journeys send) and a placeholder for any other template a file
+ * sends, then creates and publishes the journeys, exactly as an operator would through the API.
  */
 export async function publishSimJourneys(
   store: Store,
@@ -37,6 +37,7 @@ export async function publishSimJourneys(
   const journeys: SimJourney[] = [];
   for (const f of files) {
     const input = journeyInput(f, segmentIds);
+    await installPlaceholderTemplates(store, workspaceId, input.definition, now);
     const created = await createJourney(store, workspaceId, input, now);
     await publishJourney(store, workspaceId, created.journeyId, now);
     journeys.push({ journeyId: created.journeyId, name: input.name, file: f.file, definition: input.definition });
