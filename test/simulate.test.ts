@@ -21,6 +21,13 @@ async function simulate(args: string[]): Promise<SimulationReport> {
   return JSON.parse(r.stdout) as SimulationReport;
 }
 
+/** Writes a journey file (`{segments: {}, definition}`) into a new temporary folder; returns its path. */
+function journeyFile(name: string, definition: object): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'shopflow-simulate-')), name);
+  writeFileSync(file, JSON.stringify({ segments: {}, definition }));
+  return file;
+}
+
 /** What every journey report must satisfy, whatever the numbers. */
 function checkConsistent(j: JourneyReport) {
   expect(j.entered).toBeGreaterThan(0);
@@ -123,38 +130,22 @@ describe('shopflow simulate', () => {
   });
 
   it('runs a journey file that sends templates of its own (a placeholder stands in for each)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'shopflow-simulate-'));
-    const file = join(dir, 'own-templates.json');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        segments: {},
-        definition: {
-          nodes: [
-            { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Product Viewed' } },
-            { id: 'hi', type: 'send', channel: 'sms', template: 'our-own-browse-sms' },
-          ],
-          edges: [{ from: 'in', to: 'hi' }],
-        },
-      }),
-    );
+    const file = journeyFile('own-templates.json', {
+      nodes: [
+        { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Product Viewed' } },
+        { id: 'hi', type: 'send', channel: 'sms', template: 'our-own-browse-sms' },
+      ],
+      edges: [{ from: 'in', to: 'hi' }],
+    });
     const own = await simulate(['--journey', file, '--users', '100', '--days', '1', '--history-days', '7', '--step', '6h', '--json']);
     expect(own.journeys[0]!.outbox.message).toBeGreaterThan(0);
   });
 
   it('refuses a journey file with a problem before generating anything', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'shopflow-simulate-'));
-    const file = join(dir, 'broken.json');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        segments: {},
-        definition: {
-          nodes: [{ id: 'in', type: 'entry', trigger: { kind: 'segment', segmentId: 'nobody' } }],
-          edges: [],
-        },
-      }),
-    );
+    const file = journeyFile('broken.json', {
+      nodes: [{ id: 'in', type: 'entry', trigger: { kind: 'segment', segmentId: 'nobody' } }],
+      edges: [],
+    });
     const r = await shopflowAsync(['simulate', '--journey', file]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('segment "nobody" is not declared');
