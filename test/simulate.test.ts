@@ -129,7 +129,7 @@ describe('shopflow simulate', () => {
     expect(() => checkJourneyFiles(files.map((f) => readJourneyFile(join(dir, f))))).not.toThrow();
   });
 
-  it('runs a journey file that sends templates of its own (a placeholder stands in for each)', async () => {
+  it('runs a journey file that sends templates of its own (a placeholder stands in for each), on both engines', async () => {
     const file = journeyFile('own-templates.json', {
       nodes: [
         { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Product Viewed' } },
@@ -137,8 +137,11 @@ describe('shopflow simulate', () => {
       ],
       edges: [{ from: 'in', to: 'hi' }],
     });
-    const own = await simulate(['--journey', file, '--users', '100', '--days', '1', '--history-days', '7', '--step', '6h', '--json']);
-    expect(own.journeys[0]!.outbox.message).toBeGreaterThan(0);
+    const args = ['--journey', file, '--users', '100', '--days', '1', '--history-days', '7', '--step', '6h', '--json'];
+    const [duck, pg] = await Promise.all([simulate(args), simulate([...args, '--store', inject('pgUrl')])]);
+    expect(duck.journeys[0]!.outbox.message).toBeGreaterThan(0);
+    expect(pg.settings.engine).toBe('postgres');
+    expect(pg.journeys[0]!.outbox).toEqual(duck.journeys[0]!.outbox);
   });
 
   it('refuses a journey file with a problem before generating anything', async () => {
