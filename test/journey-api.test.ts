@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOUR, VirtualClock } from '../src/core/clock.ts';
+import { journeysWithProblems } from '../src/journeys/index.ts';
 import { placeholderTemplate } from '../src/sim/index.ts';
 import { engines } from './engines.ts';
 import { type Harness, startHarness } from './server-harness.ts';
@@ -187,6 +188,40 @@ describe.each(engines)('journeys API (%s)', (engine) => {
     // People inside stay on version 1.
     const outbox = await call('GET', `/api/outbox?journeyId=${id}`);
     expect(new Set(outbox.body.messages.map((m: { template: string }) => m.template))).toEqual(new Set(['welcome', 'nudge']));
+  });
+
+  it('refuses to resume a journey whose template is gone (published before publishing checked), until it is back', async () => {
+    const created = await call('POST', '/api/journeys', {
+      name: 'Old welcome',
+      definition: {
+        nodes: [
+          { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Old Signed Up' } },
+          { id: 'hi', type: 'send', channel: 'sms', template: 'old-hello' },
+        ],
+        edges: [{ from: 'in', to: 'hi' }],
+      },
+    });
+    expect((await call('POST', '/api/templates', placeholderTemplate('old-hello', 'sms'))).status).toBe(201);
+    const oldId = created.body.journeyId;
+    expect((await call('POST', `/api/journeys/${oldId}/publish`)).status).toBe(200);
+    expect((await call('POST', `/api/journeys/${oldId}/pause`)).status).toBe(200);
+    // The API refuses to delete a template a journey sends; a store from before that check may lack it.
+    await h.store.query(`DELETE FROM templates WHERE workspace_id = $1 AND name = 'old-hello'`, [h.keys.workspaceId]);
+    const refused = await call('POST', `/api/journeys/${oldId}/resume`);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ code: 'invalid_request', message: 'the journey cannot be resumed: no template "old-hello"' });
+    expect(refused.body.errors).toEqual([
+      { code: 'invalid_request', message: 'no template "old-hello"', path: 'definition.nodes[1].template' },
+    ]);
+    expect((await call('GET', `/api/journeys/${oldId}`)).body.status).toBe('paused');
+    // What `serve` warns about at start.
+    expect(await journeysWithProblems(h.store)).toEqual([
+      { workspaceId: h.keys.workspaceId, journeyId: oldId, name: 'Old welcome', status: 'paused', problems: refused.body.errors },
+    ]);
+    expect((await call('POST', '/api/templates', placeholderTemplate('old-hello', 'sms'))).status).toBe(201);
+    expect(await journeysWithProblems(h.store)).toEqual([]);
+    expect((await call('POST', `/api/journeys/${oldId}/resume`)).body.status).toBe('published');
+    expect((await call('DELETE', `/api/journeys/${oldId}`)).status).toBe(204);
   });
 
   it('enrols through the API (idempotent), and archives', async () => {

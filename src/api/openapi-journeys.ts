@@ -58,7 +58,10 @@ export const journeyPaths = {
     post: op('Pause: nobody enters or moves until resumed', { parameters: [id], responses: { ...journey('The journey'), ...conflict } }),
   },
   '/api/journeys/{id}/resume': {
-    post: op('Resume a paused journey', { parameters: [id], responses: { ...journey('The journey'), ...conflict } }),
+    post: op('Resume a paused journey; 400 with every problem if a template, campaign or segment it names is missing', {
+      parameters: [id],
+      responses: { ...journey('The journey'), ...conflict },
+    }),
   },
   '/api/journeys/{id}/stats': {
     get: op('Totals, holdout figures, lift against the holdout, people per node and branch, outbox counts', {

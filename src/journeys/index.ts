@@ -12,6 +12,7 @@ export {
   journeyInputSchema,
   journeyStatuses,
   journeysReadingSegment,
+  journeysWithProblems,
   listJourneys,
   publishJourney,
   requireJourney,

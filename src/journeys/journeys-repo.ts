@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, issuesToErrors } from '../core/errors.ts';
+import { AppError, type ErrorBody, issuesToErrors } from '../core/errors.ts';
 import { requireSegment } from '../segments/index.ts';
 import { reserveKeys, type SqlExecutor, type Store } from '../store/index.ts';
 import { type JourneyDefinition, journeyDefinitionSchema, type Trigger } from './definition.ts';
@@ -96,8 +96,8 @@ export async function publishProblems(store: Store, workspaceId: number, def: Jo
   return [...graphProblems(def), ...(await referenceProblems(store, workspaceId, def))];
 }
 
-function refuse(problems: ReturnType<typeof graphProblems>): never {
-  throw new AppError('invalid_request', `the journey cannot be published: ${problems[0]!.message}`, problems[0]!.path, problems);
+function refuse(problems: ReturnType<typeof graphProblems>, action: 'published' | 'resumed' = 'published'): never {
+  throw new AppError('invalid_request', `the journey cannot be ${action}: ${problems[0]!.message}`, problems[0]!.path, problems);
 }
 
 /**
@@ -181,6 +181,8 @@ async function publishVersion(store: Store, tx: SqlExecutor, workspaceId: number
  * Pauses or resumes. While paused nobody enters and nobody moves; at resume, waits that came due
  * go on, goals reached meanwhile still count, but triggers that fired meanwhile (events, segment
  * entries, schedule runs) do not enrol anyone: a pause is the operator's stop button.
+ * Resuming checks what the running version names, as publishing does: a journey published before
+ * those checks existed may send a template that is gone, and would fail every such message.
  */
 export function setJourneyRunning(store: Store, workspaceId: number, journeyId: number, running: boolean, now: number): Promise<Journey> {
   return journeyWrites(store, async () => {
@@ -190,7 +192,10 @@ export function setJourneyRunning(store: Store, workspaceId: number, journeyId: 
     const sets = ['status = $3', 'updated_at = $4'];
     const params: (number | string | null)[] = [workspaceId, journeyId, running ? 'published' : 'paused', now];
     if (running) {
-      const trigger = triggerOf(await versionDefinition(store, workspaceId, journeyId, j.version))!;
+      const definition = await versionDefinition(store, workspaceId, journeyId, j.version);
+      const problems = await referenceProblems(store, workspaceId, definition);
+      if (problems.length > 0) refuse(problems, 'resumed');
+      const trigger = triggerOf(definition)!;
       const cursor = await triggerCursorNow(store, workspaceId, trigger, now);
       params.push(cursor.entryCursor, cursor.nextFireAt);
       sets.push('entry_cursor = COALESCE($5, entry_cursor)', 'next_fire_at = $6');
@@ -199,6 +204,27 @@ export function setJourneyRunning(store: Store, workspaceId: number, journeyId: 
     statusChanges++;
     return requireJourney(store, workspaceId, journeyId);
   });
+}
+
+/**
+ * Running and paused journeys, in every workspace, whose current version names a template,
+ * campaign or segment that is missing (or a template of another channel): what publishing and
+ * resuming refuse. Only a store written before those checks can hold one; `serve` names them at
+ * start, so an operator learns of them before their messages fail one by one.
+ */
+export async function journeysWithProblems(
+  store: Store,
+): Promise<{ workspaceId: number; journeyId: number; name: string; status: string; problems: ErrorBody[] }[]> {
+  const rows = await store.query<{ workspace_id: number; journey_id: number; name: string; status: string; version: number }>(
+    "SELECT workspace_id, journey_id, name, status, version FROM journeys WHERE status IN ('published', 'paused') ORDER BY workspace_id, journey_id",
+  );
+  const found = [];
+  for (const r of rows) {
+    const [workspaceId, journeyId] = [Number(r.workspace_id), Number(r.journey_id)];
+    const problems = await referenceProblems(store, workspaceId, await versionDefinition(store, workspaceId, journeyId, Number(r.version)));
+    if (problems.length > 0) found.push({ workspaceId, journeyId, name: r.name, status: r.status, problems });
+  }
+  return found;
 }
 
 /** Entry cursors that skip everything the trigger brought before `now`. */

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { buildServer } from '../../api/server.ts';
 import { systemClock } from '../../core/clock.ts';
 import type { Config } from '../../core/config.ts';
-import { defaultEngineOptions } from '../../journeys/index.ts';
+import { defaultEngineOptions, journeysWithProblems } from '../../journeys/index.ts';
 import { defaultProfileJobOptions } from '../../profiles/index.ts';
 import { defaultRefresherOptions } from '../../segments/index.ts';
 import { installDemoTemplates, runDemo } from '../../sim/index.ts';
@@ -95,6 +95,7 @@ export function registerServe(program: Command) {
       console.log(`Shopflow is serving on http://localhost:${config.port} (store: ${store.dialect} ${store.location})`);
       console.log(`  API description: http://localhost:${config.port}/api/openapi.json`);
       console.log(`  Web pages: Segment's analytics.js snippet, with this host in place of cdn.segment.com (docs/events.md)`);
+      await warnJourneysWithProblems(store);
       const shutdown = async (signal: string) => {
         console.log(`${signal}: finishing buffered writes and closing…`);
         await server.close();
@@ -104,4 +105,15 @@ export function registerServe(program: Command) {
       process.once('SIGINT', () => void shutdown('SIGINT'));
       process.once('SIGTERM', () => void shutdown('SIGTERM'));
     });
+}
+
+/** Names running journeys that would fail what they send (see journeysWithProblems); the server runs on. */
+async function warnJourneysWithProblems(store: Store): Promise<void> {
+  for (const j of await journeysWithProblems(store)) {
+    const problems = j.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+    console.warn(
+      `Warning: journey ${j.journeyId} "${j.name}" (workspace ${j.workspaceId}, ${j.status}) names what is missing: ${problems}. ` +
+        'What those nodes send fails until it exists again: create it, or edit the journey (docs/journeys.md).',
+    );
+  }
 }
