@@ -298,6 +298,61 @@ describe.each(engines)('journeys API (%s)', (engine) => {
     expect((await call('DELETE', `/api/segments/${sid}`)).status).toBe(204);
   });
 
+  it('keeps what an older version still sends to or reads while people are inside it', async () => {
+    const segment = await call('POST', '/api/segments', {
+      name: 'VIPs',
+      definition: { type: 'trait', trait: 'vip', op: 'eq', value: true },
+      refresh: { mode: 'realtime' },
+    });
+    expect(segment.status, JSON.stringify(segment.body)).toBe(201);
+    const sid = segment.body.segmentId;
+    expect((await call('POST', '/api/templates', placeholderTemplate('v1-later', 'sms'))).status).toBe(201);
+    const v1 = {
+      nodes: [
+        { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Versioned Signup' } },
+        { id: 'wait', type: 'wait', wait: { kind: 'duration', duration: '1d' } },
+        {
+          id: 'vip',
+          type: 'condition',
+          cases: [{ branch: 'yes', when: { kind: 'audience', definition: { type: 'in_segment', segmentId: sid } } }],
+          otherwise: 'no',
+        },
+        { id: 'later', type: 'send', channel: 'sms', template: 'v1-later' },
+        { id: 'done', type: 'exit' },
+      ],
+      edges: [
+        { from: 'in', to: 'wait' },
+        { from: 'wait', to: 'vip' },
+        { from: 'vip', to: 'later', branch: 'no' },
+        { from: 'vip', to: 'done', branch: 'yes' },
+      ],
+    };
+    const created = await call('POST', '/api/journeys', { name: 'Versioned', definition: v1 });
+    const vid = created.body.journeyId;
+    const published = await call('POST', `/api/journeys/${vid}/publish`);
+    expect(published.status, JSON.stringify(published.body)).toBe(200);
+    await track('vic', 'Versioned Signup');
+    await tick();
+    // Version 2 sends another template and reads no segment; vic stays on version 1, waiting.
+    const v2 = { ...v1, nodes: [v1.nodes[0], v1.nodes[1], { id: 'later', type: 'send', channel: 'push', template: 'nudge' }] };
+    v2.edges = [v1.edges[0]!, { from: 'wait', to: 'later' }];
+    expect((await call('PUT', `/api/journeys/${vid}`, { name: 'Versioned', definition: v2 })).body.version).toBe(2);
+    expect(await call('DELETE', '/api/templates/v1-later')).toMatchObject({
+      status: 409,
+      body: { message: expect.stringContaining('"Versioned"') },
+    });
+    expect((await call('PUT', '/api/templates/v1-later', placeholderTemplate('v1-later', 'email'))).status).toBe(409);
+    expect((await call('DELETE', `/api/segments/${sid}`)).status).toBe(409);
+    // Once nobody is left on version 1, both may go.
+    clock.advance(25 * HOUR);
+    await tick();
+    const path = await call('GET', `/api/journeys/${vid}/people/vic`);
+    expect(path.body.instances[0]).toMatchObject({ version: 1, status: 'completed' });
+    expect((await call('DELETE', '/api/templates/v1-later')).status).toBe(204);
+    expect((await call('DELETE', `/api/segments/${sid}`)).status).toBe(204);
+    expect((await call('DELETE', `/api/journeys/${vid}`)).status).toBe(204);
+  });
+
   it('needs the admin key', async () => {
     const res = await h.server.app.inject({ method: 'GET', url: '/api/journeys' });
     expect(res.statusCode).toBe(401);

@@ -7,6 +7,7 @@ export { type InstancePath, type JourneyStats, journeyStats, listOutbox, type No
 export {
   archiveJourney,
   createJourney,
+  definitionsInUse,
   type Journey,
   type JourneyInput,
   journeyInputSchema,

@@ -67,9 +67,36 @@ export async function listJourneys(db: SqlExecutor, workspaceId: number): Promis
   return rows.map(toJourney);
 }
 
-/** The journeys, archived ones aside, whose current definition reads segment `segmentId` (entry, condition, recommendation). */
+/**
+ * What each journey that is not archived may still run: its definition (a draft's, or the latest
+ * version's) and every older version people are still inside, since an edit leaves them on theirs.
+ * What these name must not be deleted, archived or changed under them.
+ */
+export async function definitionsInUse(
+  db: SqlExecutor,
+  workspaceId: number,
+): Promise<{ journey: Journey; definitions: JourneyDefinition[] }[]> {
+  const journeys = await listJourneys(db, workspaceId);
+  const older = await db.query<{ journey_id: number; version: number }>(
+    `SELECT DISTINCT i.journey_id, i.version FROM journey_instances i
+       JOIN journeys j ON j.workspace_id = i.workspace_id AND j.journey_id = i.journey_id AND i.version <> j.version
+     WHERE i.workspace_id = $1 AND i.status = 'active'`,
+    [workspaceId],
+  );
+  return Promise.all(
+    journeys.map(async (journey) => {
+      const versions = older.filter((r) => Number(r.journey_id) === journey.journeyId).map((r) => Number(r.version));
+      const definitions = await Promise.all(versions.map((v) => versionDefinition(db, workspaceId, journey.journeyId, v)));
+      return { journey, definitions: [journey.definition, ...definitions] };
+    }),
+  );
+}
+
+/** The journeys, archived ones aside, that read segment `segmentId` (entry, condition, recommendation) in a definition in use. */
 export async function journeysReadingSegment(db: SqlExecutor, workspaceId: number, segmentId: number): Promise<Journey[]> {
-  return (await listJourneys(db, workspaceId)).filter((j) => j.definition.nodes.some((n) => segmentsRead(n).includes(segmentId)));
+  return (await definitionsInUse(db, workspaceId))
+    .filter(({ definitions }) => definitions.some((d) => d.nodes.some((n) => segmentsRead(n).includes(segmentId))))
+    .map(({ journey }) => journey);
 }
 
 export async function requireJourney(db: SqlExecutor, workspaceId: number, journeyId: number): Promise<Journey> {

@@ -1,5 +1,5 @@
 import { AppError, type ErrorBody } from '../../core/errors.ts';
-import { listJourneys, messagesOf } from '../../journeys/index.ts';
+import { definitionsInUse, messagesOf } from '../../journeys/index.ts';
 import type { SqlExecutor, Store } from '../../store/index.ts';
 import { compileMjml } from './mjml.ts';
 import { checkSyntax, defaultRenderLimits } from './sandbox.ts';
@@ -146,11 +146,13 @@ export async function deleteTemplate(store: Store, workspaceId: number, name: st
   await store.query('DELETE FROM templates WHERE workspace_id = $1 AND name = $2', [workspaceId, name]);
 }
 
-/** The journeys, archived ones aside, that send with template `name` on a channel `on` accepts (also as a fallback). */
+/** The journeys, archived ones aside, that send with template `name` on a channel `on` accepts (also as a fallback) in a definition in use. */
 async function journeysSending(store: Store, workspaceId: number, name: string, on: (channel: string) => boolean) {
-  return (await listJourneys(store, workspaceId)).filter((j) =>
-    j.definition.nodes.some((n) => messagesOf(n).some((m) => m.template === name && on(m.channel))),
-  );
+  return (await definitionsInUse(store, workspaceId))
+    .filter(({ definitions }) =>
+      definitions.some((d) => d.nodes.some((n) => messagesOf(n).some((m) => m.template === name && on(m.channel)))),
+    )
+    .map(({ journey }) => journey);
 }
 
 const names = (journeys: { name: string }[]) => journeys.map((j) => `"${j.name}"`).join(', ');
