@@ -22,6 +22,18 @@ const welcome = {
   settings: { goal: { event: 'Order Completed' }, holdoutPercent: 10 },
 };
 
+/** A journey that sends one message on entry, as `POST /api/journeys` takes it. */
+const entryThenSend = (name: string, trigger: Record<string, unknown>, channel: string, template: string) => ({
+  name,
+  definition: {
+    nodes: [
+      { id: 'in', type: 'entry', trigger },
+      { id: 'hi', type: 'send', channel, template },
+    ],
+    edges: [{ from: 'in', to: 'hi' }],
+  },
+});
+
 describe.each(engines)('journeys API (%s)', (engine) => {
   let h: Harness;
   const clock = new VirtualClock(START);
@@ -191,16 +203,11 @@ describe.each(engines)('journeys API (%s)', (engine) => {
   });
 
   it('refuses to resume a journey whose template is gone (published before publishing checked), until it is back', async () => {
-    const created = await call('POST', '/api/journeys', {
-      name: 'Old welcome',
-      definition: {
-        nodes: [
-          { id: 'in', type: 'entry', trigger: { kind: 'event', event: 'Old Signed Up' } },
-          { id: 'hi', type: 'send', channel: 'sms', template: 'old-hello' },
-        ],
-        edges: [{ from: 'in', to: 'hi' }],
-      },
-    });
+    const created = await call(
+      'POST',
+      '/api/journeys',
+      entryThenSend('Old welcome', { kind: 'event', event: 'Old Signed Up' }, 'sms', 'old-hello'),
+    );
     expect((await call('POST', '/api/templates', placeholderTemplate('old-hello', 'sms'))).status).toBe(201);
     const oldId = created.body.journeyId;
     expect((await call('POST', `/api/journeys/${oldId}/publish`)).status).toBe(200);
@@ -225,16 +232,7 @@ describe.each(engines)('journeys API (%s)', (engine) => {
   });
 
   it('enrols through the API (idempotent), and archives', async () => {
-    const created = await call('POST', '/api/journeys', {
-      name: 'By API',
-      definition: {
-        nodes: [
-          { id: 'in', type: 'entry', trigger: { kind: 'api', key: 'ticket' } },
-          { id: 'tell', type: 'send', channel: 'sms', template: 'ticket-update' },
-        ],
-        edges: [{ from: 'in', to: 'tell' }],
-      },
-    });
+    const created = await call('POST', '/api/journeys', entryThenSend('By API', { kind: 'api', key: 'ticket' }, 'sms', 'ticket-update'));
     const apiId = created.body.journeyId;
     expect((await call('POST', `/api/journeys/${apiId}/enroll`, { userId: 'ann', key: 'T1' })).status).toBe(409);
     await call('POST', `/api/journeys/${apiId}/publish`);
@@ -278,16 +276,11 @@ describe.each(engines)('journeys API (%s)', (engine) => {
     });
     expect(segment.status, JSON.stringify(segment.body)).toBe(201);
     const sid = segment.body.segmentId;
-    const reader = await call('POST', '/api/journeys', {
-      name: 'Buyers thanks',
-      definition: {
-        nodes: [
-          { id: 'in', type: 'entry', trigger: { kind: 'segment', segmentId: sid } },
-          { id: 'hi', type: 'send', channel: 'email', template: 'welcome' },
-        ],
-        edges: [{ from: 'in', to: 'hi' }],
-      },
-    });
+    const reader = await call(
+      'POST',
+      '/api/journeys',
+      entryThenSend('Buyers thanks', { kind: 'segment', segmentId: sid }, 'email', 'welcome'),
+    );
     expect((await call('POST', `/api/journeys/${reader.body.journeyId}/publish`)).status).toBe(200);
     const refused = await call('DELETE', `/api/segments/${sid}`);
     expect(refused).toMatchObject({
