@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { couponPaths, couponSchemas } from '../src/api/openapi-coupons.ts';
-import { generateCodes, issueToPerson, redeemCoupon } from '../src/commerce/coupons/index.ts';
+import { generateCodes, issueInTransaction, issueToPerson, redeemCoupon } from '../src/commerce/coupons/index.ts';
 import { DAY, VirtualClock } from '../src/core/clock.ts';
 import { openStore, type Store } from '../src/store/index.ts';
 import { engines } from './engines.ts';
@@ -108,6 +108,25 @@ describe.each(engines)('coupons API (%s)', (engine) => {
     member = first.body.coupon.code;
     const mine = await api('GET', '/api/people/mia/coupons');
     expect(mine.body.coupons.map((c: { code: string; state: string }) => [c.code, c.state])).toEqual([[member, 'issued']]);
+  });
+
+  it('leaves out a code that would collide with a stored one (same issue key, or the person slot), without failing', async () => {
+    const id = await campaign({ name: 'collide', discount: { kind: 'amount', value: 5 }, perPersonLimit: null });
+    const ws = h.keys.workspaceId;
+    const issueNow = (key: string) => h.store.transaction((tx) => issueInTransaction(tx, h.store.dialect, ws, id, 9001, key, clock.now()));
+    const first = await issueNow('race-1');
+    expect(first).toMatchObject({ code: expect.any(String), reason: null });
+    // The same issue key again, as a retry racing the first would meet it (the API reads it first,
+    // this does not): nothing new is stored, and the stored code answers.
+    expect(await issueNow('race-1')).toEqual(first);
+    // The person's next slot is taken: they hold one code, numbered 2 (as a merge may leave it).
+    await h.store.query('UPDATE coupon_codes SET person_seq = 2 WHERE workspace_id = $1 AND code = $2', [ws, first!.code]);
+    expect(await issueNow('race-2')).toEqual({ code: null, reason: 'code_conflict' });
+    const stored = await h.store.query<{ n: number }>(
+      'SELECT count(*) AS n FROM coupon_codes WHERE workspace_id = $1 AND campaign_id = $2',
+      [ws, id],
+    );
+    expect(Number(stored[0]!.n)).toBe(1);
   });
 
   it('member-only coupons: issued to members only, redeemed at the till by a named member, once', async () => {

@@ -147,16 +147,34 @@ async function insertCodes(ctx: IssueContext, source: CodeSource): Promise<void>
   };
   const dbl = ctx.dialect === 'duckdb' ? 'DOUBLE' : 'DOUBLE PRECISION';
   const codes = source.sql(p);
+  const [ws, cid] = [p(ctx.workspaceId), p(ctx.campaign.campaignId)];
+  // A row that would collide with a stored code (its issue key, the person's slot, or the code) is
+  // left out. PostgreSQL does that with ON CONFLICT DO NOTHING, which also waits for a concurrent
+  // issuer. DuckDB cannot be given ON CONFLICT here: on a table with three unique keys its cost
+  // grows much faster than the rows (100,000 codes next to 100,000 stored took 44.7 s, against 1.6 s
+  // this way; docs/benchmarks.md, session 22). There anti-joins leave those rows out, and a
+  // concurrent issuer makes the loser's commit fail (retryLostCommitRace, or the journey's next
+  // tick). Rows of one statement never collide with each other: one per issue key and slot in
+  // coupon_issue, and a generated code repeats within a million with odds of about 1e-8 (the
+  // statement then fails and is redone with fresh codes).
+  const stored = (alias: string, on: string) => `LEFT JOIN coupon_codes ${alias} ON ${alias}.workspace_id = ${ws} AND ${on}`;
+  const guard =
+    ctx.dialect === 'duckdb'
+      ? `${stored('same_key', 'same_key.issue_key = x.issue_key')}
+         ${stored('same_slot', `same_slot.campaign_id = ${cid} AND same_slot.user_key = x.user_key AND same_slot.person_seq = x.person_seq`)}
+         ${stored('same_code', 'same_code.code = c.code')}
+         WHERE same_key.issue_key IS NULL AND same_slot.code IS NULL AND same_code.code IS NULL`
+      : 'ON CONFLICT DO NOTHING';
   await ctx.tx.query(
     `INSERT INTO coupon_codes (workspace_id, code, campaign_id, user_key, person_seq, issue_key, journey_id, instance_id, node_id,
        kind, value, max_discount, min_spend, cost, issued_at, valid_from, expires_at, state)
-     SELECT CAST(${p(ctx.workspaceId)} AS INTEGER), c.code, CAST(${p(ctx.campaign.campaignId)} AS BIGINT), x.user_key, x.person_seq, x.issue_key,
+     SELECT CAST(${ws} AS INTEGER), c.code, CAST(${cid} AS BIGINT), x.user_key, x.person_seq, x.issue_key,
        CAST(${p(ctx.journeyId)} AS BIGINT), x.instance_id, CAST(${p(ctx.nodeId)} AS TEXT), CAST(${p(t.kind)} AS TEXT), x.value,
        CAST(${p(t.maxDiscount)} AS ${dbl}), CAST(${p(t.minSpend)} AS ${dbl}), ${costSql(t, 'x.value')},
        CAST(${p(ctx.now)} AS BIGINT), CAST(${p(t.validFrom)} AS BIGINT), CAST(${p(t.expiresAt)} AS BIGINT), 'issued'
      FROM (SELECT *, row_number() OVER (ORDER BY seq) AS k FROM coupon_issue WHERE reason IS NULL) x
      JOIN ${codes} c ON c.k = x.k
-     ON CONFLICT DO NOTHING`,
+     ${guard}`,
     params as never,
   );
 }
