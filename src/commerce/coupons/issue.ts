@@ -151,8 +151,8 @@ async function insertCodes(ctx: IssueContext, source: CodeSource): Promise<void>
   // A row that would collide with a stored code (its issue key, the person's slot, or the code) is
   // left out. PostgreSQL does that with ON CONFLICT DO NOTHING, which also waits for a concurrent
   // issuer. DuckDB cannot be given ON CONFLICT here: on a table with three unique keys its cost
-  // grows much faster than the rows (100,000 codes next to 100,000 stored took 44.7 s, against 1.6 s
-  // this way; docs/benchmarks.md, session 22). There anti-joins leave those rows out, and a
+  // grows much faster than the rows (100,000 codes next to 100,000 stored took 45–55 s, against about
+  // 2 s this way; docs/benchmarks.md, session 22). There anti-joins leave those rows out, and a
   // concurrent issuer makes the loser's commit fail (retryLostCommitRace, or the journey's next
   // tick). Rows of one statement never collide with each other: one per issue key and slot in
   // coupon_issue, and a generated code repeats within a million with odds of about 1e-8 (the
