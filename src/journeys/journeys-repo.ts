@@ -234,10 +234,11 @@ export function setJourneyRunning(store: Store, workspaceId: number, journeyId: 
 }
 
 /**
- * Running and paused journeys, in every workspace, whose current version names a template,
- * campaign or segment that is missing (or a template of another channel): what publishing and
- * resuming refuse. Only a store written before those checks can hold one; `serve` names them at
- * start, so an operator learns of them before their messages fail one by one.
+ * Running and paused journeys, in every workspace, that name a template, campaign or segment that
+ * is missing (or a template of another channel): in their current version, what publishing and
+ * resuming refuse, or in an older version people are still inside (its problems say which). Only a
+ * store written before those checks can hold one; `serve` names them at start, so an operator
+ * learns of them before their messages fail one by one.
  */
 export async function journeysWithProblems(
   store: Store,
@@ -245,10 +246,22 @@ export async function journeysWithProblems(
   const rows = await store.query<{ workspace_id: number; journey_id: number; name: string; status: string; version: number }>(
     "SELECT workspace_id, journey_id, name, status, version FROM journeys WHERE status IN ('published', 'paused') ORDER BY workspace_id, journey_id",
   );
+  const older = await store.query<{ workspace_id: number; journey_id: number; version: number }>(
+    `SELECT DISTINCT i.workspace_id, i.journey_id, i.version FROM journey_instances i
+       JOIN journeys j ON j.workspace_id = i.workspace_id AND j.journey_id = i.journey_id AND i.version <> j.version
+     WHERE i.status = 'active' AND j.status IN ('published', 'paused') ORDER BY i.version`,
+  );
   const found = [];
   for (const r of rows) {
     const [workspaceId, journeyId] = [Number(r.workspace_id), Number(r.journey_id)];
-    const problems = await referenceProblems(store, workspaceId, await versionDefinition(store, workspaceId, journeyId, Number(r.version)));
+    const problemsOf = async (version: number) =>
+      referenceProblems(store, workspaceId, await versionDefinition(store, workspaceId, journeyId, version));
+    const problems = await problemsOf(Number(r.version));
+    for (const o of older) {
+      if (Number(o.workspace_id) !== workspaceId || Number(o.journey_id) !== journeyId) continue;
+      const version = Number(o.version);
+      for (const p of await problemsOf(version)) problems.push({ ...p, message: `version ${version} (people still inside): ${p.message}` });
+    }
     if (problems.length > 0) found.push({ workspaceId, journeyId, name: r.name, status: r.status, problems });
   }
   return found;
