@@ -16,8 +16,12 @@ export function shopflow(args: string[], env: Record<string, string> = {}) {
 }
 
 /** Starts `shopflow serve …` and resolves once it listens. */
-export function startServe(args: string[]): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, 'serve', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startServe(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', main, 'serve', ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   return new Promise((resolve, reject) => {
     const onData = (d: Buffer) => {

@@ -38,6 +38,14 @@ export const configSchema = z.object({
     .default(500)
     .describe('How often journeys advance when nothing nudges them (new events wake the engine at once)'),
   dispatchTickMs: z.coerce.number().int().min(10).default(250).describe('How often queued messages are looked for and delivered'),
+  dispatchLeaseMs: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(120_000)
+    .describe(
+      'PostgreSQL, several processes: how long a message claimed by a process that stopped answering waits before another takes it over',
+    ),
   publicUrl: z
     .string()
     .url()
@@ -82,6 +90,7 @@ export const configEnv: Partial<Record<keyof Config, string>> = {
   segmentTimeRefreshMs: 'SHOPFLOW_SEGMENT_TIME_REFRESH_MS',
   journeyTickMs: 'SHOPFLOW_JOURNEY_TICK_MS',
   dispatchTickMs: 'SHOPFLOW_DISPATCH_TICK_MS',
+  dispatchLeaseMs: 'SHOPFLOW_DISPATCH_LEASE_MS',
   publicUrl: 'SHOPFLOW_PUBLIC_URL',
   allowPrivateNetworks: 'SHOPFLOW_ALLOW_PRIVATE_NETWORKS',
   traitsTickMs: 'SHOPFLOW_TRAITS_TICK_MS',

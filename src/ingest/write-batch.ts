@@ -1,5 +1,5 @@
 import type { ColumnSpec, SqlExecutor, Store } from '../store/index.ts';
-import { columnTypes, takeKeys } from '../store/index.ts';
+import { advisoryLock, columnTypes, takeKeys } from '../store/index.ts';
 import { recordMergesAndConflicts } from './identity-records.ts';
 import type { NormalizedEvent } from './normalized-event.ts';
 import { personRowTables } from './person-tables.ts';
@@ -177,7 +177,7 @@ export async function writeBatch(store: Store, workspaceId: number, batch: reado
   let resolution: Resolution | null = null;
   const result = await store.transaction(async (tx) => {
     // Several PostgreSQL processes may ingest at once; identity resolution must see one order.
-    if (store.dialect === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7001, $1)', [workspaceId]);
+    if (store.dialect === 'postgres') await tx.query(`SELECT pg_advisory_xact_lock(${advisoryLock.identities}, $1)`, [workspaceId]);
     const events = await dropDuplicates(store, tx, workspaceId, batch);
     if (events.length === 0) return { storedIds: new Set<string>(), stored: 0, duplicates: batch.length, merges: 0, conflicts: 0 };
     const r = await resolveIdentities(tx, workspaceId, events, store.identityCache, (n) => takeKeys(store, 'user_key', n));

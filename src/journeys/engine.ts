@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
-import type { Session, Store } from '../store/index.ts';
+import { advisoryLock, type Session, type Store } from '../store/index.ts';
 import { stepThrough } from './advance.ts';
 import type { NodeType, Trigger } from './definition.ts';
 import { enroll, entryNode, triggerKey } from './enroll.ts';
@@ -115,12 +115,14 @@ export class JourneyEngine {
   /** On PostgreSQL, runs `fn` only if no other process is advancing this journey. */
   private async withLease<T>(session: Session, j: RunningJourney, fn: () => Promise<T>): Promise<T | null> {
     if (this.store.dialect !== 'postgres') return fn();
-    const [lock] = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(7002, $1) AS ok', [Number(j.journey_id)]);
+    const [lock] = await session.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${advisoryLock.journey}, $1) AS ok`, [
+      Number(j.journey_id),
+    ]);
     if (!lock?.ok) return null;
     try {
       return await fn();
     } finally {
-      await session.query('SELECT pg_advisory_unlock(7002, $1)', [Number(j.journey_id)]);
+      await session.query(`SELECT pg_advisory_unlock(${advisoryLock.journey}, $1)`, [Number(j.journey_id)]);
     }
   }
 

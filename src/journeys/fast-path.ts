@@ -1,4 +1,4 @@
-import type { Session, Store } from '../store/index.ts';
+import { advisoryLock, type Session, type Store } from '../store/index.ts';
 import { type StepScope, stepThrough } from './advance.ts';
 import type { JourneyDefinition } from './definition.ts';
 import { admitEventBatch, type EventBatch, entryNode, startingPoint, triggerKey } from './enroll.ts';
@@ -116,7 +116,9 @@ export class EventFastPath {
     return session.transaction(async (tx) => {
       if (dialect === 'postgres') {
         // The lock a tick holds while advancing this journey (engine.ts); held here until commit.
-        const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(7002, $1) AS ok', [j.journeyId]);
+        const [lock] = await tx.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${advisoryLock.journey}, $1) AS ok`, [
+          j.journeyId,
+        ]);
         if (!lock?.ok) return null;
       }
       const carried: JourneyEvents[] = [];

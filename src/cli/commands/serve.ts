@@ -87,6 +87,7 @@ export function registerServe(program: Command) {
         commerce: { tickMs: 5_000 },
         messaging: {
           tickMs: config.dispatchTickMs,
+          leaseMs: config.dispatchLeaseMs,
           publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
           outbound: { allowPrivateNetworks: config.allowPrivateNetworks },
         },

@@ -1,5 +1,5 @@
 import { SqlBuilder } from '../../segments/index.ts';
-import type { SqlExecutor, Store } from '../../store/index.ts';
+import { advisoryLock, type SqlExecutor, type Store } from '../../store/index.ts';
 import { normalizeCodeSql } from './codes.ts';
 import { insertCouponEvents } from './events.ts';
 import { followCouponMerges } from './merges.ts';
@@ -36,7 +36,9 @@ export function syncCoupons(store: Store, workspaceId: number, now: number): Pro
     store.session((session) =>
       session.transaction(async (tx) => {
         if (store.dialect === 'postgres') {
-          const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(7006, $1) AS ok', [workspaceId]);
+          const [lock] = await tx.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${advisoryLock.couponSync}, $1) AS ok`, [
+            workspaceId,
+          ]);
           if (!lock?.ok) return null;
         }
         const [state] = await tx.query<{ watermark: number | null }>(

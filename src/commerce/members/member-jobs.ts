@@ -1,7 +1,7 @@
 import type { Clock } from '../../core/clock.ts';
 import { serialQueue } from '../../core/serial-queue.ts';
 import { startTicker, type Ticker } from '../../core/ticker.ts';
-import type { SqlExecutor, Store } from '../../store/index.ts';
+import { advisoryLock, type SqlExecutor, type Store } from '../../store/index.ts';
 import { earnFromOrders } from './earn.ts';
 import { expireFallenDue } from './expiry.ts';
 import { joinFromEvents } from './join.ts';
@@ -156,11 +156,11 @@ export class MemberJobs {
   private async withWorkspaceLock<T>(workspaceId: number, fn: () => Promise<T>): Promise<T> {
     if (this.store.dialect !== 'postgres') return fn();
     return this.store.session(async (s) => {
-      await s.query('SELECT pg_advisory_lock(7006, $1)', [workspaceId]);
+      await s.query(`SELECT pg_advisory_lock(${advisoryLock.memberJobs}, $1)`, [workspaceId]);
       try {
         return await fn();
       } finally {
-        await s.query('SELECT pg_advisory_unlock(7006, $1)', [workspaceId]);
+        await s.query(`SELECT pg_advisory_unlock(${advisoryLock.memberJobs}, $1)`, [workspaceId]);
       }
     });
   }

@@ -1,5 +1,5 @@
 import type { Progress } from '../../cli/progress.ts';
-import type { Store } from '../../store/index.ts';
+import { advisoryLock, type Store } from '../../store/index.ts';
 import { dropDuplicates, fillMessageIds } from './dedupe.ts';
 import { type FileScan, messageIdPrefix } from './file-scan.ts';
 import { resolveInBulk } from './identities.ts';
@@ -53,7 +53,7 @@ export async function importEvents(
       const r = await session.transaction(async (tx) => {
         progress.start('import: write', 4);
         // Same lock as the API's writeBatch: one identity resolution at a time per workspace.
-        if (store.dialect === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7001, $1)', [workspaceId]);
+        if (store.dialect === 'postgres') await tx.query(`SELECT pg_advisory_xact_lock(${advisoryLock.identities}, $1)`, [workspaceId]);
         const duplicates = await dropDuplicates(tx, store.dialect, workspaceId);
         progress.update(1);
         await resolveInBulk(tx, store.dialect, workspaceId, now);

@@ -1,5 +1,5 @@
 import { serialQueue } from '../../core/serial-queue.ts';
-import type { SqlExecutor, Store } from '../../store/index.ts';
+import { advisoryLock, type SqlExecutor, type Store } from '../../store/index.ts';
 import { affinityColumns, affinityCtes, stageAffinity } from './category-affinity.ts';
 import { activeHourCtes, channelCtes } from './engagement.ts';
 import { getLifecycleRules, type LifecycleRules, lifecycleSql } from './lifecycle-rules.ts';
@@ -23,9 +23,6 @@ export interface RefreshResult {
   /** Elapsed time (a monotonic timer, reported only). */
   durationMs: number;
 }
-
-/** Separates refreshes of different processes on PostgreSQL (ingest uses 7001). */
-const ADVISORY_LOCK = 7301;
 
 /** Refreshes of one store run one at a time in this process: two would delete each other's rows. */
 const serialized = serialQueue();
@@ -98,7 +95,8 @@ export async function refreshComputedTraits(
           await stageAffinity(session, d, src, workspaceId, now);
         }
         return await session.transaction(async (tx) => {
-          if (store.dialect === 'postgres') await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_LOCK, workspaceId]);
+          if (store.dialect === 'postgres')
+            await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [advisoryLock.computedTraits, workspaceId]);
           let written = { people: 0, buyers: 0 };
           if (touchesPeople) {
             const inKeys = keys === null ? '' : ' AND user_key IN (SELECT unnest($2::BIGINT[]))';
@@ -138,7 +136,7 @@ export async function reapplyLifecycle(store: Store, workspaceId: number, now: n
   await serialized(store, async () => {
     const rules = await getLifecycleRules(store, workspaceId);
     await store.transaction(async (tx) => {
-      if (store.dialect === 'postgres') await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_LOCK, workspaceId]);
+      if (store.dialect === 'postgres') await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [advisoryLock.computedTraits, workspaceId]);
       await rescoreWorkspace(tx, workspaceId, rules, now);
     });
   });

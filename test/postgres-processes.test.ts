@@ -1,0 +1,200 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { systemClock } from '../src/core/clock.ts';
+import { createJourney, journeyDefinitionSchema, publishJourney } from '../src/journeys/index.ts';
+import { createTemplate, putChannelSettings } from '../src/messaging/index.ts';
+import { openStore, type Store } from '../src/store/index.ts';
+import { createWorkspace } from '../src/workspaces/index.ts';
+import { startServe } from './cli-process.ts';
+import { TwilioMock } from './mock-providers/twilio.ts';
+import { freePort } from './pg-server.ts';
+
+/**
+ * "On PostgreSQL many processes may share one database" (README, DESIGN.md), end to end: two real
+ * `shopflow serve` processes start at once on a new database, both take orders, and one is killed
+ * (SIGKILL) while it works. A client whose request to the dead server got no answer sends it again
+ * to the other, as a load balancer would. Every acknowledged order must be stored once, enter the
+ * order journey once and have its SMS sent at most once — by whichever process gets to it.
+ * (DuckDB allows one process per file; that a second one is refused is tested in durability.test.ts.)
+ */
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ORDERS = 60;
+/** The dead server's claimed messages go to the live one after this long (SHOPFLOW_DISPATCH_LEASE_MS). */
+const LEASE_MS = 2_000;
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A new, empty PostgreSQL database (not migrated: the servers do that) and its URL. */
+async function emptyDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const base = inject('pgUrl');
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: base });
+    await c.connect();
+    await c.query(sql);
+    await c.end();
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  return { url: base.replace(/\/postgres$/, `/${name}`), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/** The shop: a workspace, SMS through the Twilio mock, and a published journey texting every placed order. */
+async function setUpShop(store: Store, twilio: TwilioMock): Promise<{ writeKey: string; workspaceId: number }> {
+  const now = systemClock.now();
+  const ws = await createWorkspace(store, 'shop', now);
+  await createTemplate(
+    store,
+    ws.workspaceId,
+    { name: 'order-sms', channel: 'sms', fields: { text: 'Order {{ event.order_id }} is in' } },
+    now,
+  );
+  await putChannelSettings(store, ws.workspaceId, 'sms', twilio.smsChannel(), now);
+  const definition = journeyDefinitionSchema.parse({
+    nodes: [
+      { id: 'placed', type: 'entry', trigger: { kind: 'event', event: 'Order Placed', key: 'order_id' } },
+      { id: 'confirm', type: 'send', channel: 'sms', template: 'order-sms', transactional: true },
+    ],
+    edges: [{ from: 'placed', to: 'confirm' }],
+  });
+  const j = await createJourney(store, ws.workspaceId, { name: 'Order texts', definition }, now);
+  await publishJourney(store, ws.workspaceId, j.journeyId, now);
+  return { writeKey: ws.writeKey, workspaceId: ws.workspaceId };
+}
+
+/** One order's request: who the shopper is (with a phone), then the order. */
+function orderBatch(i: number) {
+  const userId = `shopper-${i}`;
+  return {
+    batch: [
+      { type: 'identify', userId, messageId: `id-${i}`, traits: { phone: `+1415555${String(1000 + i)}` } },
+      {
+        type: 'track',
+        userId,
+        messageId: `order-${i}`,
+        event: 'Order Placed',
+        properties: { order_id: `o-${i}`, total: 20 + i, currency: 'USD', products: [{ product_id: 'p1', price: 20 + i, quantity: 1 }] },
+      },
+    ],
+  };
+}
+
+describe('two servers on one PostgreSQL database', () => {
+  it('start together, share the orders, and when one is killed every acknowledged order is texted once at most', async () => {
+    const db = await emptyDatabase();
+    const twilio = new TwilioMock('AC0123456789abcdef0123456789abcdef', 'token');
+    await twilio.start();
+    const servers: Awaited<ReturnType<typeof startServe>>[] = [];
+    try {
+      const env = {
+        SHOPFLOW_ALLOW_PRIVATE_NETWORKS: 'true',
+        SHOPFLOW_DISPATCH_LEASE_MS: String(LEASE_MS),
+        SHOPFLOW_JOURNEY_TICK_MS: '200',
+        SHOPFLOW_DISPATCH_TICK_MS: '100',
+      };
+      const start = async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'shopflow-pg2-'));
+        dirs.push(dir);
+        const port = await freePort();
+        const server = await startServe(
+          ['--store', db.url, '--data', dir, '--port', String(port), '--no-demo', '--log-level', 'warn'],
+          env,
+        );
+        return { ...server, url: `http://127.0.0.1:${port}` };
+      };
+      // Both at once on an empty database: one migrates and creates the default workspace, the other waits or finds them done.
+      const [a, b] = await Promise.all([start(), start()]);
+      servers.push(a, b);
+
+      const store = await openStore({ url: db.url, dataDir: '.', dedupeDays: 8 }, systemClock);
+      try {
+        const { writeKey, workspaceId } = await setUpShop(store, twilio);
+        const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
+        const post = (url: string, i: number) =>
+          fetch(`${url}/v1/batch`, {
+            method: 'POST',
+            headers: { authorization: auth, 'content-type': 'application/json' },
+            body: JSON.stringify(orderBatch(i)),
+          }).then((r) => r.status);
+
+        // Two clients, one per server; server b dies a third of the way through its orders.
+        const acknowledged = new Set<number>();
+        const resent: number[] = [];
+        const client = async (server: typeof a, orders: number[], killAfter?: number) => {
+          for (const [n, i] of orders.entries()) {
+            // Killed a moment after this request left: it may be stored and unanswered, stored and enrolled, or lost.
+            if (n === killAfter) setTimeout(() => server.child.kill('SIGKILL'), 3);
+            const status = await post(server.url, i).catch(() => null);
+            if (status === 200) acknowledged.add(i);
+            else {
+              expect(server).toBe(b);
+              resent.push(i);
+              expect(await post(a.url, i)).toBe(200);
+              acknowledged.add(i);
+            }
+          }
+        };
+        const all = Array.from({ length: ORDERS }, (_, i) => i);
+        await Promise.all([
+          client(
+            a,
+            all.filter((i) => i % 2 === 0),
+          ),
+          client(
+            b,
+            all.filter((i) => i % 2 === 1),
+            ORDERS / 6,
+          ),
+        ]);
+        expect(acknowledged.size).toBe(ORDERS);
+        expect(resent.length).toBeGreaterThan(0);
+
+        // Settled: every order's message is sent, or (taken by b as it died) known to be in doubt.
+        const deadline = Date.now() + 45_000;
+        let rows: { instance_key: string; status: string; n: number }[] = [];
+        for (;;) {
+          rows = await store.query(
+            `SELECT i.instance_key, o.status, count(*) OVER (PARTITION BY i.instance_key) AS n
+             FROM journey_instances i LEFT JOIN outbox o ON o.workspace_id = i.workspace_id AND o.instance_id = i.instance_id
+             WHERE i.workspace_id = $1`,
+            [workspaceId],
+          );
+          const settled = rows.filter((r) => r.status === 'sent' || r.status === 'unknown');
+          if (settled.length === ORDERS) break;
+          if (Date.now() > deadline) {
+            throw new Error(`not settled: ${JSON.stringify(rows.filter((r) => r.status !== 'sent'))}; server a said: ${a.output()}`);
+          }
+          await sleep(200);
+        }
+
+        // Every order stored once, entered once, one outbox row each.
+        const stored = await store.query<{ message_id: string }>(
+          `SELECT message_id FROM events WHERE workspace_id = $1 AND event = 'Order Placed'`,
+          [workspaceId],
+        );
+        expect(stored.map((r) => r.message_id).sort()).toEqual(all.map((i) => `order-${i}`).sort());
+        expect(rows.map((r) => r.instance_key).sort()).toEqual(all.map((i) => `o-${i}`).sort());
+        expect(rows.every((r) => Number(r.n) === 1)).toBe(true);
+        // Nobody texted twice; every message marked sent reached the provider.
+        const texted = twilio.delivered.map((d) => d.to);
+        expect(new Set(texted).size).toBe(texted.length);
+        const sent = rows.filter((r) => r.status === 'sent').length;
+        expect(texted.length).toBeGreaterThanOrEqual(sent);
+        expect(texted.length).toBeLessThanOrEqual(ORDERS);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      for (const s of servers) s.child.kill('SIGKILL');
+      await twilio.stop();
+      await db.drop();
+    }
+  }, 120_000);
+});
