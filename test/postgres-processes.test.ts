@@ -15,7 +15,7 @@ import { freePort } from './pg-server.ts';
 
 /**
  * "On PostgreSQL many processes may share one database" (README, DESIGN.md), end to end: two real
- * `shopflow serve` processes start at once on a new database, both take orders, and one is killed
+ * `shopflow serve` processes start at once on a new database (one loads the demo shop), both take orders, and one is killed
  * (SIGKILL) while it works. A client whose request to the dead server got no answer sends it again
  * to the other, as a load balancer would. Every acknowledged order must be stored once, enter the
  * order journey once and have its SMS sent at most once — by whichever process gets to it.
@@ -103,18 +103,22 @@ describe('two servers on one PostgreSQL database', () => {
         const dir = mkdtempSync(join(tmpdir(), 'shopflow-pg2-'));
         dirs.push(dir);
         const port = await freePort();
-        const server = await startServe(
-          ['--store', db.url, '--data', dir, '--port', String(port), '--no-demo', '--log-level', 'warn'],
-          env,
-        );
+        const server = await startServe(['--store', db.url, '--data', dir, '--port', String(port), '--log-level', 'warn'], env);
         return { ...server, url: `http://127.0.0.1:${port}` };
       };
-      // Both at once on an empty database: one migrates and creates the default workspace, the other waits or finds them done.
+      // Both at once on an empty database: one migrates, creates the default workspace and loads the
+      // demo shop; the other waits for each and finds it done.
       const [a, b] = await Promise.all([start(), start()]);
       servers.push(a, b);
+      const loaded = [a, b].map((s) => /Demo data: .*?, ([\d,]+) events/.exec(s.output())?.[1]).filter((n) => n !== undefined);
+      expect(loaded).toHaveLength(1);
 
       const store = await openStore({ url: db.url, dataDir: '.', dedupeDays: 8 }, systemClock);
       try {
+        const [demo] = await store.query<{ n: number }>(
+          `SELECT count(*) AS n FROM events e JOIN workspaces w ON w.workspace_id = e.workspace_id AND w.name = 'default'`,
+        );
+        expect(Number(demo?.n)).toBe(Number(loaded[0]!.replaceAll(',', '')));
         const { writeKey, workspaceId } = await setUpShop(store, twilio);
         const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
         const post = (url: string, i: number) =>

@@ -60,18 +60,12 @@ export function fileMustExist(path: string, what: string): string {
 
 /**
  * First start: a workspace named "default", its keys printed once and kept in the data folder.
- * On PostgreSQL another process starting at the same moment may create it first: then this one
- * goes on without keys to print (the other printed and saved them).
+ * Callers hold the `firstStart` lock (see whileLocked), so that of processes starting together
+ * on a new PostgreSQL database one makes it and the others find it.
  */
 export async function ensureDefaultWorkspace(store: Store, dataDir: string): Promise<void> {
   if ((await countWorkspaces(store)) > 0) return;
-  let keys: Awaited<ReturnType<typeof createWorkspace>>;
-  try {
-    keys = await createWorkspace(store, 'default', systemClock.now());
-  } catch (err) {
-    if ((await countWorkspaces(store)) > 0) return;
-    throw err;
-  }
+  const keys = await createWorkspace(store, 'default', systemClock.now());
   const file = join(dataDir, 'default-workspace.json');
   writeFileSync(file, `${JSON.stringify({ workspace: keys.workspace, writeKey: keys.writeKey, adminKey: keys.adminKey }, null, 2)}\n`, {
     mode: 0o600,

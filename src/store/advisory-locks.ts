@@ -1,3 +1,5 @@
+import type { Store } from './port.ts';
+
 /**
  * The classes of PostgreSQL advisory locks (their first key; the second is a workspace or journey
  * id), in one list so that no two uses share a class by accident: a lock taken for one job would
@@ -14,6 +16,25 @@ export const advisoryLock = {
   memberJobs: 7006,
   /** Coupon lifecycle sync (redeemed, expired), per workspace. */
   couponSync: 7007,
+  /** A new store's default workspace and demo data (second key 0): made by one process only. */
+  firstStart: 7008,
   /** Computed-trait refreshes, per workspace. */
   computedTraits: 7301,
 } as const;
+
+/**
+ * Runs `fn` holding the advisory lock (`lock`, `key`) on a connection of its own, waiting for it
+ * while another process holds it (PostgreSQL; the lock goes with the connection if the process
+ * dies). On DuckDB, whose file has one writing process, it just runs `fn`.
+ */
+export async function whileLocked<T>(store: Store, lock: number, key: number, fn: () => Promise<T>): Promise<T> {
+  if (store.dialect !== 'postgres') return fn();
+  return store.session(async (s) => {
+    await s.query('SELECT pg_advisory_lock($1, $2)', [lock, key]);
+    try {
+      return await fn();
+    } finally {
+      await s.query('SELECT pg_advisory_unlock($1, $2)', [lock, key]);
+    }
+  });
+}

@@ -1,4 +1,4 @@
-export { advisoryLock } from './advisory-locks.ts';
+export { advisoryLock, whileLocked } from './advisory-locks.ts';
 export { arrayCast, columnTypes, jsonArrayAgg, jsonObject, jsonRecords, jsonText, keysIn, keysParam } from './dialect.ts';
 export { IdentityCache } from './identity-cache.ts';
 export { reserveKeys, takeKeys } from './key-ranges.ts';

@@ -1,4 +1,4 @@
-import { advisoryLock } from './advisory-locks.ts';
+import { advisoryLock, whileLocked } from './advisory-locks.ts';
 import { columnTypes } from './dialect.ts';
 import type { Dialect, Store } from './port.ts';
 
@@ -649,28 +649,22 @@ export const latestVersion = Math.max(...migrations.map((m) => m.version));
  * PostgreSQL, processes starting together on a new database take turns: without the lock both
  * would apply the first migration, and one would fail on a table the other had just created.
  */
-export async function migrate(store: Store, now: number): Promise<number[]> {
-  return store.session(async (s) => {
-    const lock = `(${advisoryLock.migrations}, 0)`;
-    if (store.dialect === 'postgres') await s.query(`SELECT pg_advisory_lock${lock}`);
-    try {
-      await s.query(
-        `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name ${columnTypes[store.dialect].text} NOT NULL, applied_at BIGINT NOT NULL)`,
-      );
-      const rows = await s.query<{ version: number }>('SELECT version FROM schema_migrations');
-      const applied = new Set(rows.map((r) => Number(r.version)));
-      const done: number[] = [];
-      for (const m of migrations) {
-        if (applied.has(m.version)) continue;
-        await s.transaction(async (tx) => {
-          for (const sql of m.up(store.dialect)) await tx.query(sql);
-          await tx.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, now]);
-        });
-        done.push(m.version);
-      }
-      return done;
-    } finally {
-      if (store.dialect === 'postgres') await s.query(`SELECT pg_advisory_unlock${lock}`);
+export function migrate(store: Store, now: number): Promise<number[]> {
+  return whileLocked(store, advisoryLock.migrations, 0, async () => {
+    await store.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name ${columnTypes[store.dialect].text} NOT NULL, applied_at BIGINT NOT NULL)`,
+    );
+    const rows = await store.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const applied = new Set(rows.map((r) => Number(r.version)));
+    const done: number[] = [];
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
+      await store.transaction(async (tx) => {
+        for (const sql of m.up(store.dialect)) await tx.query(sql);
+        await tx.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, now]);
+      });
+      done.push(m.version);
     }
+    return done;
   });
 }

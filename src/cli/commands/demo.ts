@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { systemClock } from '../../core/clock.ts';
 import { runDemo } from '../../sim/index.ts';
+import { advisoryLock, whileLocked } from '../../store/index.ts';
 import { wholeNumberFlag } from '../flags.ts';
 import { configFrom, defaultCdnowFile, ensureDefaultWorkspace, openConfiguredStore, type StoreFlags, workspaceIdOf } from '../open.ts';
 import { terminalProgress } from '../progress.ts';
@@ -41,7 +42,9 @@ export function registerDemo(program: Command) {
       };
       const store = await openConfiguredStore(configFrom(flags));
       try {
-        if (!flags.out && flags.workspace === 'default') await ensureDefaultWorkspace(store, configFrom(flags).dataDir);
+        if (!flags.out && flags.workspace === 'default') {
+          await whileLocked(store, advisoryLock.firstStart, 0, () => ensureDefaultWorkspace(store, configFrom(flags).dataDir));
+        }
         const workspaceId = flags.out ? 0 : await workspaceIdOf(store, flags.workspace);
         const summary = await runDemo(store, systemClock, workspaceId, options, terminalProgress());
         console.log(JSON.stringify(summary));

@@ -6,7 +6,7 @@ import { defaultEngineOptions, journeysWithProblems } from '../../journeys/index
 import { defaultProfileJobOptions } from '../../profiles/index.ts';
 import { defaultRefresherOptions } from '../../segments/index.ts';
 import { installDemoTemplates, runDemo } from '../../sim/index.ts';
-import type { Store } from '../../store/index.ts';
+import { advisoryLock, type Store, whileLocked } from '../../store/index.ts';
 import { configFrom, defaultCdnowFile, ensureDefaultWorkspace, openConfiguredStore, workspaceIdOf } from '../open.ts';
 import { terminalProgress } from '../progress.ts';
 
@@ -61,8 +61,11 @@ export function registerServe(program: Command) {
         logLevel: flags.logLevel,
       });
       const store = await openConfiguredStore(config);
-      await ensureDefaultWorkspace(store, config.dataDir);
-      await loadDemoIfEmpty(store, config);
+      // Processes starting together on a new PostgreSQL database: one makes the workspace and the demo, the others wait and find them.
+      await whileLocked(store, advisoryLock.firstStart, 0, async () => {
+        await ensureDefaultWorkspace(store, config.dataDir);
+        await loadDemoIfEmpty(store, config);
+      });
       const server = await buildServer({
         store,
         clock: systemClock,

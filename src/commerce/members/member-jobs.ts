@@ -1,7 +1,7 @@
 import type { Clock } from '../../core/clock.ts';
 import { serialQueue } from '../../core/serial-queue.ts';
 import { startTicker, type Ticker } from '../../core/ticker.ts';
-import { advisoryLock, type SqlExecutor, type Store } from '../../store/index.ts';
+import { advisoryLock, type SqlExecutor, type Store, whileLocked } from '../../store/index.ts';
 import { earnFromOrders } from './earn.ts';
 import { expireFallenDue } from './expiry.ts';
 import { joinFromEvents } from './join.ts';
@@ -153,16 +153,8 @@ export class MemberJobs {
   }
 
   /** PostgreSQL: one process at a time per workspace (the lock goes with the session if the process dies). */
-  private async withWorkspaceLock<T>(workspaceId: number, fn: () => Promise<T>): Promise<T> {
-    if (this.store.dialect !== 'postgres') return fn();
-    return this.store.session(async (s) => {
-      await s.query(`SELECT pg_advisory_lock(${advisoryLock.memberJobs}, $1)`, [workspaceId]);
-      try {
-        return await fn();
-      } finally {
-        await s.query(`SELECT pg_advisory_unlock(${advisoryLock.memberJobs}, $1)`, [workspaceId]);
-      }
-    });
+  private withWorkspaceLock<T>(workspaceId: number, fn: () => Promise<T>): Promise<T> {
+    return whileLocked(this.store, advisoryLock.memberJobs, workspaceId, fn);
   }
 
   start(intervalMs: number, log: (err: unknown) => void): void {
