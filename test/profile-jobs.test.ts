@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY, HOUR, MINUTE, VirtualClock } from '../src/core/clock.ts';
+import { ProfileJobs } from '../src/profiles/index.ts';
+import { openStore } from '../src/store/index.ts';
 import { engines } from './engines.ts';
 import { type Harness, startHarness } from './server-harness.ts';
 
@@ -80,5 +82,29 @@ describe.each(engines)('profile jobs on %s', (engine) => {
     expect(await h.server.profiles.tickWorkspace(h.keys.workspaceId)).toMatchObject({ traits: 'none', people: 0 });
     clock.advance(7 * HOUR);
     expect(await h.server.profiles.tickWorkspace(h.keys.workspaceId)).toMatchObject({ traits: 'full', people: 2 });
+  });
+
+  it('takes turns with another process (PostgreSQL) or another job in this one: the second finds the work done', async () => {
+    // Enough repeat buyers for the purchase model to be fitted and every prediction written.
+    const buyers = Array.from({ length: 60 }, (_, i) => `buyer-${i}`);
+    await send(buyers.flatMap((id, i) => [order(id, start - (30 + i) * DAY, 40), order(id, start - (i % 20) * DAY, 60)]));
+    clock.advance(DAY);
+    const other = engine === 'postgres' ? await openStore({ url: h.url, dataDir: '.', dedupeDays: 8 }, clock) : h.store;
+    try {
+      const both = await Promise.all([
+        h.server.profiles.tickWorkspace(h.keys.workspaceId),
+        new ProfileJobs(other, clock).tickWorkspace(h.keys.workspaceId),
+      ]);
+      expect(both.map((t) => [t.traits, t.predictions]).sort()).toEqual([
+        ['full', 'refitted'],
+        ['none', 'none'],
+      ]);
+      const [stored] = await h.store.query<{ n: number }>('SELECT count(*) AS n FROM customer_predictions WHERE workspace_id = $1', [
+        h.keys.workspaceId,
+      ]);
+      expect(Number(stored?.n)).toBe(buyers.length + 2);
+    } finally {
+      if (other !== h.store) await other.close();
+    }
   });
 });

@@ -9,6 +9,8 @@ import { type Engine, freshStore } from './engines.ts';
 export interface Harness {
   server: Server;
   store: Store;
+  /** Where the store is (a PostgreSQL URL, or `duckdb:` and the file), to open it again as another process would. */
+  url: string;
   keys: CreatedWorkspace;
   /** Basic auth header for the write key. */
   writeAuth: string;
@@ -31,6 +33,7 @@ export async function startHarness(engine: Engine, clock: Clock = systemClock): 
   return {
     server,
     store: fresh.store,
+    url: fresh.url,
     keys,
     writeAuth,
     adminAuth: `Bearer ${keys.adminKey}`,

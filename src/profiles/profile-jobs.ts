@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.ts';
+import { serialQueue } from '../core/serial-queue.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
-import type { SqlExecutor, Store } from '../store/index.ts';
+import { advisoryLock, type SqlExecutor, type Store, whileLocked } from '../store/index.ts';
 import { refreshComputedTraits } from './computed-traits/index.ts';
 import { refreshPredictions, refreshRepurchaseCycles } from './predictions/index.ts';
 import { touchedPeople } from './touched.ts';
@@ -30,6 +31,8 @@ export interface ProfileTick {
   predictions: 'refitted' | 'incremental' | 'none' | 'insufficient_data';
 }
 
+const ticks = serialQueue();
+
 const jobs = { traitsFull: 'computed_traits_full', traitsIncremental: 'computed_traits', predictions: 'predictions' } as const;
 type Job = (typeof jobs)[keyof typeof jobs];
 
@@ -56,7 +59,16 @@ export class ProfileJobs {
     return out;
   }
 
-  async tickWorkspace(workspaceId: number): Promise<ProfileTick> {
+  /**
+   * One workspace's turn. One at a time per store in this process, and on PostgreSQL in one process
+   * at a time: two would both refit the model, and the second's predictions would collide with the
+   * first's. Who waited reads the job state after the other's run, so it only does what is still due.
+   */
+  tickWorkspace(workspaceId: number): Promise<ProfileTick> {
+    return ticks(this.store, () => whileLocked(this.store, advisoryLock.profileJobs, workspaceId, () => this.run(workspaceId)));
+  }
+
+  private async run(workspaceId: number): Promise<ProfileTick> {
     const now = this.clock.now();
     const state = await jobState(this.store, workspaceId);
     const result: ProfileTick = { workspaceId, traits: 'none', people: 0, predictions: 'none' };
