@@ -18,6 +18,8 @@ export const advisoryLock = {
   couponSync: 7007,
   /** A new store's default workspace and demo data (second key 0): made by one process only. */
   firstStart: 7008,
+  /** A person whose messages a dispatcher is claiming (second key: the person's key folded into 32 bits). */
+  dispatchPerson: 7010,
   /** The profile jobs' turn (computed traits, predictions), per workspace. */
   profileJobs: 7009,
   /** Computed-trait refreshes, per workspace. */

@@ -1,4 +1,4 @@
-import { jsonRecords, type SqlExecutor, type Store } from '../../store/index.ts';
+import { advisoryLock, jsonRecords, type SqlExecutor, type Store } from '../../store/index.ts';
 import type { ClaimedMessage } from './types.ts';
 
 /**
@@ -19,7 +19,8 @@ export const claimedStatus = (dialect: Store['dialect']): 'claimed' | 'queued' =
 
 /**
  * Claims up to `limit` due messages of a workspace. On PostgreSQL it reads and marks them claimed
- * in one transaction; concurrent dispatchers skip each other's rows (`FOR UPDATE SKIP LOCKED`).
+ * in one transaction; concurrent dispatchers skip each other's rows (`FOR UPDATE SKIP LOCKED`)
+ * and each other's people (see onePlannerPerPerson).
  * On DuckDB it only reads them: this process is the only writer, and marking the rows cost an
  * UPDATE per batch — ~9 % of the dispatcher's CPU per message in the benchmark, as each row was
  * then written three times (claimed, sending, outcome). They stay `queued` while the batch is
@@ -38,7 +39,7 @@ export async function claimDue(store: Store, workspaceId: number, now: number, l
     store.dialect === 'duckdb'
       ? await due(store, '')
       : await store.transaction(async (tx) => {
-          const claimed = await due(tx, 'FOR UPDATE SKIP LOCKED');
+          const claimed = await onePlannerPerPerson(tx, workspaceId, await due(tx, 'FOR UPDATE SKIP LOCKED'));
           if (claimed.length > 0) {
             await tx.query(
               `UPDATE outbox SET status = 'claimed', updated_at = $2
@@ -63,6 +64,36 @@ export async function claimDue(store: Store, workspaceId: number, now: number, l
     transactional: r.transactional === true,
     created_at: Number(r.created_at),
   }));
+}
+
+/**
+ * The due rows of people no other dispatcher is planning or sending to (PostgreSQL). Frequency
+ * caps count what a person was sent, so two processes planning one person's messages at once
+ * would each find the cap free and both send. Each person is locked for the claim transaction
+ * (a person another claim holds is left out), then those with a row claimed or being sent — by
+ * another process, or by this one's batch still on the wire — are left out too, in a statement
+ * of its own so that it sees claims committed while the locks were taken. Their rows stay queued
+ * for a later tick. The lock key is the person's key folded into 32 bits: two people sharing one
+ * only make each other wait a tick.
+ */
+async function onePlannerPerPerson(
+  tx: SqlExecutor,
+  workspaceId: number,
+  rows: Record<string, unknown>[],
+): Promise<Record<string, unknown>[]> {
+  if (rows.length === 0) return rows;
+  const keys = [...new Set(rows.map((r) => Number(r.user_key)))];
+  const locked = await tx.query<{ user_key: number }>(
+    `SELECT k AS user_key FROM unnest($1::BIGINT[]) k WHERE pg_try_advisory_xact_lock(${advisoryLock.dispatchPerson}, CAST(k % 2147483647 AS INTEGER))`,
+    [keys],
+  );
+  const busy = await tx.query<{ user_key: number }>(
+    `SELECT DISTINCT user_key FROM outbox WHERE workspace_id = $1 AND user_key = ANY($2::BIGINT[]) AND status IN ('claimed', 'sending')`,
+    [workspaceId, locked.map((r) => Number(r.user_key))],
+  );
+  const free = new Set(locked.map((r) => Number(r.user_key)));
+  for (const b of busy) free.delete(Number(b.user_key));
+  return rows.filter((r) => free.has(Number(r.user_key)));
 }
 
 /** Workspaces with messages due now (cheap: the engine asks every tick). */
