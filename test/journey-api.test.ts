@@ -356,6 +356,26 @@ describe.each(engines)('journeys API (%s)', (engine) => {
     expect((await call('DELETE', `/api/journeys/${vid}`)).status).toBe(204);
   });
 
+  it('takes a bodiless POST labelled JSON (as many HTTP clients send it), and names what a body needed', async () => {
+    const inject = (url: string) =>
+      h.server.app.inject({
+        method: 'POST',
+        url,
+        headers: { authorization: `Bearer ${h.keys.adminKey}`, 'content-type': 'application/json' },
+      });
+    const created = await call(
+      'POST',
+      '/api/journeys',
+      entryThenSend('Bodiless', { kind: 'event', event: 'Bodiless' }, 'sms', 'ticket-update'),
+    );
+    const published = await inject(`/api/journeys/${created.body.journeyId}/publish`);
+    expect(published.statusCode, published.body).toBe(200);
+    const noBody = await inject('/api/journeys');
+    expect(noBody.statusCode).toBe(400);
+    expect(noBody.json()).toMatchObject({ code: 'invalid_request' });
+    expect((await call('DELETE', `/api/journeys/${created.body.journeyId}`)).status).toBe(204);
+  });
+
   it('needs the admin key', async () => {
     const res = await h.server.app.inject({ method: 'GET', url: '/api/journeys' });
     expect(res.statusCode).toBe(401);

@@ -96,11 +96,15 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   };
 
   // Fastify's JSON parser (with its prototype-poisoning checks), after text no engine can store is
-  // replaced (storableJson). Some Segment libraries (browser beacons) send JSON as text/plain.
+  // replaced (storableJson). Some Segment libraries (browser beacons) send JSON as text/plain. An
+  // empty body is no body: many HTTP clients label every request JSON, also a bodiless `POST
+  // …/publish`; a route that needs a body then says which fields are missing.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   for (const type of ['application/json', 'text/plain']) {
-    app.addContentTypeParser(type, { parseAs: 'string' }, (request, body, done) => parseJson(request, storableJson(body as string), done));
+    app.addContentTypeParser(type, { parseAs: 'string' }, (request, body, done) =>
+      body === '' ? done(null, undefined) : parseJson(request, storableJson(body as string), done),
+    );
   }
   // The same in a URL (`%00`): an id holding a NUL then finds what was stored for it.
   app.addHook('preValidation', async (request) => {
