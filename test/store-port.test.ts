@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../src/store/index.ts';
+import { consistentRead, type SqlExecutor, type Store } from '../src/store/index.ts';
 import { engines, freshStore } from './engines.ts';
 
 /** What the store port promises beyond plain queries, on both engines. */
@@ -62,6 +62,21 @@ describe.each(engines)('store port (%s)', (engine) => {
         { k: 'b', n: 3 },
         { k: 'c', n: 5 },
       ]);
+    });
+  });
+
+  describe('consistentRead', () => {
+    it('reads one snapshot: a row committed between two of its reads is not in the second', async () => {
+      await store.query('CREATE TABLE snapshot_t (n BIGINT)');
+      await store.query('INSERT INTO snapshot_t VALUES (1)');
+      const count = async (db: SqlExecutor) => Number((await db.query<{ n: number }>('SELECT count(*) AS n FROM snapshot_t'))[0]?.n);
+      const seen = await consistentRead(store, async (tx) => {
+        const before = await count(tx);
+        await store.query('INSERT INTO snapshot_t VALUES (2)');
+        return [before, await count(tx)];
+      });
+      expect(seen).toEqual([1, 1]);
+      expect(await count(store)).toBe(2);
     });
   });
 

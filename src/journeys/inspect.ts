@@ -1,4 +1,4 @@
-import type { SqlExecutor } from '../store/index.ts';
+import { consistentRead, type SqlExecutor, type Store } from '../store/index.ts';
 import { entryNode } from './enroll.ts';
 import { versionDefinition } from './journeys-repo.ts';
 import { type LiftEstimate, liftEstimate } from './lift.ts';
@@ -30,8 +30,15 @@ export interface JourneyStats {
   outbox: Record<string, number>;
 }
 
-/** Live counts of a journey: overall, for the holdout, per node and branch, and what it queued. */
-export async function journeyStats(db: SqlExecutor, workspaceId: number, journeyId: number): Promise<JourneyStats> {
+/**
+ * Live counts of a journey: overall, for the holdout, per node and branch, and what it queued —
+ * all of one moment (consistentRead), so a node never shows more passes than the journey entries.
+ */
+export function journeyStats(store: Store, workspaceId: number, journeyId: number): Promise<JourneyStats> {
+  return consistentRead(store, (tx) => countsOf(tx, workspaceId, journeyId));
+}
+
+async function countsOf(db: SqlExecutor, workspaceId: number, journeyId: number): Promise<JourneyStats> {
   const p = [workspaceId, journeyId];
   const totals = await db.query<{ status: string; holdout: boolean; n: number; revenue: number | null }>(
     `SELECT status, holdout, count(*) AS n, sum(revenue) AS revenue FROM journey_instances

@@ -1,4 +1,5 @@
 export { advisoryLock, whileLocked } from './advisory-locks.ts';
+export { consistentRead } from './consistent-read.ts';
 export { arrayCast, columnTypes, jsonArrayAgg, jsonObject, jsonRecords, jsonText, keysIn, keysParam } from './dialect.ts';
 export { IdentityCache } from './identity-cache.ts';
 export { reserveKeys, takeKeys } from './key-ranges.ts';
