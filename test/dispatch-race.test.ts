@@ -25,6 +25,39 @@ describe.each(engines)('two dispatchers racing for one batch (%s)', (engine) => 
     await twilio.stop();
   });
 
+  /**
+   * Plans a batch of up to `batchSize` due messages; at the moment between deciding and recording
+   * its attempts, another dispatcher runs a whole tick. Returns what the batch came to and how many
+   * messages the other handled.
+   */
+  const planWhileAnotherRuns = async (batchSize: number) => {
+    const other = new Dispatcher(shop.store, shop.clock, {
+      publicUrl: 'https://shop.test',
+      outbound: { allowPrivateNetworks: true, timeoutMs: 1_000 },
+    });
+    let sentByOther = -1;
+    const outcome = await planBatch(
+      {
+        store: shop.store,
+        providers: shop.dispatcher.providers,
+        now: shop.clock.now(),
+        batchSize,
+        leaseMs: 120_000,
+        publicUrl: 'https://shop.test',
+        config: new ConfigCache(),
+        beforeAttempts: async () => {
+          sentByOther = await other.tick();
+        },
+      },
+      shop.ws,
+    ).then(
+      (batch) => ({ sending: batch.sending.length }),
+      (err: Error) => ({ refused: err.message }),
+    );
+    await other.stop();
+    return { outcome, sentByOther };
+  };
+
   it('sends each message once: a batch whose rows another dispatcher took while it was planned is not sent', async () => {
     await shop.journey('flash', {
       nodes: [
@@ -40,32 +73,7 @@ describe.each(engines)('two dispatchers racing for one batch (%s)', (engine) => 
     }
     await shop.tick();
 
-    const other = new Dispatcher(shop.store, shop.clock, {
-      publicUrl: 'https://shop.test',
-      outbound: { allowPrivateNetworks: true, timeoutMs: 1_000 },
-    });
-    let sentByOther = -1;
-    const planned = planBatch(
-      {
-        store: shop.store,
-        providers: shop.dispatcher.providers,
-        now: shop.clock.now(),
-        batchSize: 100,
-        leaseMs: 120_000,
-        publicUrl: 'https://shop.test',
-        config: new ConfigCache(),
-        // The moment between deciding and recording the attempts: the other dispatcher runs whole.
-        beforeAttempts: async () => {
-          sentByOther = await other.tick();
-        },
-      },
-      shop.ws,
-    ).then(
-      (batch) => ({ sending: batch.sending.length }),
-      (err: Error) => ({ refused: err.message }),
-    );
-    const outcome = await planned;
-    await other.stop();
+    const { outcome, sentByOther } = await planWhileAnotherRuns(100);
 
     if (engine === 'duckdb') {
       expect(sentByOther).toBe(people.length);
@@ -109,30 +117,7 @@ describe.each(engines)('two dispatchers racing for one batch (%s)', (engine) => 
 
     // This dispatcher claims everyone's first message; between planning and recording its
     // attempts the other runs whole, and finds everyone's second message due.
-    const other = new Dispatcher(shop.store, shop.clock, {
-      publicUrl: 'https://shop.test',
-      outbound: { allowPrivateNetworks: true, timeoutMs: 1_000 },
-    });
-    let sentByOther = -1;
-    const outcome = await planBatch(
-      {
-        store: shop.store,
-        providers: shop.dispatcher.providers,
-        now: shop.clock.now(),
-        batchSize: people.length,
-        leaseMs: 120_000,
-        publicUrl: 'https://shop.test',
-        config: new ConfigCache(),
-        beforeAttempts: async () => {
-          sentByOther = await other.tick();
-        },
-      },
-      shop.ws,
-    ).then(
-      (batch) => ({ sending: batch.sending.length }),
-      (err: Error) => ({ refused: err.message }),
-    );
-    await other.stop();
+    const { outcome, sentByOther } = await planWhileAnotherRuns(people.length);
 
     if (engine === 'duckdb') {
       // The claim wrote nothing: the other took both messages of each person, sent one and capped
