@@ -1,17 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HOUR, systemClock } from '../src/core/clock.ts';
 import { normalizeEvent, writeBatch } from '../src/ingest/index.ts';
 import { createTemplate, Dispatcher, putChannelSettings } from '../src/messaging/index.ts';
 import { columnTypes, openStore, type Store, type StoreConfig } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import type { ChildConfig } from './dispatch-crash-child.ts';
-import { type Engine, engines } from './engines.ts';
+import { type Engine, emptyPostgresDatabase, engines } from './engines.ts';
 import { TwilioMock } from './mock-providers/twilio.ts';
 import { VoiceProviderMock } from './mock-providers/voice-provider.ts';
 
@@ -51,19 +49,11 @@ async function newLocation(engine: Engine): Promise<{ config: StoreConfig; clean
   if (engine === 'duckdb') {
     return { config: { url: '', dataDir, dedupeDays: 8 }, cleanup: async () => rmSync(dataDir, { recursive: true, force: true }) };
   }
-  const base = inject('pgUrl');
-  const name = `t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
+  const db = await emptyPostgresDatabase();
   return {
-    config: { url: base.replace(/\/postgres$/, `/${name}`), dataDir, dedupeDays: 8 },
+    config: { url: db.url, dataDir, dedupeDays: 8 },
     async cleanup() {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      await db.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

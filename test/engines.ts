@@ -27,23 +27,28 @@ export async function freshStore(
       },
     };
   }
-  const base = inject('pgUrl');
-  const name = `t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = base.replace(/\/postgres$/, `/${name}`);
-  const store = await openStore({ url, dataDir: '.', dedupeDays: 8 }, clock);
+  const db = await emptyPostgresDatabase();
+  const store = await openStore({ url: db.url, dataDir: '.', dedupeDays: 8 }, clock);
   return {
     store,
-    url,
+    url: db.url,
     async dispose() {
       await store.close();
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      await db.drop();
     },
   };
+}
+
+/** A new, empty database on the tests' PostgreSQL server (not migrated: whoever opens it first does), and how to drop it. */
+export async function emptyPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const base = inject('pgUrl');
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: base });
+    await c.connect();
+    await c.query(sql);
+    await c.end();
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  return { url: base.replace(/\/postgres$/, `/${name}`), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }

@@ -1,15 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/core/clock.ts';
 import { createJourney, journeyDefinitionSchema, publishJourney } from '../src/journeys/index.ts';
 import { createTemplate, putChannelSettings } from '../src/messaging/index.ts';
 import { openStore, type Store } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { startServe } from './cli-process.ts';
+import { emptyPostgresDatabase } from './engines.ts';
 import { TwilioMock } from './mock-providers/twilio.ts';
 import { freePort } from './pg-server.ts';
 
@@ -31,20 +30,6 @@ const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-/** A new, empty PostgreSQL database (not migrated: the servers do that) and its URL. */
-async function emptyDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const base = inject('pgUrl');
-  const name = `t_${randomBytes(6).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: base });
-    await c.connect();
-    await c.query(sql);
-    await c.end();
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  return { url: base.replace(/\/postgres$/, `/${name}`), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
 
 /** The shop: a workspace, SMS through the Twilio mock, and a published journey texting every placed order. */
 async function setUpShop(store: Store, twilio: TwilioMock): Promise<{ writeKey: string; workspaceId: number }> {
@@ -88,7 +73,7 @@ function orderBatch(i: number) {
 
 describe('two servers on one PostgreSQL database', () => {
   it('start together, share the orders, and when one is killed every acknowledged order is texted once at most', async () => {
-    const db = await emptyDatabase();
+    const db = await emptyPostgresDatabase();
     const twilio = new TwilioMock('AC0123456789abcdef0123456789abcdef', 'token');
     await twilio.start();
     const servers: Awaited<ReturnType<typeof startServe>>[] = [];

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/core/clock.ts';
 import { openStore, type Store } from '../src/store/index.ts';
 import { startServe } from './cli-process.ts';
-import { engines, freshStore } from './engines.ts';
+import { emptyPostgresDatabase, engines } from './engines.ts';
 import { freePort } from './pg-server.ts';
 
 /**
@@ -28,9 +28,8 @@ describe.each(engines)('serve killed during a burst (%s)', (engine) => {
   it('stores, enrols and sends every sign-up exactly once after a restart', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'shopflow-kill-'));
     dirs.push(dir);
-    // PostgreSQL: a new database for the servers (the migrated store is closed at once).
-    const pgStore = engine === 'postgres' ? await freshStore('postgres') : null;
-    await pgStore?.store.close();
+    // PostgreSQL: a new database, migrated by the server.
+    const pgStore = engine === 'postgres' ? await emptyPostgresDatabase() : null;
     const where = pgStore ? ['--store', pgStore.url, '--data', dir] : ['--data', dir];
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
@@ -132,7 +131,7 @@ describe.each(engines)('serve killed during a burst (%s)', (engine) => {
     } finally {
       await store?.close();
       server.child.kill('SIGKILL');
-      await pgStore?.dispose().catch(() => {});
+      await pgStore?.drop().catch(() => {});
     }
   }, 150_000);
 });
