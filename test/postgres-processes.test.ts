@@ -177,21 +177,6 @@ describe('two servers on one PostgreSQL database', () => {
         const sent = rows.filter((r) => r.status === 'sent').length;
         expect(texted.length).toBeGreaterThanOrEqual(sent);
         expect(texted.length).toBeLessThanOrEqual(ORDERS);
-        await sleep(15000);
-        console.log(
-          'DIAG A:',
-          a
-            .output()
-            .split('\n')
-            .filter((l) => !l.includes('Simulating') && !l.includes('API desc') && !l.includes('Web pages'))
-            .join('\n'),
-          'B:',
-          b
-            .output()
-            .split('\n')
-            .filter((l) => !l.includes('Simulating') && !l.includes('API desc') && !l.includes('Web pages'))
-            .join('\n'),
-        );
       } finally {
         await store.close();
       }
