@@ -28,6 +28,16 @@ describe('shopflow with bad flags or an unreachable store', () => {
       { SHOPFLOW_DUCKDB_THREADS: '0' },
     ],
     [
+      ['serve', '--role', 'api,engines', '--data', join(dir, 'a')],
+      'shopflow: invalid configuration: roles (SHOPFLOW_ROLE): a comma-separated list of api, engine, dispatcher (or all)\n',
+    ],
+    [
+      ['serve', '--data', join(dir, 'a')],
+      'shopflow: --role api splits the work between processes that share a PostgreSQL database (--store postgres://…); ' +
+        'the embedded DuckDB store is opened by one process, which runs everything (--role all)\n',
+      { SHOPFLOW_ROLE: 'api' },
+    ],
+    [
       ['keys', 'create', '--store', 'postgres://nobody@127.0.0.1:1/x', '--json'],
       /^shopflow: cannot use PostgreSQL at 127\.0\.0\.1:1\/x: .*ECONNREFUSED.*\n$/,
     ],

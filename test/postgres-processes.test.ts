@@ -3,13 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/core/clock.ts';
-import { createJourney, journeyDefinitionSchema, publishJourney } from '../src/journeys/index.ts';
-import { createTemplate, putChannelSettings } from '../src/messaging/index.ts';
-import { openStore, type Store } from '../src/store/index.ts';
-import { createWorkspace } from '../src/workspaces/index.ts';
+import { openStore } from '../src/store/index.ts';
 import { startServe } from './cli-process.ts';
 import { emptyPostgresDatabase } from './engines.ts';
 import { TwilioMock } from './mock-providers/twilio.ts';
+import { orderBatch, setUpShop } from './order-texts-shop.ts';
 import { freePort } from './pg-server.ts';
 
 /**
@@ -30,46 +28,6 @@ const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-/** The shop: a workspace, SMS through the Twilio mock, and a published journey texting every placed order. */
-async function setUpShop(store: Store, twilio: TwilioMock): Promise<{ writeKey: string; workspaceId: number }> {
-  const now = systemClock.now();
-  const ws = await createWorkspace(store, 'shop', now);
-  await createTemplate(
-    store,
-    ws.workspaceId,
-    { name: 'order-sms', channel: 'sms', fields: { text: 'Order {{ event.order_id }} is in' } },
-    now,
-  );
-  await putChannelSettings(store, ws.workspaceId, 'sms', twilio.smsChannel(), now);
-  const definition = journeyDefinitionSchema.parse({
-    nodes: [
-      { id: 'placed', type: 'entry', trigger: { kind: 'event', event: 'Order Placed', key: 'order_id' } },
-      { id: 'confirm', type: 'send', channel: 'sms', template: 'order-sms', transactional: true },
-    ],
-    edges: [{ from: 'placed', to: 'confirm' }],
-  });
-  const j = await createJourney(store, ws.workspaceId, { name: 'Order texts', definition }, now);
-  await publishJourney(store, ws.workspaceId, j.journeyId, now);
-  return { writeKey: ws.writeKey, workspaceId: ws.workspaceId };
-}
-
-/** One order's request: who the shopper is (with a phone), then the order. */
-function orderBatch(i: number) {
-  const userId = `shopper-${i}`;
-  return {
-    batch: [
-      { type: 'identify', userId, messageId: `id-${i}`, traits: { phone: `+1415555${String(1000 + i)}` } },
-      {
-        type: 'track',
-        userId,
-        messageId: `order-${i}`,
-        event: 'Order Placed',
-        properties: { order_id: `o-${i}`, total: 20 + i, currency: 'USD', products: [{ product_id: 'p1', price: 20 + i, quantity: 1 }] },
-      },
-    ],
-  };
-}
 
 describe('two servers on one PostgreSQL database', () => {
   it('start together, share the orders, and when one is killed every acknowledged order is texted once at most', async () => {

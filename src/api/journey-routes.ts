@@ -84,7 +84,7 @@ export function registerJourneyRoutes(app: FastifyInstance, ctx: ApiContext) {
     const workspaceId = await ws(request);
     const { id } = parseOrThrow(idParams, request.params);
     const journey = await publishJourney(ctx.store, workspaceId, id, ctx.clock.now());
-    ctx.journeys.nudge();
+    ctx.wake.engine();
     return journey;
   });
 
@@ -98,7 +98,7 @@ export function registerJourneyRoutes(app: FastifyInstance, ctx: ApiContext) {
     const workspaceId = await ws(request);
     const { id } = parseOrThrow(idParams, request.params);
     const journey = await setJourneyRunning(ctx.store, workspaceId, id, true, ctx.clock.now());
-    ctx.journeys.nudge();
+    ctx.wake.engine();
     return journey;
   });
 
@@ -131,7 +131,7 @@ export function registerJourneyRoutes(app: FastifyInstance, ctx: ApiContext) {
     const body = parseOrThrow(enrollBodySchema, request.body);
     const userKey = await namedPersonKey(ctx.store, workspaceId, body);
     const result = await enrollViaApi(ctx.store, workspaceId, id, { ...body, userKey }, ctx.clock.now());
-    ctx.journeys.nudge();
+    ctx.wake.engine();
     reply.status(result.entered ? 201 : 200);
     return result;
   });

@@ -1,6 +1,23 @@
 import { z } from 'zod';
 
 /**
+ * What a `serve` process does: answer the API (tracking and admin), advance journeys and keep
+ * segments, traits, members and coupons current (the engine), or deliver queued messages (the
+ * dispatcher). On PostgreSQL each may run in its own processes; `all` is all three.
+ */
+export const serveRoles = ['api', 'engine', 'dispatcher'] as const;
+export type ServeRole = (typeof serveRoles)[number];
+
+const roleList = z
+  .string()
+  .default('all')
+  .transform((text) => text.split(',').map((r) => r.trim()))
+  .refine((names) => names.every((r) => r === 'all' || (serveRoles as readonly string[]).includes(r)), {
+    message: `a comma-separated list of ${serveRoles.join(', ')} (or all)`,
+  })
+  .transform((names): ServeRole[] => (names.includes('all') ? [...serveRoles] : serveRoles.filter((r) => names.includes(r))));
+
+/**
  * All configuration, parsed once at startup (CLI flags over environment over defaults) and passed
  * down as typed options. Library code never reads process.env.
  */
@@ -9,6 +26,7 @@ export const configSchema = z.object({
   host: z.string().default('0.0.0.0').describe('Interface to listen on'),
   dataDir: z.string().default('./data').describe('Folder of the embedded DuckDB store and local files'),
   store: z.string().optional().describe('postgres://user:pass@host/db for PostgreSQL; empty for the embedded DuckDB file in dataDir'),
+  roles: roleList.describe('What this process runs (api, engine, dispatcher; PostgreSQL only for fewer than all)'),
   dedupeDays: z.coerce.number().int().min(7).default(8).describe('Days a messageId is remembered for dedupe (at least 7)'),
   duckdbThreads: z.coerce
     .number()
@@ -84,6 +102,7 @@ export const configEnv: Partial<Record<keyof Config, string>> = {
   host: 'SHOPFLOW_HOST',
   dataDir: 'SHOPFLOW_DATA',
   store: 'SHOPFLOW_STORE',
+  roles: 'SHOPFLOW_ROLE',
   duckdbThreads: 'SHOPFLOW_DUCKDB_THREADS',
   logLevel: 'SHOPFLOW_LOG_LEVEL',
   segmentTickMs: 'SHOPFLOW_SEGMENT_TICK_MS',

@@ -5,4 +5,4 @@ export { IdentityCache } from './identity-cache.ts';
 export { reserveKeys, takeKeys } from './key-ranges.ts';
 export { latestVersion } from './migrations.ts';
 export { openStore, type StoreConfig } from './open-store.ts';
-export type { ColumnSpec, ColumnType, Dialect, Row, Session, SqlExecutor, SqlParam, Store } from './port.ts';
+export type { ColumnSpec, ColumnType, Dialect, Row, Session, SqlExecutor, SqlParam, Store, WakeChannel } from './port.ts';

@@ -60,6 +60,12 @@ export interface Session extends SqlExecutor {
   once(sql: string): Promise<void>;
 }
 
+/**
+ * Work another process may take at once instead of at its next tick: new events for the journey
+ * engine, queued messages for the dispatcher (`serve --role`, docs/operations.md).
+ */
+export type WakeChannel = 'shopflow_new_events' | 'shopflow_queued_messages';
+
 export interface Store extends SqlExecutor {
   readonly dialect: Dialect;
   /** identity → person cache; only where one process writes (DuckDB), else null. */
@@ -71,5 +77,15 @@ export interface Store extends SqlExecutor {
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /** Runs `fn` with a connection of its own (e.g. to stage a bulk load in temporary tables). */
   session<T>(fn: (session: Session) => Promise<T>): Promise<T>;
+  /**
+   * Wakes the processes listening on `channel` (PostgreSQL NOTIFY; notices sent while one is on its
+   * way fold into one more). DuckDB has one process, whose jobs are woken in memory: a no-op there.
+   */
+  notify(channel: WakeChannel): Promise<void>;
+  /**
+   * Calls `onNotice` whenever some process notifies `channel` (PostgreSQL LISTEN on a connection of
+   * its own, re-established if it drops; meanwhile the jobs' ticks find the work). A no-op on DuckDB.
+   */
+  listen(channel: WakeChannel, onNotice: () => void): Promise<void>;
   close(): Promise<void>;
 }

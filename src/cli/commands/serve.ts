@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { buildServer } from '../../api/server.ts';
 import { systemClock } from '../../core/clock.ts';
-import type { Config } from '../../core/config.ts';
+import { type Config, serveRoles } from '../../core/config.ts';
+import { AppError } from '../../core/errors.ts';
 import { defaultEngineOptions, journeysWithProblems } from '../../journeys/index.ts';
 import { defaultProfileJobOptions } from '../../profiles/index.ts';
 import { defaultRefresherOptions } from '../../segments/index.ts';
@@ -15,6 +16,7 @@ interface ServeFlags {
   host?: string;
   data?: string;
   store?: string;
+  role?: string;
   demo: boolean;
   logLevel?: string;
 }
@@ -51,6 +53,7 @@ export function registerServe(program: Command) {
     .option('--host <addr>', 'interface (default 0.0.0.0)')
     .option('--data <dir>', 'data folder of the embedded store (default ./data, env SHOPFLOW_DATA)')
     .option('--store <url>', 'postgres://… to use PostgreSQL (env SHOPFLOW_STORE)')
+    .option('--role <roles>', 'api, engine, dispatcher (comma-separated) or all (default; env SHOPFLOW_ROLE; fewer than all: PostgreSQL)')
     .option('--no-demo', 'do not load demo data into an empty store')
     .option('--log-level <level>', 'fatal|error|warn|info|debug')
     .action(async (flags: ServeFlags) => {
@@ -59,7 +62,17 @@ export function registerServe(program: Command) {
         host: flags.host,
         demo: flags.demo,
         logLevel: flags.logLevel,
+        roles: flags.role,
       });
+      const splitRoles = config.roles.length < serveRoles.length;
+      if (splitRoles && !config.store) {
+        throw new AppError(
+          'invalid_request',
+          `--role ${config.roles.join(',')} splits the work between processes that share a PostgreSQL database (--store postgres://…); ` +
+            'the embedded DuckDB store is opened by one process, which runs everything (--role all)',
+          'role',
+        );
+      }
       const store = await openConfiguredStore(config);
       // Processes starting together on a new PostgreSQL database: one makes the workspace and the demo, the others wait and find them.
       await whileLocked(store, advisoryLock.firstStart, 0, async () => {
@@ -74,6 +87,7 @@ export function registerServe(program: Command) {
           maxDelayMs: config.ingestMaxDelayMs,
         },
         logLevel: config.logLevel,
+        roles: config.roles,
         segments: {
           ...defaultRefresherOptions,
           tickMs: config.segmentTickMs,
@@ -96,9 +110,12 @@ export function registerServe(program: Command) {
         },
       });
       await server.app.listen({ port: config.port, host: config.host });
-      console.log(`Shopflow is serving on http://localhost:${config.port} (store: ${store.dialect} ${store.location})`);
-      console.log(`  API description: http://localhost:${config.port}/api/openapi.json`);
-      console.log(`  Web pages: Segment's analytics.js snippet, with this host in place of cdn.segment.com (docs/events.md)`);
+      const runs = splitRoles ? `, roles: ${config.roles.join(', ')}` : '';
+      console.log(`Shopflow is serving on http://localhost:${config.port} (store: ${store.dialect} ${store.location}${runs})`);
+      if (config.roles.includes('api')) {
+        console.log(`  API description: http://localhost:${config.port}/api/openapi.json`);
+        console.log(`  Web pages: Segment's analytics.js snippet, with this host in place of cdn.segment.com (docs/events.md)`);
+      } else console.log(`  No API in this process (--role): it answers GET /health only`);
       await warnJourneysWithProblems(store);
       const shutdown = async (signal: string) => {
         console.log(`${signal}: finishing buffered writes and closing…`);

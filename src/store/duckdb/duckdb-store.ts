@@ -264,6 +264,9 @@ export async function openDuckDbStore(options: DuckDbOptions): Promise<Store> {
     append: (table, columns, rows) => pool.use((c) => appendRows(c, table, columns, rows)),
     transaction: (fn) => pool.use((c) => inTransaction(c, fn)),
     session: (fn) => pool.use((c) => fn(sessionFor(c))),
+    // One process per file: its jobs are woken in memory.
+    notify: async () => {},
+    listen: async () => {},
     async close() {
       for (const c of pool.all()) c.closeSync();
       instance.closeSync();

@@ -4,6 +4,7 @@ import { ConnectionSetup } from '../connection-setup.ts';
 import { arrayCast } from '../dialect.ts';
 import type { ColumnSpec, MessageIdIndex, Row, Session, SqlExecutor, SqlParam, Store } from '../port.ts';
 import { copyRows } from './copy-rows.ts';
+import { PostgresNotices } from './notices.ts';
 
 // BIGINT (int8) and NUMERIC come back as strings by default; our BIGINTs are epoch ms and keys
 // that fit in a double, so parse them as numbers everywhere.
@@ -13,7 +14,7 @@ pg.types.setTypeParser(1700, (v) => Number(v));
 export interface PostgresOptions {
   url: string;
   poolSize?: number;
-  /** Told when an idle pooled connection fails (it is discarded either way). */
+  /** Told when an idle pooled connection fails (it is discarded either way) or the LISTEN connection drops (it reconnects). */
   onIdleError?: (err: Error) => void;
 }
 
@@ -126,6 +127,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     await pool.end().catch(() => {});
     throw new AppError('unavailable', `cannot use PostgreSQL at ${url.host}${url.pathname}: ${(err as Error).message}`, 'store');
   }
+  const notices = new PostgresNotices(pool, options.url, (err) => options.onIdleError?.(err));
   return {
     dialect: 'postgres',
     location: `postgres://${url.host}${url.pathname}`,
@@ -136,6 +138,11 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     append: (table, columns, rows) => appendRows(pool, table, columns, rows),
     transaction: (fn) => withClient(pool, (client) => inTransaction(client, fn)),
     session: (fn) => withClient(pool, (client) => fn(sessionFor(client))),
-    close: () => pool.end(),
+    notify: (channel) => notices.notify(channel),
+    listen: (channel, onNotice) => notices.listen(channel, onNotice),
+    async close() {
+      await notices.close();
+      await pool.end();
+    },
   };
 }
