@@ -23,7 +23,7 @@ import {
   verifyRequestSchema,
 } from '../commerce/coupons/index.ts';
 import { AppError } from '../core/errors.ts';
-import type { Store } from '../store/index.ts';
+import { consistentRead, type Store } from '../store/index.ts';
 import { workspaceFromAdminKey } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { parseOrThrow } from './errors.ts';
@@ -45,7 +45,7 @@ export function registerCouponRoutes(app: FastifyInstance, ctx: ApiContext) {
     await syncCoupons(ctx.store, workspaceId, ctx.clock.now());
   };
   const withReport = (store: Store, workspaceId: number) => async (campaigns: CouponCampaign[]) => {
-    const reports = await campaignReports(store, workspaceId, campaigns, ctx.clock.now());
+    const reports = await consistentRead(store, (tx) => campaignReports(tx, workspaceId, campaigns, ctx.clock.now()));
     return campaigns.map((c) => ({ ...c, report: reports.get(c.campaignId) }));
   };
 
@@ -75,7 +75,7 @@ export function registerCouponRoutes(app: FastifyInstance, ctx: ApiContext) {
     const { id } = parseOrThrow(campaignIdParams, request.params);
     const campaign = await requireCampaign(ctx.store, workspaceId, id);
     await current(workspaceId);
-    return (await campaignReports(ctx.store, workspaceId, [campaign], ctx.clock.now())).get(id);
+    return (await withReport(ctx.store, workspaceId)([campaign]))[0]?.report;
   });
 
   app.put('/api/coupon-campaigns/:id', async (request) => {

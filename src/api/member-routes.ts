@@ -35,6 +35,7 @@ import { DAY } from '../core/clock.ts';
 import { AppError } from '../core/errors.ts';
 import { identityTypes } from '../core/identities.ts';
 import { normalizeEvent } from '../ingest/index.ts';
+import { consistentRead } from '../store/index.ts';
 import { workspaceFromAdminKey } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { parseOrThrow } from './errors.ts';
@@ -161,7 +162,7 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: ApiContext) {
     const q = parseOrThrow(summaryQuerySchema, request.query);
     const to = q.to ? Date.parse(q.to) : ctx.clock.now();
     const from = q.from ? Date.parse(q.from) : to - 30 * DAY;
-    return membershipSummary(ctx.store, ws.workspaceId, from, to);
+    return consistentRead(ctx.store, (tx) => membershipSummary(tx, ws.workspaceId, from, to));
   });
 
   app.get('/api/membership/member-day', async (request) => {

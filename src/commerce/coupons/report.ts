@@ -52,7 +52,7 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 const nextCost = (c: CouponCampaign) =>
   c.definition.discount.kind === 'amount' ? c.definition.discount.value : (c.definition.discount.maxDiscount ?? 0);
 
-/** Reports of the given campaigns, from a few grouped statements whatever their number. */
+/** Reports of the given campaigns, from a few grouped statements whatever their number (pass `consistentRead`'s transaction for counts of one moment). */
 export async function campaignReports(
   db: SqlExecutor,
   workspaceId: number,
@@ -63,28 +63,27 @@ export async function campaignReports(
   if (campaigns.length === 0) return out;
   const state = stateSql('c', '$2');
   const sumIf = (cond: string, expr = '1') => `COALESCE(sum(CASE WHEN ${cond} THEN ${expr} ELSE 0 END), 0)`;
-  const [totals, skipped, pools] = await Promise.all([
-    db.query<Totals>(
-      `SELECT c.campaign_id, count(*) AS issued, ${sumIf(`${state} = 'issued'`)} AS issued_open, ${sumIf(`${state} = 'reminded'`)} AS reminded,
+  // One after another: callers may pass one transaction (consistentRead), whose connection runs a statement at a time.
+  const totals = await db.query<Totals>(
+    `SELECT c.campaign_id, count(*) AS issued, ${sumIf(`${state} = 'issued'`)} AS issued_open, ${sumIf(`${state} = 'reminded'`)} AS reminded,
          ${sumIf(`${state} = 'expired'`)} AS expired, ${sumIf(`${state} = 'redeemed'`)} AS redeemed,
          ${sumIf(`c.redeemed_via = 'event'`)} AS via_event, ${sumIf(`c.redeemed_via = 'till'`)} AS via_till,
          ${sumIf(`c.kind = 'amount'`, 'c.value')} AS face, COALESCE(sum(c.cost), 0) AS cost,
          ${sumIf(`${state} = 'redeemed'`, 'COALESCE(c.discount, 0)')} AS discount, ${sumIf(`${state} = 'redeemed'`, 'COALESCE(c.order_total, 0)')} AS revenue
        FROM coupon_codes c WHERE c.workspace_id = $1 GROUP BY c.campaign_id`,
-      [workspaceId, now],
-    ),
-    db.query<{ campaign_id: string | null; reason: string | null; n: number }>(
-      `SELECT (payload ->> 'campaign_id') AS campaign_id, reason, count(*) AS n FROM outbox
+    [workspaceId, now],
+  );
+  const skipped = await db.query<{ campaign_id: string | null; reason: string | null; n: number }>(
+    `SELECT (payload ->> 'campaign_id') AS campaign_id, reason, count(*) AS n FROM outbox
        WHERE workspace_id = $1 AND action = 'coupon' AND status = 'skipped' GROUP BY (payload ->> 'campaign_id'), reason`,
-      [workspaceId],
-    ),
-    db.query<{ campaign_id: number; uploaded: number; remaining: number }>(
-      `SELECT p.campaign_id, count(*) AS uploaded,
+    [workspaceId],
+  );
+  const pools = await db.query<{ campaign_id: number; uploaded: number; remaining: number }>(
+    `SELECT p.campaign_id, count(*) AS uploaded,
          ${`COALESCE(sum(CASE WHEN NOT EXISTS (SELECT 1 FROM coupon_codes c WHERE c.workspace_id = p.workspace_id AND c.code = p.code) THEN 1 ELSE 0 END), 0)`} AS remaining
        FROM coupon_pool p WHERE p.workspace_id = $1 GROUP BY p.campaign_id`,
-      [workspaceId],
-    ),
-  ]);
+    [workspaceId],
+  );
   const byId = new Map(totals.map((t) => [Number(t.campaign_id), t]));
   const poolById = new Map(pools.map((p) => [Number(p.campaign_id), p]));
   for (const campaign of campaigns) {
