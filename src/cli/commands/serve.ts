@@ -109,6 +109,10 @@ export function registerServe(program: Command) {
           outbound: { allowPrivateNetworks: config.allowPrivateNetworks },
         },
       });
+      // The delivery threads load now, not with the first message (which waited ~1 s for them).
+      if (config.roles.includes('dispatcher')) {
+        server.dispatcher.prepare().catch((err) => server.app.log.error({ err }, 'starting the delivery threads failed'));
+      }
       await server.app.listen({ port: config.port, host: config.host });
       const runs = splitRoles ? `, roles: ${config.roles.join(', ')}` : '';
       console.log(`Shopflow is serving on http://localhost:${config.port} (store: ${store.dialect} ${store.location}${runs})`);
