@@ -15,7 +15,7 @@ export interface IngestBufferOptions {
    */
   maxQueuedEvents?: number;
   /** Called after each committed batch that stored something, with the events it stored (the journey engine's fast path takes them). */
-  onCommitted?: (workspaceId: number, stored: readonly NormalizedEvent[]) => void;
+  onCommitted?: (workspaceId: number, stored: readonly { messageId: string; event: string | null; receivedAt: number }[]) => void;
 }
 
 /** What one request learns: how many of its events were stored, and how many were duplicates. */
@@ -126,9 +126,19 @@ export class IngestBuffer {
     for (const [ws, pendings] of byWorkspace) {
       const all = pendings.flatMap((p) => p.events);
       try {
-        const { storedIds } = await writeBatch(this.store, ws, all, this.clock.now());
-        if (storedIds.size > 0)
-          this.options.onCommitted?.(ws, storedIds.size === all.length ? all : all.filter((e) => storedIds.has(e.messageId)));
+        const { storedIds, receivedAt } = await writeBatch(this.store, ws, all, this.clock.now(), () => this.clock.now());
+        if (storedIds.size > 0 && this.options.onCommitted) {
+          const stored = storedIds.size === all.length ? all : all.filter((e) => storedIds.has(e.messageId));
+          // As written: stamped received when the write's turn came (see writeBatch).
+          this.options.onCommitted(
+            ws,
+            stored.map((e) => ({
+              messageId: e.messageId,
+              event: e.event,
+              receivedAt: receivedAt === null ? e.receivedAt : Math.max(e.receivedAt, receivedAt),
+            })),
+          );
+        }
         for (const p of pendings) {
           const stored = p.events.filter((e) => storedIds.has(e.messageId)).length;
           p.resolve({ stored, duplicates: p.events.length - stored });

@@ -12,6 +12,8 @@ export interface WriteResult {
   duplicates: number;
   merges: number;
   conflicts: number;
+  /** When `turn` was given: the receive time the stored events were written with (see writeBatch). */
+  receivedAt: number | null;
 }
 
 const eventColumns: ColumnSpec[] = [
@@ -171,15 +173,29 @@ async function applyTraits(
 /**
  * Writes one batch of one workspace in one transaction: dedupe, identity resolution, events,
  * line items, profile traits. Nothing is acknowledged until this resolves.
+ *
+ * `turn` (live traffic): the events are stamped received when the write's turn comes — on
+ * PostgreSQL after the workspace's lock, which a large write or import of another process may hold
+ * for long — rather than when the request came. Engines of other processes find new events by
+ * receive time, re-reading only a short overlap (docs/operations.md): events committed long after
+ * their stamp would be behind them.
  */
-export async function writeBatch(store: Store, workspaceId: number, batch: readonly NormalizedEvent[], now: number): Promise<WriteResult> {
+export async function writeBatch(
+  store: Store,
+  workspaceId: number,
+  batch: readonly NormalizedEvent[],
+  now: number,
+  turn?: () => number,
+): Promise<WriteResult> {
   let storedIds: string[] = [];
   let resolution: Resolution | null = null;
   const result = await store.transaction(async (tx) => {
     // Several PostgreSQL processes may ingest at once; identity resolution must see one order.
     if (store.dialect === 'postgres') await tx.query(`SELECT pg_advisory_xact_lock(${advisoryLock.identities}, $1)`, [workspaceId]);
+    const receivedAt = turn ? turn() : null;
     const events = await dropDuplicates(store, tx, workspaceId, batch);
-    if (events.length === 0) return { storedIds: new Set<string>(), stored: 0, duplicates: batch.length, merges: 0, conflicts: 0 };
+    if (events.length === 0)
+      return { storedIds: new Set<string>(), stored: 0, duplicates: batch.length, merges: 0, conflicts: 0, receivedAt };
     const r = await resolveIdentities(tx, workspaceId, events, store.identityCache, (n) => takeKeys(store, 'user_key', n));
     resolution = r;
     await fillCategoriesFromCatalog(tx, workspaceId, events);
@@ -207,7 +223,7 @@ export async function writeBatch(store: Store, workspaceId: number, batch: reado
         e.type,
         e.event,
         e.ts,
-        e.receivedAt,
+        receivedAt === null ? e.receivedAt : Math.max(e.receivedAt, receivedAt),
         e.sentAt,
         e.userId,
         e.anonymousId,
@@ -247,6 +263,7 @@ export async function writeBatch(store: Store, workspaceId: number, batch: reado
       duplicates: batch.length - events.length,
       merges: r.merges.length,
       conflicts: r.conflicts.length,
+      receivedAt,
     };
   });
   // Only after the commit: a failed transaction must not make a retry look like a duplicate,

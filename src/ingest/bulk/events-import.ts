@@ -1,4 +1,5 @@
 import type { Progress } from '../../cli/progress.ts';
+import type { Clock } from '../../core/clock.ts';
 import { advisoryLock, type Store } from '../../store/index.ts';
 import { dropDuplicates, fillMessageIds } from './dedupe.ts';
 import { type FileScan, messageIdPrefix } from './file-scan.ts';
@@ -38,9 +39,10 @@ export async function importEvents(
   input: StageInput,
   skipInvalid: boolean,
   scan: FileScan,
-  now: number,
+  clock: Clock,
   progress: Progress,
 ): Promise<EventsImportResult> {
+  const now = clock.now();
   const errors = new ErrorLog();
   let stored = 0;
   let duplicates = 0;
@@ -54,11 +56,15 @@ export async function importEvents(
         progress.start('import: write', 4);
         // Same lock as the API's writeBatch: one identity resolution at a time per workspace.
         if (store.dialect === 'postgres') await tx.query(`SELECT pg_advisory_xact_lock(${advisoryLock.identities}, $1)`, [workspaceId]);
+        // Written (and received) when the slice's turn comes, not when the import began: engines of
+        // other processes find new events by receive time, re-reading a short overlap
+        // (docs/operations.md), and a later slice commits minutes after the import began.
+        const writtenAt = clock.now();
         const duplicates = await dropDuplicates(tx, store.dialect, workspaceId);
         progress.update(1);
-        await resolveInBulk(tx, store.dialect, workspaceId, now);
+        await resolveInBulk(tx, store.dialect, workspaceId, writtenAt);
         progress.update(2);
-        const stored = await writeEvents(tx, store.dialect, workspaceId, now);
+        const stored = await writeEvents(tx, store.dialect, workspaceId, writtenAt);
         progress.update(3);
         progress.stop();
         return { stored, duplicates };

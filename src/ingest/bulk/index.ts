@@ -67,7 +67,7 @@ export async function importFile(
   }
 
   const input = { kind: options.kind, file: options.file, format: options.format, sliceLines };
-  const r = await importEvents(store, workspaceId, input, options.skipInvalid, scan, now, progress);
+  const r = await importEvents(store, workspaceId, input, options.skipInvalid, scan, clock, progress);
   return {
     rows: r.rows,
     stored: r.stored,
