@@ -4,20 +4,22 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentProgress } from '../src/cli/progress.ts';
-import { type Clock, systemClock, VirtualClock } from '../src/core/clock.ts';
+import { type Clock, DAY, MINUTE, systemClock, VirtualClock } from '../src/core/clock.ts';
 import { importFile } from '../src/ingest/bulk/index.ts';
-import { IngestBuffer, normalizeEvent } from '../src/ingest/index.ts';
+import { IngestBuffer, normalizeEvent, writeBatch } from '../src/ingest/index.ts';
 import { createJourney, defaultEngineOptions, JourneyEngine, journeyDefinitionSchema, publishJourney } from '../src/journeys/index.ts';
-import { advisoryLock, openStore, type Store } from '../src/store/index.ts';
+import { createSegment, defaultRefresherOptions, SegmentRefresher, segmentInputSchema } from '../src/segments/index.ts';
+import { advisoryLock, openStore, type SqlExecutor, type Store } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { engines, freshStore } from './engines.ts';
 
 /**
  * Events are stamped received when their write's turn comes, not when the request (or the import)
- * began. Engines find new events by receive time and, on PostgreSQL, re-read only a short overlap
- * for what other processes commit (docs/operations.md): a write that waited for its workspace's
- * turn behind another process's large write, or a late slice of a long import, would otherwise
- * commit events already behind every engine's cursor — acknowledged, stored, and never enrolled.
+ * began; and on PostgreSQL the readers of new events (journey engine, segment refresher) move their
+ * cursors only as far as writes are known committed (SettledEvents). Without both, a write that
+ * waited for its workspace's turn behind another process's large write, or a late slice of a long
+ * import, commits events already behind the readers' cursors: acknowledged, stored, and never
+ * enrolled, converted or counted in a segment (docs/operations.md).
  */
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -104,7 +106,7 @@ describe('an ingest write that waits for its turn on PostgreSQL', () => {
     });
     const journey = await createJourney(engineStore, ws, { name: 'Orders', definition }, systemClock.now());
     await publishJourney(engineStore, ws, journey.journeyId, systemClock.now());
-    const engine = new JourneyEngine(engineStore, systemClock, { ...defaultEngineOptions, overlapMs: 300 });
+    const engine = new JourneyEngine(engineStore, systemClock, { ...defaultEngineOptions, overlapMs: 300, settleWaitMs: 100 });
     await engine.tick();
 
     // Another process's long write holds the workspace's turn.
@@ -130,5 +132,123 @@ describe('an ingest write that waits for its turn on PostgreSQL', () => {
       [ws],
     );
     expect(instances.map((r) => r.instance_key)).toEqual(['o-1']);
+  });
+});
+
+/** A store whose next event write takes its turn (the workspace lock), stamps, and then waits at the gate before writing. */
+function gatedStore(store: Store) {
+  let reached!: () => void;
+  let open!: () => void;
+  const atGate = new Promise<void>((r) => {
+    reached = r;
+  });
+  const gate = new Promise<void>((r) => {
+    open = r;
+  });
+  const gatedTx = (tx: SqlExecutor): SqlExecutor => ({
+    query: (sql, params) => tx.query(sql, params),
+    execute: (sql, params) => tx.execute(sql, params),
+    append: async (table, columns, rows) => {
+      if (table === 'events') {
+        reached();
+        await gate;
+      }
+      return tx.append(table, columns, rows);
+    },
+  });
+  const gated: Store = { ...store, transaction: (fn) => store.transaction((tx) => fn(gatedTx(tx))) };
+  return { gated, atGate, open };
+}
+
+describe('readers of new events on PostgreSQL, while another process writes for long', () => {
+  it('see an event that commits after they moved on: the refresher a segment entry, the engine a goal', async () => {
+    const clock = new VirtualClock(Date.UTC(2026, 10, 1));
+    const { store, url, ws } = await shop('postgres', clock);
+    const other = await openStore({ url, dataDir: '.', dedupeDays: 8 }, clock);
+    cleanups.push(() => other.close());
+    const definition = journeyDefinitionSchema.parse({
+      nodes: [
+        { id: 'joined', type: 'entry', trigger: { kind: 'event', event: 'Signed Up' } },
+        { id: 'day', type: 'wait', wait: { kind: 'duration', duration: '1d' } },
+        { id: 'a', type: 'update_trait', tag: 'a' },
+        { id: 'week', type: 'wait', wait: { kind: 'duration', duration: '5d' } },
+        { id: 'b', type: 'update_trait', tag: 'b' },
+      ],
+      edges: [
+        { from: 'joined', to: 'day' },
+        { from: 'day', to: 'a' },
+        { from: 'a', to: 'week' },
+        { from: 'week', to: 'b' },
+      ],
+      settings: { goal: { event: 'Order Completed' } },
+    });
+    const journey = await createJourney(store, ws, { name: 'Welcome', definition }, clock.now());
+    await publishJourney(store, ws, journey.journeyId, clock.now());
+    const engine = new JourneyEngine(store, clock, { ...defaultEngineOptions, overlapMs: 300, settleWaitMs: 100 });
+    const buyers = await createSegment(
+      store,
+      ws,
+      segmentInputSchema.parse({
+        name: 'buyers',
+        definition: { type: 'performed', event: 'Order Completed' },
+        refresh: { mode: 'realtime' },
+      }),
+      clock.now(),
+    );
+    const refresher = new SegmentRefresher(store, clock, { ...defaultRefresherOptions, overlapMs: 300, settleWaitMs: 100 });
+    const track = (userId: string, event: string, messageId: string, properties: Record<string, unknown> = {}) => {
+      const r = normalizeEvent({ type: 'track', userId, event, messageId, properties }, [], {
+        workspaceId: ws,
+        receivedAt: clock.now(),
+        source: 'api',
+      });
+      if (!r.ok) throw new Error('invalid event');
+      return r.event;
+    };
+    clock.advance(MINUTE);
+    await writeBatch(store, ws, [track('ann', 'Signed Up', 's-ann'), track('bob', 'Signed Up', 's-bob')], clock.now(), () => clock.now());
+    await engine.tick();
+    // Cat bought before: the segment's first refresh has a member, and later ones are incremental.
+    await writeBatch(store, ws, [track('cat', 'Order Completed', 'o-cat', { order_id: 'o0', total: 10 })], clock.now(), () => clock.now());
+    await refresher.tick();
+
+    // Ann's order, and Dan's (who is in no journey), are written by another process, which takes the
+    // turn, stamps them, and then is slow.
+    clock.advance(MINUTE);
+    const slow = gatedStore(other);
+    const orders = [
+      track('ann', 'Order Completed', 'o-ann', { order_id: 'o1', total: 40 }),
+      track('dan', 'Order Completed', 'o-dan', { order_id: 'o2', total: 15 }),
+    ];
+    const order = writeBatch(slow.gated, ws, orders, clock.now(), () => clock.now());
+    await slow.atGate;
+    // Meanwhile a day passes: both step on, and the journey events they leave are new events to
+    // both readers, which then move their cursors.
+    clock.advance(DAY);
+    await engine.tick();
+    await engine.tick();
+    await refresher.tick();
+    slow.open();
+    expect(await order).toMatchObject({ stored: 2 });
+    // The refresher first: the engine's conversion would write an event of Ann's that it reads anyway.
+    await refresher.tick();
+    const members = await store.query<{ user_id: string }>(
+      `SELECT d.value AS user_id FROM segment_members m
+       JOIN identities d ON d.workspace_id = m.workspace_id AND d.user_key = m.user_key AND d.type = 'user_id'
+       WHERE m.workspace_id = $1 AND m.segment_id = $2`,
+      [ws, buyers.segmentId],
+    );
+    expect(members.map((m) => m.user_id).sort()).toEqual(['ann', 'cat', 'dan']);
+    await engine.tick();
+    const rows = await store.query<{ user_id: string; status: string }>(
+      `SELECT d.value AS user_id, i.status FROM journey_instances i
+       JOIN identities d ON d.workspace_id = i.workspace_id AND d.user_key = i.user_key AND d.type = 'user_id'
+       WHERE i.workspace_id = $1 ORDER BY d.value`,
+      [ws],
+    );
+    expect(rows).toEqual([
+      { user_id: 'ann', status: 'converted' },
+      { user_id: 'bob', status: 'active' },
+    ]);
   });
 });

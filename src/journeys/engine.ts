@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
-import { advisoryLock, type Session, type Store } from '../store/index.ts';
+import { advisoryLock, type Session, SettledEvents, type Store } from '../store/index.ts';
 import { stepThrough } from './advance.ts';
 import type { NodeType, Trigger } from './definition.ts';
 import { enroll, entryNode, triggerKey } from './enroll.ts';
@@ -18,6 +18,8 @@ import { WatchedEvents } from './watched-events.ts';
 export interface EngineOptions {
   /** Events received this long before the last tick are read again (a batch may commit late). */
   overlapMs: number;
+  /** PostgreSQL: how long a tick waits for an event write in progress to learn what is committed (SettledEvents; default 5 s). */
+  settleWaitMs?: number;
   /**
    * Where this process is the only writer (DuckDB), the ingest buffer's oldest uncommitted
    * receive time: then cursors move exactly to it instead of trailing by `overlapMs`.
@@ -57,6 +59,7 @@ export class JourneyEngine {
   /** Each journey version's trigger, learnt on its first tick (to tell cheaply whether it has work). */
   private readonly triggers = new Map<string, Trigger>();
   private readonly watched = new WatchedEvents();
+  private readonly settled: SettledEvents;
 
   constructor(
     private readonly store: Store,
@@ -64,6 +67,7 @@ export class JourneyEngine {
     private readonly options: EngineOptions = defaultEngineOptions,
   ) {
     this.fastPath = new EventFastPath(store, this.watched, options.overlapMs);
+    this.settled = new SettledEvents(store, clock, options.overlapMs, options.settleWaitMs);
   }
 
   async tick(): Promise<TickResult[]> {
@@ -85,12 +89,13 @@ export class JourneyEngine {
       );
       if (journeys.length === 0) return [];
       const now = this.clock.now();
+      const horizon = await this.eventHorizon(workspaceId, now);
       const work = await pendingWork({
         store: this.store,
         workspaceId,
         journeys,
         now,
-        horizon: this.eventHorizon(now),
+        horizon,
         triggers: this.triggers,
         watched: this.watched,
       });
@@ -105,7 +110,9 @@ export class JourneyEngine {
           ]);
         }
         if (!todo.enroll && !todo.events && !todo.due) continue;
-        const r = await this.store.session((session) => this.withLease(session, j, () => this.tickJourney(session, workspaceId, j, todo)));
+        const r = await this.store.session((session) =>
+          this.withLease(session, j, () => this.tickJourney(session, workspaceId, j, todo, horizon)),
+        );
         if (r) results.push(r);
       }
       return results;
@@ -133,10 +140,15 @@ export class JourneyEngine {
    * mostly fixed costs per statement and per commit on DuckDB). The entrants' `Journey Entered`
    * events ride with the first journey events the tick writes (StepContext.carried).
    */
-  private async tickJourney(session: Session, workspaceId: number, j: RunningJourney, todo: Work): Promise<TickResult> {
+  private async tickJourney(
+    session: Session,
+    workspaceId: number,
+    j: RunningJourney,
+    todo: Work,
+    horizon: { settled: number; overlap: number },
+  ): Promise<TickResult> {
     const now = this.clock.now();
     const journeyId = Number(j.journey_id);
-    const horizon = this.eventHorizon(now);
     const newEventsSince = (j.events_watermark === null ? now : Number(j.events_watermark)) - horizon.overlap;
     const current = await versionDefinition(this.store, workspaceId, journeyId, Number(j.version));
     this.triggers.set(`${journeyId}/${j.version}`, entryNode(current).trigger);
@@ -225,11 +237,13 @@ export class JourneyEngine {
   }
 
   /**
-   * How far events are surely all stored, and how far back to re-read: exactly (the ingest
-   * buffer says what is still uncommitted) or with the overlap (other processes may write).
+   * How far events are surely all stored, and how far back to re-read: exactly, where the ingest
+   * buffer of this process says what is still uncommitted (DuckDB); on PostgreSQL up to the time
+   * the workspace's event writes were found settled (eventsSettledAt), re-reading the overlap for
+   * clocks of other machines and for events written outside those turns (journey and message events).
    */
-  private eventHorizon(now: number): { settled: number; overlap: number } {
-    if (!this.options.pendingSince) return { settled: now, overlap: this.options.overlapMs };
+  private async eventHorizon(workspaceId: number, now: number): Promise<{ settled: number; overlap: number }> {
+    if (!this.options.pendingSince) return { settled: await this.settled.at(workspaceId, now), overlap: this.options.overlapMs };
     const pending = this.options.pendingSince();
     // An overlap of 1 ms: an event received in the very millisecond of the cursor is read again
     // next time rather than missed (entries, goals and wakes are idempotent).

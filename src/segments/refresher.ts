@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
 import { touchedPeople } from '../profiles/index.ts';
-import type { Store } from '../store/index.ts';
+import { SettledEvents, type Store } from '../store/index.ts';
 import { type RefreshResult, refreshSegment } from './membership.ts';
 import { nextScheduledRefresh } from './refresh-schedule.ts';
 import { listSegments, referencedSegments, requireSegment, type Segment } from './segments-repo.ts';
@@ -16,6 +16,8 @@ export interface RefresherOptions {
    * still seen next time. Re-evaluating a person twice is harmless.
    */
   overlapMs: number;
+  /** PostgreSQL: how long a tick waits for an event write in progress to learn what is committed (SettledEvents; default 5 s). */
+  settleWaitMs?: number;
   /** Above this many touched people a whole re-evaluation is cheaper than a restricted one. */
   maxIncremental: number;
   /** Called with the people touched by new events before segments are refreshed (e.g. computed traits). */
@@ -33,12 +35,15 @@ export const defaultRefresherOptions: RefresherOptions = { timeRefreshMs: 60_000
  */
 export class SegmentRefresher {
   private ticker: Ticker | null = null;
+  private readonly settled: SettledEvents;
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly options: RefresherOptions = defaultRefresherOptions,
-  ) {}
+  ) {
+    this.settled = new SettledEvents(store, clock, options.overlapMs, options.settleWaitMs);
+  }
 
   /** Refreshes everything that is due in every workspace. */
   async tick(): Promise<RefreshResult[]> {
@@ -52,6 +57,9 @@ export class SegmentRefresher {
     const now = this.clock.now();
     const segments = dependencyOrder((await listSegments(this.store, workspaceId)).filter((s) => s.kind === 'rules'));
     const realtime = segments.filter((s) => s.refresh.mode === 'realtime');
+    // Where realtime watermarks move to: events received up to here are surely committed (on
+    // PostgreSQL other processes write too, and a write may wait long for its turn; see SettledEvents).
+    const settled = realtime.length > 0 ? await this.settled.at(workspaceId, now) : now;
     // People touched by new events matter to incremental refreshes (and to onTouched): when every
     // realtime segment is due for a whole re-evaluation anyway, nobody needs them.
     const needTouched = this.options.onTouched !== undefined || realtime.some((s) => !this.dueWhole(s, now));
@@ -70,14 +78,14 @@ export class SegmentRefresher {
         // A tick's refreshes mostly change nobody: those only move the watermark (skipIfUnchanged).
         if (due || touched.length > this.options.maxIncremental) {
           result = await refreshSegment(this.store, workspaceId, s.segmentId, now, {
-            ...this.wholeRefreshTimes(s, now),
+            ...this.wholeRefreshTimes(s, now, settled),
             segment: s,
             skipIfUnchanged: true,
           });
         } else if (touched.length > 0) {
           result = await refreshSegment(this.store, workspaceId, s.segmentId, now, {
             userKeys: touched,
-            eventsWatermark: now,
+            eventsWatermark: settled,
             segment: s,
             skipIfUnchanged: true,
           });
@@ -108,15 +116,15 @@ export class SegmentRefresher {
     return s.refreshNo === 0 || (s.nextRefreshAt !== null && s.nextRefreshAt <= now);
   }
 
-  /** The watermark and next due time a whole re-evaluation at `now` leaves. */
-  private wholeRefreshTimes(s: Segment, now: number): { eventsWatermark: number; nextRefreshAt: number | null } {
+  /** The watermark (`settled`, default now) and next due time a whole re-evaluation at `now` leaves. */
+  private wholeRefreshTimes(s: Segment, now: number, settled = now): { eventsWatermark: number; nextRefreshAt: number | null } {
     const nextRefreshAt =
       s.refresh.mode === 'scheduled'
         ? nextScheduledRefresh(s.refresh, now)
         : s.refresh.mode === 'realtime' && s.definition !== null && dependsOnTime(s.definition)
           ? now + this.options.timeRefreshMs
           : null;
-    return { eventsWatermark: now, nextRefreshAt };
+    return { eventsWatermark: settled, nextRefreshAt };
   }
 
   /** People with events received (or merged) after the oldest watermark of these segments. */
