@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentProgress } from '../src/cli/progress.ts';
+import { couponCampaignInputSchema, createCampaign, issueToPerson, syncCoupons } from '../src/commerce/coupons/index.ts';
 import { type Clock, DAY, MINUTE, systemClock, VirtualClock } from '../src/core/clock.ts';
 import { importFile } from '../src/ingest/bulk/index.ts';
 import { IngestBuffer, normalizeEvent, writeBatch } from '../src/ingest/index.ts';
@@ -161,7 +162,7 @@ function gatedStore(store: Store) {
 }
 
 describe('readers of new events on PostgreSQL, while another process writes for long', () => {
-  it('see an event that commits after they moved on: the refresher a segment entry, the engine a goal', async () => {
+  it('see an event that commits after they moved on: the refresher a segment entry, the coupon sync a redemption, the engine a goal', async () => {
     const clock = new VirtualClock(Date.UTC(2026, 10, 1));
     const { store, url, ws } = await shop('postgres', clock);
     const other = await openStore({ url, dataDir: '.', dedupeDays: 8 }, clock);
@@ -211,14 +212,25 @@ describe('readers of new events on PostgreSQL, while another process writes for 
     // Cat bought before: the segment's first refresh has a member, and later ones are incremental.
     await writeBatch(store, ws, [track('cat', 'Order Completed', 'o-cat', { order_id: 'o0', total: 10 })], clock.now(), () => clock.now());
     await refresher.tick();
+    const campaign = await createCampaign(
+      store,
+      ws,
+      couponCampaignInputSchema.parse({ name: 'welcome', discount: { kind: 'amount', value: 5 } }),
+      clock.now(),
+    );
+    const [cat] = await store.query<{ user_key: number }>("SELECT user_key FROM identities WHERE type = 'user_id' AND value = 'cat'");
+    const issued = await issueToPerson(store, ws, campaign.campaignId, Number(cat!.user_key), 'cat-1', clock.now());
+    if (!issued.issued) throw new Error('no code');
+    await syncCoupons(store, ws, clock.now());
 
-    // Ann's order, and Dan's (who is in no journey), are written by another process, which takes the
-    // turn, stamps them, and then is slow.
+    // Ann's order, Dan's (who is in no journey) and Cat's second, with her code, are written by
+    // another process, which takes the turn, stamps them, and then is slow.
     clock.advance(MINUTE);
     const slow = gatedStore(other);
     const orders = [
       track('ann', 'Order Completed', 'o-ann', { order_id: 'o1', total: 40 }),
       track('dan', 'Order Completed', 'o-dan', { order_id: 'o2', total: 15 }),
+      track('cat', 'Order Completed', 'o-cat-2', { order_id: 'o3', total: 25, coupon: issued.coupon.code }),
     ];
     const order = writeBatch(slow.gated, ws, orders, clock.now(), () => clock.now());
     await slow.atGate;
@@ -228,8 +240,9 @@ describe('readers of new events on PostgreSQL, while another process writes for 
     await engine.tick();
     await engine.tick();
     await refresher.tick();
+    await syncCoupons(store, ws, clock.now());
     slow.open();
-    expect(await order).toMatchObject({ stored: 2 });
+    expect(await order).toMatchObject({ stored: 3 });
     // The refresher first: the engine's conversion would write an event of Ann's that it reads anyway.
     await refresher.tick();
     const members = await store.query<{ user_id: string }>(
@@ -239,6 +252,12 @@ describe('readers of new events on PostgreSQL, while another process writes for 
       [ws, buyers.segmentId],
     );
     expect(members.map((m) => m.user_id).sort()).toEqual(['ann', 'cat', 'dan']);
+    await syncCoupons(store, ws, clock.now());
+    const [code] = await store.query<{ state: string; order_id: string }>(
+      'SELECT state, order_id FROM coupon_codes WHERE workspace_id = $1',
+      [ws],
+    );
+    expect(code).toEqual({ state: 'redeemed', order_id: 'o3' });
     await engine.tick();
     const rows = await store.query<{ user_id: string; status: string }>(
       `SELECT d.value AS user_id, i.status FROM journey_instances i

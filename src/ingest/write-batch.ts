@@ -174,17 +174,19 @@ async function applyTraits(
  * Writes one batch of one workspace in one transaction: dedupe, identity resolution, events,
  * line items, profile traits. Nothing is acknowledged until this resolves.
  *
+ * `requestedAt` dates what the write records (people, identities, merges, the dedupe window).
  * `turn` (live traffic): the events are stamped received when the write's turn comes — on
  * PostgreSQL after the workspace's lock, which a large write or import of another process may hold
- * for long — rather than when the request came. Engines of other processes find new events by
- * receive time, re-reading only a short overlap (docs/operations.md): events committed long after
- * their stamp would be behind them.
+ * for long — rather than when the request came. Readers of new events (journey engine, segments,
+ * traits) find them by receive time and move their cursors only as far as the turns show committed
+ * (SettledEvents, docs/operations.md): events stamped before the turn would commit behind them.
+ * What the write records then dates from its turn too.
  */
 export async function writeBatch(
   store: Store,
   workspaceId: number,
   batch: readonly NormalizedEvent[],
-  now: number,
+  requestedAt: number,
   turn?: () => number,
 ): Promise<WriteResult> {
   let storedIds: string[] = [];
@@ -193,6 +195,8 @@ export async function writeBatch(
     // Several PostgreSQL processes may ingest at once; identity resolution must see one order.
     if (store.dialect === 'postgres') await tx.query(`SELECT pg_advisory_xact_lock(${advisoryLock.identities}, $1)`, [workspaceId]);
     const receivedAt = turn ? turn() : null;
+    // Everything this write records (people, identities, merges) dates from its turn too.
+    const now = receivedAt ?? requestedAt;
     const events = await dropDuplicates(store, tx, workspaceId, batch);
     if (events.length === 0)
       return { storedIds: new Set<string>(), stored: 0, duplicates: batch.length, merges: 0, conflicts: 0, receivedAt };
@@ -268,7 +272,7 @@ export async function writeBatch(
   });
   // Only after the commit: a failed transaction must not make a retry look like a duplicate,
   // nor leave the cache pointing at people who were never stored.
-  if (storedIds.length > 0) store.messageIds.remember(workspaceId, storedIds, now);
+  if (storedIds.length > 0) store.messageIds.remember(workspaceId, storedIds, result.receivedAt ?? requestedAt);
   const cache = store.identityCache;
   if (cache && resolution) {
     const r: Resolution = resolution;

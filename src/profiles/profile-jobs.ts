@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.ts';
 import { serialQueue } from '../core/serial-queue.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
-import { advisoryLock, type SqlExecutor, type Store, whileLocked } from '../store/index.ts';
+import { advisoryLock, SettledEvents, type SqlExecutor, type Store, whileLocked } from '../store/index.ts';
 import { refreshComputedTraits } from './computed-traits/index.ts';
 import { refreshPredictions, refreshRepurchaseCycles } from './predictions/index.ts';
 import { touchedPeople } from './touched.ts';
@@ -45,12 +45,15 @@ type Job = (typeof jobs)[keyof typeof jobs];
  */
 export class ProfileJobs {
   private ticker: Ticker | null = null;
+  private readonly settled: SettledEvents;
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly options: ProfileJobOptions = defaultProfileJobOptions,
-  ) {}
+  ) {
+    this.settled = new SettledEvents(store, clock, options.overlapMs);
+  }
 
   async tick(): Promise<ProfileTick[]> {
     const workspaces = await this.store.query<{ workspace_id: number }>('SELECT workspace_id FROM workspaces ORDER BY workspace_id');
@@ -70,6 +73,8 @@ export class ProfileJobs {
 
   private async run(workspaceId: number): Promise<ProfileTick> {
     const now = this.clock.now();
+    // How far the incremental cursor may move: events received up to here are surely committed (SettledEvents).
+    const settled = await this.settled.at(workspaceId, now);
     const state = await jobState(this.store, workspaceId);
     const result: ProfileTick = { workspaceId, traits: 'none', people: 0, predictions: 'none' };
 
@@ -93,7 +98,7 @@ export class ProfileJobs {
         result.predictions = p.status !== 'ok' ? 'insufficient_data' : p.refitted ? 'refitted' : 'incremental';
       }
     }
-    await saveJob(this.store, workspaceId, jobs.traitsIncremental, now, now);
+    await saveJob(this.store, workspaceId, jobs.traitsIncremental, settled, now);
 
     if (predictionsDue) {
       const p = await refreshPredictions(this.store, workspaceId, now);

@@ -1,5 +1,5 @@
 import { SqlBuilder } from '../../segments/index.ts';
-import { advisoryLock, type SqlExecutor, type Store } from '../../store/index.ts';
+import { advisoryLock, eventsSettledAt, type SqlExecutor, type Store } from '../../store/index.ts';
 import { normalizeCodeSql } from './codes.ts';
 import { insertCouponEvents } from './events.ts';
 import { followCouponMerges } from './merges.ts';
@@ -7,6 +7,8 @@ import { couponWrites } from './serial.ts';
 
 /** Events received this long before the last sync are read again (a batch may commit late). */
 const OVERLAP_MS = 10_000;
+/** PostgreSQL: how long a sync waits for an event write in progress (short: API reads run it first). */
+const SETTLE_WAIT_MS = 200;
 const JOB = 'coupons';
 
 export interface SyncResult {
@@ -32,8 +34,12 @@ export interface SyncResult {
  * others skip; the reads of the API run it first so they are current.
  */
 export function syncCoupons(store: Store, workspaceId: number, now: number): Promise<SyncResult | null> {
-  return couponWrites(store, () =>
-    store.session((session) =>
+  return couponWrites(store, async () => {
+    // PostgreSQL: new events are taken only as far as their writes are known committed (see
+    // eventsSettledAt); while a long write holds the workspace's turn, none are (API reads run
+    // this first and must not wait for it), and the next sync takes them.
+    const settled = store.dialect === 'postgres' ? await eventsSettledAt(store, workspaceId, () => now, SETTLE_WAIT_MS) : now;
+    return store.session((session) =>
       session.transaction(async (tx) => {
         if (store.dialect === 'postgres') {
           const [lock] = await tx.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${advisoryLock.couponSync}, $1) AS ok`, [
@@ -45,24 +51,26 @@ export function syncCoupons(store: Store, workspaceId: number, now: number): Pro
           'SELECT watermark FROM job_state WHERE workspace_id = $1 AND job = $2',
           [workspaceId, JOB],
         );
-        const since = state?.watermark === null || state?.watermark === undefined ? 0 : Number(state.watermark) - OVERLAP_MS;
+        const watermark = state?.watermark === null || state?.watermark === undefined ? null : Number(state.watermark);
+        const since = watermark === null ? 0 : watermark - OVERLAP_MS;
+        const upTo = settled ?? watermark ?? 0;
         const ctx = { dialect: store.dialect, workspaceId, now };
         const merged = await followCouponMerges(tx, workspaceId, since);
-        const redeemed = await detectRedemptions(tx, store, workspaceId, since, now);
+        const redeemed = await detectRedemptions(tx, store, workspaceId, since, upTo);
         if (redeemed > 0) await insertCouponEvents(tx, ctx, 'Coupon Redeemed', 'SELECT code FROM coupon_used_now', []);
         const attributed = await attributeRevenue(tx, workspaceId);
         const reminded = await markReminded(tx, workspaceId, now);
         const expired = await markExpired(tx, workspaceId, now);
         if (expired > 0) await insertCouponEvents(tx, ctx, 'Coupon Expired', 'SELECT code FROM coupon_expiring', []);
         await tx.query(
-          `INSERT INTO job_state (workspace_id, job, watermark, ran_at) VALUES ($1, $2, $3, $3)
+          `INSERT INTO job_state (workspace_id, job, watermark, ran_at) VALUES ($1, $2, $3, $4)
            ON CONFLICT (workspace_id, job) DO UPDATE SET watermark = excluded.watermark, ran_at = excluded.ran_at`,
-          [workspaceId, JOB, now],
+          [workspaceId, JOB, upTo, now],
         );
         return { merged, redeemed, attributed, reminded, expired };
       }),
-    ),
-  );
+    );
+  });
 }
 
 const count = async (tx: SqlExecutor, table: string) =>
@@ -75,7 +83,8 @@ function impliedDiscount(t: string, total: string): string {
     WHEN ${total} IS NOT NULL AND ${t}.value < 100 THEN LEAST(${total} * ${t}.value / (100 - ${t}.value), COALESCE(${t}.max_discount, 1e15)) END`;
 }
 
-async function detectRedemptions(tx: SqlExecutor, store: Store, workspaceId: number, since: number, now: number): Promise<number> {
+/** Codes first used in events received after `since`, up to `upTo`. */
+async function detectRedemptions(tx: SqlExecutor, store: Store, workspaceId: number, since: number, upTo: number): Promise<number> {
   const b = new SqlBuilder(store.dialect);
   const ws = b.param(workspaceId);
   const code = normalizeCodeSql(`COALESCE(${b.jsonText('e.properties', 'coupon')}, ${b.jsonText('e.properties', 'coupon_id')})`);
@@ -88,7 +97,7 @@ async function detectRedemptions(tx: SqlExecutor, store: Store, workspaceId: num
          ${b.toNumber(b.jsonText('e.properties', 'discount'))} AS discount,
          row_number() OVER (PARTITION BY ${code} ORDER BY e.ts, e.message_id) AS rn
        FROM events e WHERE e.workspace_id = ${ws} AND e.event IN ('Coupon Applied', 'Order Completed')
-         AND e.received_at > ${b.param(since)} AND e.received_at <= ${b.param(now)}
+         AND e.received_at > ${b.param(since)} AND e.received_at <= ${b.param(upTo)}
          AND COALESCE(${b.jsonText('e.properties', 'coupon')}, ${b.jsonText('e.properties', 'coupon_id')}) IS NOT NULL) u
      JOIN coupon_codes c ON c.workspace_id = ${ws} AND c.code = u.code AND c.state <> 'redeemed'
      WHERE u.rn = 1`,

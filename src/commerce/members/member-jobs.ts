@@ -1,7 +1,7 @@
 import type { Clock } from '../../core/clock.ts';
 import { serialQueue } from '../../core/serial-queue.ts';
 import { startTicker, type Ticker } from '../../core/ticker.ts';
-import { advisoryLock, type SqlExecutor, type Store, whileLocked } from '../../store/index.ts';
+import { advisoryLock, SettledEvents, type SqlExecutor, type Store, whileLocked } from '../../store/index.ts';
 import { earnFromOrders } from './earn.ts';
 import { expireFallenDue } from './expiry.ts';
 import { joinFromEvents } from './join.ts';
@@ -77,6 +77,7 @@ const ticks = serialQueue();
 export class MemberJobs {
   private ticker: Ticker | null = null;
   private readonly options: MemberJobOptions;
+  private readonly settled: SettledEvents;
 
   constructor(
     private readonly store: Store,
@@ -84,6 +85,7 @@ export class MemberJobs {
     options: Partial<MemberJobOptions> = {},
   ) {
     this.options = { ...defaultMemberJobOptions, ...options };
+    this.settled = new SettledEvents(store, clock, this.options.overlapMs);
   }
 
   async tick(): Promise<MemberTick[]> {
@@ -106,8 +108,10 @@ export class MemberJobs {
     const lastReconcile = state.get(jobs.reconcile)?.ranAt;
     const reconcile = since !== null && (lastReconcile === undefined || lastReconcile + this.options.reconcileEveryMs <= now);
     if (reconcile && since !== null) since = Math.min(since, now - this.options.reconcileWindowMs);
+    // Where the cursor moves: before what this process's buffer has not written (DuckDB), or as far
+    // as writes are known committed (PostgreSQL, SettledEvents).
     const pending = this.options.pendingSince?.() ?? null;
-    const nextWatermark = pending === null ? now : Math.min(now, pending);
+    const nextWatermark = pending !== null ? Math.min(now, pending) : await this.settled.at(workspaceId, now);
     const lastFull = state.get(jobs.tiers)?.ranAt;
     const fullTiers = lastFull === undefined || lastFull + this.options.tiersEveryMs <= now;
     const expirySince = state.get(jobs.expiry)?.watermark ?? null;
