@@ -39,8 +39,8 @@ export interface ServerOptions {
   ingest: IngestBufferOptions;
   logLevel: string;
   /**
-   * What this process runs (default all): `api` answers the tracking and admin API, `engine` runs the
-   * background jobs below but the dispatcher, `dispatcher` delivers messages. A process without `api`
+   * What this process runs (default all): `api` answers the tracking and admin API, `engine` runs
+   * every background job below except the dispatcher, `dispatcher` delivers messages. A process without `api`
    * answers `/health` only. Options of a job this process does not run are ignored.
    */
   roles?: readonly ServeRole[];

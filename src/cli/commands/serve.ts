@@ -65,7 +65,7 @@ export function registerServe(program: Command) {
         roles: flags.role,
       });
       const splitRoles = config.roles.length < serveRoles.length;
-      if (splitRoles && !config.store) {
+      if (splitRoles && !/^postgres(ql)?:\/\//.test(config.store ?? '')) {
         throw new AppError(
           'invalid_request',
           `--role ${config.roles.join(',')} splits the work between processes that share a PostgreSQL database (--store postgres://…); ` +

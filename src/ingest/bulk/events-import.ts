@@ -56,9 +56,9 @@ export async function importEvents(
         progress.start('import: write', 4);
         // Same lock as the API's writeBatch: one identity resolution at a time per workspace.
         if (store.dialect === 'postgres') await tx.query(`SELECT pg_advisory_xact_lock(${advisoryLock.identities}, $1)`, [workspaceId]);
-        // Written (and received) when the slice's turn comes, not when the import began: engines of
-        // other processes find new events by receive time, re-reading a short overlap
-        // (docs/operations.md), and a later slice commits minutes after the import began.
+        // Written (and received) when the slice's turn comes, not when the import began: readers of
+        // new events (journey engine, segments) find them by receive time, and a later slice commits
+        // minutes after the import began (writeBatch, SettledEvents, docs/operations.md).
         const writtenAt = clock.now();
         const duplicates = await dropDuplicates(tx, store.dialect, workspaceId);
         progress.update(1);
