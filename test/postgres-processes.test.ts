@@ -7,7 +7,7 @@ import { openStore } from '../src/store/index.ts';
 import { startServe } from './cli-process.ts';
 import { emptyPostgresDatabase } from './engines.ts';
 import { TwilioMock } from './mock-providers/twilio.ts';
-import { orderBatch, setUpShop } from './order-texts-shop.ts';
+import { postOrder, setUpShop } from './order-texts-shop.ts';
 import { freePort } from './pg-server.ts';
 
 /**
@@ -63,13 +63,7 @@ describe('two servers on one PostgreSQL database', () => {
         );
         expect(Number(demo?.n)).toBe(Number(loaded[0]!.replaceAll(',', '')));
         const { writeKey, workspaceId } = await setUpShop(store, twilio);
-        const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
-        const post = (url: string, i: number) =>
-          fetch(`${url}/v1/batch`, {
-            method: 'POST',
-            headers: { authorization: auth, 'content-type': 'application/json' },
-            body: JSON.stringify(orderBatch(i)),
-          }).then((r) => r.status);
+        const post = (url: string, i: number) => postOrder(url, writeKey, i);
 
         // Two clients, one per server; server b dies a third of the way through its orders.
         const acknowledged = new Set<number>();

@@ -7,7 +7,7 @@ import { openStore, type Store } from '../src/store/index.ts';
 import { startServe } from './cli-process.ts';
 import { emptyPostgresDatabase } from './engines.ts';
 import { TwilioMock } from './mock-providers/twilio.ts';
-import { orderBatch, setUpShop } from './order-texts-shop.ts';
+import { postOrder, setUpShop } from './order-texts-shop.ts';
 import { freePort } from './pg-server.ts';
 
 /**
@@ -60,13 +60,7 @@ describe('serve --role on PostgreSQL', () => {
       const api = await start('api');
       store = await openStore({ url: db.url, dataDir: '.', dedupeDays: 8 }, systemClock);
       const { writeKey, workspaceId } = await setUpShop(store, twilio);
-      const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
-      const order = (url: string, i: number) =>
-        fetch(`${url}/v1/batch`, {
-          method: 'POST',
-          headers: { authorization: auth, 'content-type': 'application/json' },
-          body: JSON.stringify(orderBatch(i)),
-        }).then((r) => r.status);
+      const order = (url: string, i: number) => postOrder(url, writeKey, i);
       const counts = async () => {
         const [row] = await store!.query<{ events: number; instances: number; queued: number; sent: number }>(
           `SELECT (SELECT count(*) FROM events WHERE workspace_id = $1 AND event = 'Order Placed') AS events,
