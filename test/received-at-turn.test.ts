@@ -9,6 +9,7 @@ import { type Clock, DAY, MINUTE, systemClock, VirtualClock } from '../src/core/
 import { importFile } from '../src/ingest/bulk/index.ts';
 import { IngestBuffer, normalizeEvent, writeBatch } from '../src/ingest/index.ts';
 import { createJourney, defaultEngineOptions, JourneyEngine, journeyDefinitionSchema, publishJourney } from '../src/journeys/index.ts';
+import { defaultProfileJobOptions, ProfileJobs } from '../src/profiles/index.ts';
 import { createSegment, defaultRefresherOptions, SegmentRefresher, segmentInputSchema } from '../src/segments/index.ts';
 import { advisoryLock, openStore, type SqlExecutor, type Store } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
@@ -162,7 +163,7 @@ function gatedStore(store: Store) {
 }
 
 describe('readers of new events on PostgreSQL, while another process writes for long', () => {
-  it('see an event that commits after they moved on: the refresher a segment entry, the coupon sync a redemption, the engine a goal', async () => {
+  it('see an event that commits after they moved on: the refresher a segment entry, the coupon sync a redemption, computed traits an order, the engine a goal', async () => {
     const clock = new VirtualClock(Date.UTC(2026, 10, 1));
     const { store, url, ws } = await shop('postgres', clock);
     const other = await openStore({ url, dataDir: '.', dedupeDays: 8 }, clock);
@@ -197,6 +198,7 @@ describe('readers of new events on PostgreSQL, while another process writes for 
       clock.now(),
     );
     const refresher = new SegmentRefresher(store, clock, { ...defaultRefresherOptions, overlapMs: 300, settleWaitMs: 100 });
+    const traits = new ProfileJobs(store, clock, { ...defaultProfileJobOptions, overlapMs: 300, settleWaitMs: 100 });
     const track = (userId: string, event: string, messageId: string, properties: Record<string, unknown> = {}) => {
       const r = normalizeEvent({ type: 'track', userId, event, messageId, properties }, [], {
         workspaceId: ws,
@@ -212,6 +214,7 @@ describe('readers of new events on PostgreSQL, while another process writes for 
     // Cat bought before: the segment's first refresh has a member, and later ones are incremental.
     await writeBatch(store, ws, [track('cat', 'Order Completed', 'o-cat', { order_id: 'o0', total: 10 })], clock.now(), () => clock.now());
     await refresher.tick();
+    await traits.tick();
     const campaign = await createCampaign(
       store,
       ws,
@@ -241,6 +244,7 @@ describe('readers of new events on PostgreSQL, while another process writes for 
     await engine.tick();
     await refresher.tick();
     await syncCoupons(store, ws, clock.now());
+    await traits.tick();
     slow.open();
     expect(await order).toMatchObject({ stored: 3 });
     // The refresher first: the engine's conversion would write an event of Ann's that it reads anyway.
@@ -253,6 +257,12 @@ describe('readers of new events on PostgreSQL, while another process writes for 
     );
     expect(members.map((m) => m.user_id).sort()).toEqual(['ann', 'cat', 'dan']);
     await syncCoupons(store, ws, clock.now());
+    await traits.tick();
+    const [dan] = await store.query<{ order_count: number }>(
+      `SELECT t.order_count FROM computed_traits t
+       JOIN identities d ON d.workspace_id = t.workspace_id AND d.user_key = t.user_key AND d.type = 'user_id' AND d.value = 'dan'`,
+    );
+    expect(Number(dan?.order_count)).toBe(1);
     const [code] = await store.query<{ state: string; order_id: string }>(
       'SELECT state, order_id FROM coupon_codes WHERE workspace_id = $1',
       [ws],

@@ -13,6 +13,8 @@ export interface ProfileJobOptions {
   predictionsEveryMs: number;
   /** Overlap when looking for new events (see the segment refresher). */
   overlapMs: number;
+  /** PostgreSQL: how long a tick waits for an event write in progress to learn what is committed (SettledEvents; default 5 s). */
+  settleWaitMs?: number;
   /** Above this many touched people a whole recomputation is done instead. */
   maxIncremental: number;
 }
@@ -52,7 +54,7 @@ export class ProfileJobs {
     private readonly clock: Clock,
     private readonly options: ProfileJobOptions = defaultProfileJobOptions,
   ) {
-    this.settled = new SettledEvents(store, clock, options.overlapMs);
+    this.settled = new SettledEvents(store, clock, options.overlapMs, options.settleWaitMs);
   }
 
   async tick(): Promise<ProfileTick[]> {

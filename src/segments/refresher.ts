@@ -108,7 +108,8 @@ export class SegmentRefresher {
   async refreshOne(workspaceId: number, segmentId: number, stopwatch?: () => number): Promise<RefreshResult> {
     const now = this.clock.now();
     const s = await requireSegment(this.store, workspaceId, segmentId);
-    return refreshSegment(this.store, workspaceId, segmentId, now, { ...this.wholeRefreshTimes(s, now), segment: s, stopwatch });
+    const settled = await this.settled.at(workspaceId, now);
+    return refreshSegment(this.store, workspaceId, segmentId, now, { ...this.wholeRefreshTimes(s, now, settled), segment: s, stopwatch });
   }
 
   /** New, scheduled time reached, or time-driven refresh due. */
@@ -116,8 +117,11 @@ export class SegmentRefresher {
     return s.refreshNo === 0 || (s.nextRefreshAt !== null && s.nextRefreshAt <= now);
   }
 
-  /** The watermark (`settled`, default now) and next due time a whole re-evaluation at `now` leaves. */
-  private wholeRefreshTimes(s: Segment, now: number, settled = now): { eventsWatermark: number; nextRefreshAt: number | null } {
+  /**
+   * The watermark and next due time a whole re-evaluation at `now` leaves: the watermark at
+   * `settled`, as far as event writes are known committed (SettledEvents), not `now`.
+   */
+  private wholeRefreshTimes(s: Segment, now: number, settled: number): { eventsWatermark: number; nextRefreshAt: number | null } {
     const nextRefreshAt =
       s.refresh.mode === 'scheduled'
         ? nextScheduledRefresh(s.refresh, now)
