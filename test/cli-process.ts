@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './pg-server.ts';
 
 const root = join(import.meta.dirname, '..');
 const main = join(root, 'src', 'cli', 'main.ts');
@@ -32,6 +35,22 @@ export function startServe(args: string[], env: Record<string, string> = {}): Pr
     child.stderr.on('data', onData);
     child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
   });
+}
+
+/**
+ * Starts `shopflow serve` on a shared PostgreSQL store, on a free port, with a data folder of its
+ * own (removed when the process exits); `url` is where it answers.
+ */
+export async function startServeOn(
+  storeUrl: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; output: () => string; url: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'shopflow-serve-'));
+  const port = await freePort();
+  const server = await startServe(['--store', storeUrl, '--data', dir, '--port', String(port), ...args], env);
+  server.child.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return { ...server, url: `http://127.0.0.1:${port}` };
 }
 
 /** Runs `shopflow …` to completion without blocking this process (for commands that call a server running in the test). */

@@ -1,14 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { systemClock } from '../src/core/clock.ts';
 import { openStore } from '../src/store/index.ts';
-import { startServe } from './cli-process.ts';
+import { startServeOn } from './cli-process.ts';
 import { emptyPostgresDatabase } from './engines.ts';
 import { TwilioMock } from './mock-providers/twilio.ts';
 import { postOrder, setUpShop } from './order-texts-shop.ts';
-import { freePort } from './pg-server.ts';
 
 /**
  * "On PostgreSQL many processes may share one database" (README, DESIGN.md), end to end: two real
@@ -24,17 +20,12 @@ const ORDERS = 60;
 /** The dead server's claimed messages go to the live one after this long (SHOPFLOW_DISPATCH_LEASE_MS). */
 const LEASE_MS = 2_000;
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
 describe('two servers on one PostgreSQL database', () => {
   it('start together, share the orders, and when one is killed every acknowledged order is texted once at most', async () => {
     const db = await emptyPostgresDatabase();
     const twilio = new TwilioMock('AC0123456789abcdef0123456789abcdef', 'token');
     await twilio.start();
-    const servers: Awaited<ReturnType<typeof startServe>>[] = [];
+    const servers: Awaited<ReturnType<typeof startServeOn>>[] = [];
     try {
       const env = {
         SHOPFLOW_ALLOW_PRIVATE_NETWORKS: 'true',
@@ -42,13 +33,7 @@ describe('two servers on one PostgreSQL database', () => {
         SHOPFLOW_JOURNEY_TICK_MS: '200',
         SHOPFLOW_DISPATCH_TICK_MS: '100',
       };
-      const start = async () => {
-        const dir = mkdtempSync(join(tmpdir(), 'shopflow-pg2-'));
-        dirs.push(dir);
-        const port = await freePort();
-        const server = await startServe(['--store', db.url, '--data', dir, '--port', String(port), '--log-level', 'warn'], env);
-        return { ...server, url: `http://127.0.0.1:${port}` };
-      };
+      const start = () => startServeOn(db.url, ['--log-level', 'warn'], env);
       // Both at once on an empty database: one migrates, creates the default workspace and loads the
       // demo shop; the other waits for each and finds it done.
       const [a, b] = await Promise.all([start(), start()]);

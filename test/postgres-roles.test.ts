@@ -1,14 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { systemClock } from '../src/core/clock.ts';
 import { openStore, type Store } from '../src/store/index.ts';
-import { startServe } from './cli-process.ts';
+import { startServeOn } from './cli-process.ts';
 import { emptyPostgresDatabase } from './engines.ts';
 import { TwilioMock } from './mock-providers/twilio.ts';
 import { postOrder, setUpShop } from './order-texts-shop.ts';
-import { freePort } from './pg-server.ts';
 
 /**
  * `serve --role`: the API, the engine and the dispatcher in processes of their own on one
@@ -20,11 +16,6 @@ import { freePort } from './pg-server.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const A_MINUTE = '60000';
-
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
 
 async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, ms = 20_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -41,19 +32,12 @@ describe('serve --role on PostgreSQL', () => {
     const db = await emptyPostgresDatabase();
     const twilio = new TwilioMock('AC0123456789abcdef0123456789abcdef', 'token');
     await twilio.start();
-    const servers: Awaited<ReturnType<typeof startServe>>[] = [];
+    const servers: Awaited<ReturnType<typeof startServeOn>>[] = [];
+    const env = { SHOPFLOW_ALLOW_PRIVATE_NETWORKS: 'true', SHOPFLOW_JOURNEY_TICK_MS: A_MINUTE, SHOPFLOW_DISPATCH_TICK_MS: A_MINUTE };
     const start = async (role: string) => {
-      const dir = mkdtempSync(join(tmpdir(), 'shopflow-roles-'));
-      dirs.push(dir);
-      const port = await freePort();
-      const env = {
-        SHOPFLOW_ALLOW_PRIVATE_NETWORKS: 'true',
-        SHOPFLOW_JOURNEY_TICK_MS: A_MINUTE,
-        SHOPFLOW_DISPATCH_TICK_MS: A_MINUTE,
-      };
-      const server = await startServe(['--store', db.url, '--data', dir, '--port', String(port), '--no-demo', '--role', role], env);
+      const server = await startServeOn(db.url, ['--no-demo', '--role', role], env);
       servers.push(server);
-      return { ...server, url: `http://127.0.0.1:${port}` };
+      return server;
     };
     let store: Store | null = null;
     try {
