@@ -11,6 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { couponCampaignInputSchema, createCampaign, issueCoupons, issueTerms, prepareIssueTable } from '../src/commerce/coupons/index.ts';
+import { writingEvents } from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { benchStore, type Engine } from './bench-store.ts';
 import { round, secondsSince } from './stats.ts';
@@ -37,7 +38,7 @@ try {
     const campaign = await createCampaign(store, ws, input, now);
     process.stderr.write(`coupons/${engine}: issuing ${people} codes of campaign "${name}"…\n`);
     const start = performance.now();
-    await store.transaction(async (tx) => {
+    await writingEvents(store, ws, now, async (tx) => {
       await prepareIssueTable(tx, store.dialect);
       await tx.query(
         `INSERT INTO coupon_issue (seq, user_key, issue_key, instance_id, value)

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueInTransaction, issueToPerson } from '../src/commerce/coupons/index.ts';
 import { VirtualClock } from '../src/core/clock.ts';
-import type { Session, Store } from '../src/store/index.ts';
+import { type Session, type Store, writingEvents } from '../src/store/index.ts';
 import { engines } from './engines.ts';
 import { type Harness, startHarness } from './server-harness.ts';
 
@@ -46,7 +46,7 @@ describe.each(engines)('issuing through the API while a journey step issues (%s)
       stepIssued = resolve;
     });
     // The "journey step": issues, then keeps its transaction open a while before committing.
-    const step = h.store.transaction(async (tx) => {
+    const step = writingEvents(h.store, ws, clock.now(), async (tx) => {
       const r = await issueInTransaction(tx, h.store.dialect, ws, campaignId, userKey, 'journey.1.1.coupon', clock.now());
       stepIssued();
       await held;
@@ -64,7 +64,7 @@ describe.each(engines)('issuing through the API while a journey step issues (%s)
       // DuckDB: the API committed first and the step's commit failed as a whole, as a crash
       // would; the engine runs the step again, which now finds the API's code.
       expect(engine).toBe('duckdb');
-      const again = await h.store.transaction((tx) =>
+      const again = await writingEvents(h.store, ws, clock.now(), (tx) =>
         issueInTransaction(tx, h.store.dialect, ws, campaignId, userKey, 'journey.1.1.coupon', clock.now()),
       );
       expect(again).toEqual({ code: null, reason: 'per_person_limit' });
@@ -92,7 +92,7 @@ describe.each(engines)('issuing through the API while a journey step issues (%s)
     const held = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const step = h.store.transaction(async (tx) => {
+    const step = writingEvents(h.store, ws, clock.now(), async (tx) => {
       const r = await issueInTransaction(tx, h.store.dialect, ws, campaignId, userKey, 'journey.2.1.coupon', clock.now());
       await held;
       return r;

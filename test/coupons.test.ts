@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { couponPaths, couponSchemas } from '../src/api/openapi-coupons.ts';
 import { generateCodes, issueInTransaction, issueToPerson, redeemCoupon } from '../src/commerce/coupons/index.ts';
 import { DAY, VirtualClock } from '../src/core/clock.ts';
-import { openStore, type Store } from '../src/store/index.ts';
+import { openStore, type Store, writingEvents } from '../src/store/index.ts';
 import { engines } from './engines.ts';
 import { type Harness, startHarness } from './server-harness.ts';
 
@@ -113,7 +113,8 @@ describe.each(engines)('coupons API (%s)', (engine) => {
   it('leaves out a code that would collide with a stored one (same issue key, or the person slot), without failing', async () => {
     const id = await campaign({ name: 'collide', discount: { kind: 'amount', value: 5 }, perPersonLimit: null });
     const ws = h.keys.workspaceId;
-    const issueNow = (key: string) => h.store.transaction((tx) => issueInTransaction(tx, h.store.dialect, ws, id, 9001, key, clock.now()));
+    const issueNow = (key: string) =>
+      writingEvents(h.store, ws, clock.now(), (tx) => issueInTransaction(tx, h.store.dialect, ws, id, 9001, key, clock.now()));
     const first = await issueNow('race-1');
     expect(first).toMatchObject({ code: expect.any(String), reason: null });
     // The same issue key again, as a retry racing the first would meet it (the API reads it first,

@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
-import { advisoryLock, type Session, SettledEvents, type Store } from '../store/index.ts';
+import { advisoryLock, type Session, SettledEvents, type Store, writingEvents } from '../store/index.ts';
 import { stepThrough } from './advance.ts';
 import type { NodeType, Trigger } from './definition.ts';
 import { enroll, entryNode, triggerKey } from './enroll.ts';
@@ -155,99 +155,107 @@ export class JourneyEngine {
     const carried: JourneyEvents[] = [];
     const contexts = new Map<number, StepContext>();
     await prepareScratchTables(session, this.store.dialect);
-    return session.transaction(async (tx) => {
-      // Every version's steps share the carried events: whichever writes journey events first writes them.
-      const contextOf = async (version: number): Promise<StepContext> => {
-        let ctx = contexts.get(version);
-        if (!ctx) {
-          const definition = await versionDefinition(this.store, workspaceId, journeyId, version);
-          ctx = {
-            tx,
-            dialect: this.store.dialect,
+    return writingEvents(
+      this.store,
+      workspaceId,
+      now,
+      async (tx) => {
+        // Every version's steps share the carried events: whichever writes journey events first writes them.
+        const contextOf = async (version: number): Promise<StepContext> => {
+          let ctx = contexts.get(version);
+          if (!ctx) {
+            const definition = await versionDefinition(this.store, workspaceId, journeyId, version);
+            ctx = {
+              tx,
+              dialect: this.store.dialect,
+              workspaceId,
+              journeyId,
+              version,
+              definition,
+              now,
+              newEventsSince,
+              keyProperty: triggerKey(definition),
+              carried,
+            };
+            contexts.set(version, ctx);
+          }
+          return ctx;
+        };
+        const entered = !todo.enroll
+          ? 0
+          : await enroll(
+              tx,
+              {
+                store: this.store,
+                workspaceId,
+                journey: {
+                  journeyId,
+                  version: Number(j.version),
+                  publishedAt: Number(j.published_at),
+                  entryCursor: j.entry_cursor === null ? null : Number(j.entry_cursor),
+                  nextFireAt: j.next_fire_at === null ? null : Number(j.next_fire_at),
+                },
+                definition: current,
+                now,
+                overlapMs: horizon.overlap,
+                settled: horizon.settled,
+              },
+              carried,
+            );
+
+        // Goals and awaited events: only when events came since the last look.
+        let converted = 0;
+        if (todo.events) {
+          const versions = await tx.query<{ version: number }>(
+            `SELECT DISTINCT version FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`,
+            [workspaceId, journeyId],
+          );
+          for (const { version } of versions) {
+            const ctx = await contextOf(Number(version));
+            converted += await convertGoals(tx, ctx);
+            for (const node of ctx.definition.nodes) {
+              const wake = (handlers[node.type] as NodeHandler<NodeType>).wake;
+              if (wake) await wake(ctx, node as never);
+            }
+          }
+          await tx.query('UPDATE journeys SET events_watermark = $3 WHERE workspace_id = $1 AND journey_id = $2', [
             workspaceId,
             journeyId,
-            version,
-            definition,
-            now,
-            newEventsSince,
-            keyProperty: triggerKey(definition),
-            carried,
-          };
-          contexts.set(version, ctx);
+            horizon.settled,
+          ]);
         }
-        return ctx;
-      };
-      const entered = !todo.enroll
-        ? 0
-        : await enroll(
-            tx,
-            {
-              store: this.store,
-              workspaceId,
-              journey: {
-                journeyId,
-                version: Number(j.version),
-                publishedAt: Number(j.published_at),
-                entryCursor: j.entry_cursor === null ? null : Number(j.entry_cursor),
-                nextFireAt: j.next_fire_at === null ? null : Number(j.next_fire_at),
-              },
-              definition: current,
-              now,
-              overlapMs: horizon.overlap,
-              settled: horizon.settled,
-            },
-            carried,
-          );
-
-      // Goals and awaited events: only when events came since the last look.
-      let converted = 0;
-      if (todo.events) {
-        const versions = await tx.query<{ version: number }>(
-          `SELECT DISTINCT version FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`,
-          [workspaceId, journeyId],
-        );
-        for (const { version } of versions) {
-          const ctx = await contextOf(Number(version));
-          converted += await convertGoals(tx, ctx);
-          for (const node of ctx.definition.nodes) {
-            const wake = (handlers[node.type] as NodeHandler<NodeType>).wake;
-            if (wake) await wake(ctx, node as never);
-          }
-        }
-        await tx.query('UPDATE journeys SET events_watermark = $3 WHERE workspace_id = $1 AND journey_id = $2', [
-          workspaceId,
-          journeyId,
-          horizon.settled,
-        ]);
-      }
-      // Every node with someone ready (arrived, or due), then the nodes they arrive at.
-      const readyNodes = async () =>
-        (
-          await tx.query<{ version: number; node_id: string }>(
-            `SELECT DISTINCT version, node_id FROM journey_instances
+        // Every node with someone ready (arrived, or due), then the nodes they arrive at.
+        const readyNodes = async () =>
+          (
+            await tx.query<{ version: number; node_id: string }>(
+              `SELECT DISTINCT version, node_id FROM journey_instances
              WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active' AND due_at <= $3`,
-            [workspaceId, journeyId, now],
-          )
-        ).map((r) => ({ version: Number(r.version), nodeId: r.node_id }));
-      const moved = await stepThrough(contextOf, await readyNodes(), { readyNodes });
-      // `Journey Entered` of entrants no step moved (all waiting at a fixed wait) and written by no goal.
-      await insertJourneyEvents(tx, { dialect: this.store.dialect, workspaceId, now, carried }, []);
-      return { journeyId, entered, converted, moved };
-    });
+              [workspaceId, journeyId, now],
+            )
+          ).map((r) => ({ version: Number(r.version), nodeId: r.node_id }));
+        const moved = await stepThrough(contextOf, await readyNodes(), { readyNodes });
+        // `Journey Entered` of entrants no step moved (all waiting at a fixed wait) and written by no goal.
+        await insertJourneyEvents(tx, { dialect: this.store.dialect, workspaceId, now, carried }, []);
+        return { journeyId, entered, converted, moved };
+      },
+      session,
+    );
   }
 
   /**
    * How far events are surely all stored, and how far back to re-read: exactly, where the ingest
    * buffer of this process says what is still uncommitted (DuckDB); on PostgreSQL up to the time
    * the workspace's event writes were found settled (eventsSettledAt), re-reading the overlap for
-   * clocks of other machines and for events written outside those turns (journey and message events).
+   * clocks of other machines. Either way just before the oldest event write outside ingest in
+   * flight (journey, message, membership and coupon events: EventsInFlight).
    */
   private async eventHorizon(workspaceId: number, now: number): Promise<{ settled: number; overlap: number }> {
     if (!this.options.pendingSince) return { settled: await this.settled.at(workspaceId, now), overlap: this.options.overlapMs };
     const pending = this.options.pendingSince();
     // An overlap of 1 ms: an event received in the very millisecond of the cursor is read again
     // next time rather than missed (entries, goals and wakes are idempotent).
-    return { settled: pending === null ? now : Math.min(now, pending - 1), overlap: 1 };
+    const settled = this.store.eventsInFlight.horizon(workspaceId, pending === null ? now : Math.min(now, pending - 1));
+    return { settled, overlap: 1 };
   }
 
   /** Ticks every `intervalMs`, and right away when nudged; takes committed events on the fast path. */

@@ -1,7 +1,7 @@
 import { bucketSql, saltHash } from '../core/buckets.ts';
 import { HOUR } from '../core/clock.ts';
 import { eventMatchSql, SqlBuilder } from '../segments/index.ts';
-import { type SqlExecutor, type Store, takeKeys } from '../store/index.ts';
+import { type EventsTx, type SqlExecutor, type Store, takeKeys, writingEvents } from '../store/index.ts';
 import { waitOnArrival } from './advance.ts';
 import type { JourneyDefinition, NodeOf, Trigger } from './definition.ts';
 import { collectScheduled } from './schedule-entry.ts';
@@ -45,7 +45,7 @@ export function triggerKey(def: JourneyDefinition): string | null {
  * guard (a unique index on the entry key), so reading a trigger twice never enrols anyone twice.
  * The entrants' `Journey Entered` events go into `carried` when given (see admit). Returns how many entered.
  */
-export async function enroll(tx: SqlExecutor, ctx: EnrollContext, carried?: JourneyEvents[]): Promise<number> {
+export async function enroll(tx: EventsTx, ctx: EnrollContext, carried?: JourneyEvents[]): Promise<number> {
   const trigger = entryNode(ctx.definition).trigger;
   if (trigger.kind === 'api') return 0;
   return withCandidates(tx, async () => {
@@ -79,11 +79,16 @@ export function admitCandidates(
   return journeyWrites(store, () =>
     store.session(async (session) => {
       await prepareScratchTables(session, store.dialect);
-      return session.transaction((tx) =>
-        withCandidates(tx, async () => {
-          await fill(tx);
-          return (await admit(tx, { ...ctx, store, overlapMs: 0, settled: ctx.now })).entered;
-        }),
+      return writingEvents(
+        store,
+        ctx.workspaceId,
+        ctx.now,
+        (tx) =>
+          withCandidates(tx, async () => {
+            await fill(tx);
+            return (await admit(tx, { ...ctx, store, overlapMs: 0, settled: ctx.now })).entered;
+          }),
+        session,
       );
     }),
   );
@@ -177,7 +182,7 @@ export interface EventBatch {
  * entrants' `Journey Entered` events go into `carried`, for the caller to write (see StepContext).
  */
 export async function admitEventBatch(
-  tx: SqlExecutor,
+  tx: EventsTx,
   ctx: Omit<EnrollContext, 'overlapMs' | 'settled'>,
   batch: EventBatch,
   carried: JourneyEvents[],
@@ -229,7 +234,7 @@ export interface AdmitOptions {
  * Admits the candidates (re-entry rules, one per key, concurrency cap, holdout draw) and records
  * their entry: its events are written now, or added to `carried` (see AdmitOptions).
  */
-export async function admit(tx: SqlExecutor, ctx: EnrollContext, o: AdmitOptions = {}): Promise<Admitted> {
+export async function admit(tx: EventsTx, ctx: EnrollContext, o: AdmitOptions = {}): Promise<Admitted> {
   const { carried } = o;
   // Candidates whose entry key has not entered yet: a bound on who may enter. A tick re-reads the
   // events the event fast path already enrolled, so this is often 0, and the admission is skipped.

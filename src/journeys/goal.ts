@@ -1,5 +1,5 @@
 import { eventMatchSql, SqlBuilder } from '../segments/index.ts';
-import type { SqlExecutor } from '../store/index.ts';
+import type { EventsTx } from '../store/index.ts';
 import type { StepScope } from './advance.ts';
 import { eventKeySql, insertJourneyEvents } from './sql.ts';
 import type { StepContext } from './step-context.ts';
@@ -11,7 +11,7 @@ import type { StepContext } from './step-context.ts';
  * instances convert too: that is what lift is measured against. With `scope`, only those
  * instances (the fast path's entrants, whose goal may have come in the batch that enrolled them).
  */
-export async function convertGoals(tx: SqlExecutor, ctx: StepContext, scope?: StepScope): Promise<number> {
+export async function convertGoals(tx: EventsTx, ctx: StepContext, scope?: StepScope): Promise<number> {
   const goal = ctx.definition.settings.goal;
   if (!goal) return 0;
   const b = new SqlBuilder(ctx.dialect);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError, type ErrorBody, issuesToErrors } from '../core/errors.ts';
 import { requireSegment } from '../segments/index.ts';
-import { reserveKeys, type SqlExecutor, type Store } from '../store/index.ts';
+import { reserveKeys, type SqlExecutor, type Store, writingEvents } from '../store/index.ts';
 import { type JourneyDefinition, journeyDefinitionSchema, type Trigger } from './definition.ts';
 import { graphProblems } from './graph.ts';
 import { referenceProblems, segmentsRead } from './references.ts';
@@ -323,7 +323,7 @@ export async function validateJourney(store: Store, workspaceId: number, body: u
 export function archiveJourney(store: Store, workspaceId: number, journeyId: number, now: number): Promise<void> {
   return journeyWrites(store, async () => {
     await requireJourney(store, workspaceId, journeyId);
-    await store.transaction(async (tx) => {
+    await writingEvents(store, workspaceId, now, async (tx) => {
       const active = `journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`;
       await insertJourneyEvents(tx, { dialect: store.dialect, workspaceId, now }, [
         {

@@ -1,6 +1,6 @@
 import type { EventMatch } from '../segments/index.ts';
 import { eventMatchSql, type SqlBuilder } from '../segments/index.ts';
-import { jsonObject, type SqlExecutor } from '../store/index.ts';
+import { type EventsTx, jsonObject } from '../store/index.ts';
 import type { StepContext } from './step-context.ts';
 
 /** The key of an event row (alias `e`) for a keyed journey; order_id reads its typed column. */
@@ -53,20 +53,25 @@ export interface JourneyEvents extends JourneyEventRows {
  * carries (see StepContext.carried) are written first, in the same statement.
  */
 export async function insertJourneyEvents(
-  tx: SqlExecutor,
+  tx: EventsTx,
   ctx: { dialect: StepContext['dialect']; workspaceId: number; now: number; carried?: JourneyEvents[] },
   written: readonly JourneyEvents[],
 ): Promise<void> {
   const events = [...(ctx.carried?.splice(0) ?? []), ...written];
   if (events.length === 0) return;
   if (events.length > 1 && events.some((e) => e.params.length > 0)) throw new Error('journey events with parameters go one kind at a time');
-  const params: (string | number | boolean | null)[] = [...(events.length === 1 ? events[0]!.params : []), ctx.workspaceId, ctx.now];
-  const [ws, now] = [params.length - 1, params.length];
+  const params: (string | number | boolean | null)[] = [
+    ...(events.length === 1 ? events[0]!.params : []),
+    ctx.workspaceId,
+    ctx.now,
+    tx.receivedAt,
+  ];
+  const [ws, now, received] = [params.length - 2, params.length - 1, params.length];
   const selects = events.map((e) => {
     params.push(e.name);
     // Typed: PostgreSQL types an untyped parameter of a UNION as text.
     return `SELECT CAST($${ws} AS INTEGER), x.message_id, x.user_key, 'track', CAST($${params.length} AS TEXT), CAST($${now} AS BIGINT),
-       CAST($${now} AS BIGINT), 'journey', ${jsonObject(ctx.dialect, e.properties)}
+       CAST($${received} AS BIGINT), 'journey', ${jsonObject(ctx.dialect, e.properties)}
      FROM ${e.from}`;
   });
   await tx.query(

@@ -1,4 +1,4 @@
-import type { Dialect, SqlExecutor } from '../store/index.ts';
+import type { Dialect, EventsTx } from '../store/index.ts';
 import type { JourneyDefinition, NodeOf, NodeType } from './definition.ts';
 import type { JourneyEvents } from './sql.ts';
 
@@ -13,7 +13,7 @@ import type { JourneyEvents } from './sql.ts';
  * trigger_props (JSON), trigger_total.
  */
 export interface StepContext {
-  tx: SqlExecutor;
+  tx: EventsTx;
   dialect: Dialect;
   workspaceId: number;
   journeyId: number;

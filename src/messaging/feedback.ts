@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Store } from '../store/index.ts';
+import { type Store, writingEvents } from '../store/index.ts';
 import type { CallbackResult } from './channels/channel.ts';
 import { insertMessageEvents, type MessageEvent } from './dispatch/record.ts';
 import { getMessagingSettings } from './governance/settings.ts';
@@ -77,7 +77,7 @@ const eventProps = (m: LinkedMessage) => ({
 export async function unsubscribeByToken(store: Store, token: string, now: number): Promise<{ channel: string; topic: string } | null> {
   const m = await resolveToken(store, token, now);
   if (!m || m.link !== -1) return null;
-  await store.transaction(async (tx) => {
+  await writingEvents(store, m.workspaceId, now, async (tx) => {
     await setSubscription(
       tx,
       m.workspaceId,
@@ -110,7 +110,7 @@ export async function clickByToken(store: Store, token: string, now: number): Pr
   const m = await resolveToken(store, token, now);
   const url = m && m.link >= 0 ? m.links[m.link] : undefined;
   if (!m || !url) return null;
-  await store.transaction(async (tx) => {
+  await writingEvents(store, m.workspaceId, now, async (tx) => {
     await tx.query('UPDATE outbox SET clicked_at = COALESCE(clicked_at, $3) WHERE workspace_id = $1 AND message_key = $2', [
       m.workspaceId,
       m.messageKey,
@@ -147,7 +147,7 @@ export async function applyCallback(
   const stop = new Set(settings.stopKeywords.map((k) => k.trim().toUpperCase()));
   let receipts = 0;
   let optOuts = 0;
-  await store.transaction(async (tx) => {
+  await writingEvents(store, workspaceId, now, async (tx) => {
     const events: MessageEvent[] = [];
     for (const r of result.receipts) {
       // SELECT then UPDATE: DuckDB cannot take parameters in UPDATE … RETURNING.

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.ts';
 import { advisoryLock } from './advisory-locks.ts';
+import { oldestMarkedWrite } from './events-in-flight.ts';
 import type { Store } from './port.ts';
 
 /** PostgreSQL's error code for a lock not granted within `lock_timeout`. */
@@ -14,6 +15,8 @@ const LOCK_NOT_AVAILABLE = '55P03';
  * waited or lasted, with no overlap to guess (the overlap that remains covers clocks that disagree
  * between machines). Taking the lock waits for the write in progress: a long one (an import slice)
  * makes this answer null, and the reader keeps its last answer until the write is done.
+ * It also stops just before the oldest event write outside ingest in flight in any process
+ * (journey steps, message and membership events: events-in-flight.ts).
  * DuckDB (one process, whose own buffer knows what it has not written) does not call this.
  */
 export async function eventsSettledAt(store: Store, workspaceId: number, now: () => number, waitMs: number): Promise<number | null> {
@@ -21,7 +24,10 @@ export async function eventsSettledAt(store: Store, workspaceId: number, now: ()
     return await store.transaction(async (tx) => {
       await tx.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(waitMs))}`);
       await tx.query(`SELECT pg_advisory_xact_lock(${advisoryLock.identities}, $1)`, [workspaceId]);
-      return now();
+      // The time first: a write named after the look below is stamped after it.
+      const at = now();
+      const oldest = await oldestMarkedWrite(tx, workspaceId);
+      return oldest === null ? at : Math.min(at, oldest - 1);
     });
   } catch (err) {
     if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) return null;
@@ -32,7 +38,8 @@ export async function eventsSettledAt(store: Store, workspaceId: number, now: ()
 /**
  * The receive time up to which a reader of new events (journey engine, segment refresher) may move
  * its cursor: on PostgreSQL what eventsSettledAt learns, or while a long write keeps it from
- * learning, the last time it did (at first `now - fallbackMs`); on DuckDB (one process) now.
+ * learning, the last time it did (at first `now - fallbackMs`); on DuckDB (one process) now. Either
+ * way no further than just before this process's oldest event write in flight (EventsInFlight).
  */
 export class SettledEvents {
   private readonly last = new Map<number, number>();
@@ -50,9 +57,9 @@ export class SettledEvents {
   ) {}
 
   async at(workspaceId: number, now: number): Promise<number> {
-    if (this.store.dialect !== 'postgres') return now;
+    if (this.store.dialect !== 'postgres') return this.store.eventsInFlight.horizon(workspaceId, now);
     const at = await eventsSettledAt(this.store, workspaceId, () => this.clock.now(), this.waitMs);
     if (at !== null) this.last.set(workspaceId, at);
-    return at ?? this.last.get(workspaceId) ?? now - this.fallbackMs;
+    return this.store.eventsInFlight.horizon(workspaceId, at ?? this.last.get(workspaceId) ?? now - this.fallbackMs);
   }
 }

@@ -4,6 +4,7 @@
  * dialects agree ($n parameters, ON CONFLICT, unnest of array parameters); the few places where
  * they differ are named in `dialect.ts`.
  */
+import type { EventsInFlight } from './events-in-flight.ts';
 import type { IdentityCache } from './identity-cache.ts';
 
 export type Dialect = 'duckdb' | 'postgres';
@@ -73,6 +74,8 @@ export interface Store extends SqlExecutor {
   /** Human-readable location, e.g. the DuckDB file path or the PostgreSQL host/database. */
   readonly location: string;
   readonly messageIds: MessageIdIndex;
+  /** Event writes outside ingest in flight in this process (writingEvents), which readers of new events wait for. */
+  readonly eventsInFlight: EventsInFlight;
   /** Runs `fn` in one transaction; commits if it resolves, rolls back if it throws. */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /** Runs `fn` with a connection of its own (e.g. to stage a bulk load in temporary tables). */

@@ -1,4 +1,4 @@
-import { type Dialect, jsonObject, type SqlExecutor, type SqlParam } from '../../store/index.ts';
+import { type Dialect, type EventsTx, jsonObject, type SqlParam } from '../../store/index.ts';
 
 export type CouponEvent = 'Coupon Issued' | 'Coupon Redeemed' | 'Coupon Expired';
 
@@ -13,7 +13,7 @@ const suffix: Record<CouponEvent, string> = { 'Coupon Issued': 'issued', 'Coupon
  * made; PostgreSQL's unique index on message ids also turns a racing duplicate into a no-op.
  */
 export async function insertCouponEvents(
-  tx: SqlExecutor,
+  tx: EventsTx,
   ctx: { dialect: Dialect; workspaceId: number; now: number },
   event: CouponEvent,
   codesSql: string,
@@ -22,6 +22,7 @@ export async function insertCouponEvents(
   const n = params.length;
   const ws = `$${n + 1}`;
   const now = `$${n + 2}`;
+  const received = `$${n + 3}`;
   const properties = jsonObject(ctx.dialect, [
     ['code', 'c.code'],
     ['campaign', 'k.name'],
@@ -43,9 +44,9 @@ export async function insertCouponEvents(
   const ts = event === 'Coupon Redeemed' ? `COALESCE(c.redeemed_at, ${now})` : event === 'Coupon Expired' ? 'c.expires_at' : now;
   await tx.query(
     `INSERT INTO events (workspace_id, message_id, user_key, type, event, ts, received_at, source, properties)
-     SELECT ${ws}, 'coupon.' || c.code || '.${suffix[event]}', c.user_key, 'track', '${event}', ${ts}, ${now}, 'coupons', ${properties}
+     SELECT ${ws}, 'coupon.' || c.code || '.${suffix[event]}', c.user_key, 'track', '${event}', ${ts}, ${received}, 'coupons', ${properties}
      FROM coupon_codes c JOIN coupon_campaigns k ON k.workspace_id = c.workspace_id AND k.campaign_id = c.campaign_id
      WHERE c.workspace_id = ${ws} AND c.code IN (${codesSql})${ctx.dialect === 'postgres' ? ' ON CONFLICT DO NOTHING' : ''}`,
-    [...params, ctx.workspaceId, ctx.now],
+    [...params, ctx.workspaceId, ctx.now, tx.receivedAt],
   );
 }

@@ -1,4 +1,4 @@
-import { arrayCast, type Dialect, type SqlExecutor } from '../../store/index.ts';
+import { arrayCast, type Dialect, type EventsTx, type SqlExecutor } from '../../store/index.ts';
 import type { CouponCampaign } from './campaigns-repo.ts';
 import { generateCodes } from './codes.ts';
 import { insertCouponEvents } from './events.ts';
@@ -6,7 +6,7 @@ import { isMemberSql } from './membership.ts';
 import { costSql, type IssueTerms } from './terms.ts';
 
 export interface IssueContext {
-  tx: SqlExecutor;
+  tx: EventsTx;
   dialect: Dialect;
   workspaceId: number;
   now: number;

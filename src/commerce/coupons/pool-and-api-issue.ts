@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../core/errors.ts';
-import { arrayCast, type Dialect, type SqlExecutor, type Store } from '../../store/index.ts';
+import { arrayCast, type Dialect, type EventsTx, type Store, writingEvents } from '../../store/index.ts';
 import { requireCampaign } from './campaigns-repo.ts';
 import { retryLostCommitRace } from './commit-race.ts';
 import { issueCoupons, prepareIssueTable } from './issue.ts';
@@ -68,8 +68,12 @@ export async function issueToPerson(
       retryLostCommitRace(store.dialect, async () => {
         const earlier = await codeByIssueKey(store, workspaceId, issueKey, now);
         if (earlier) return { issued: true as const, replay: true, coupon: earlier };
-        const outcome = await session.transaction((tx) =>
-          issueInTransaction(tx, store.dialect, workspaceId, campaignId, userKey, issueKey, now),
+        const outcome = await writingEvents(
+          store,
+          workspaceId,
+          now,
+          (tx) => issueInTransaction(tx, store.dialect, workspaceId, campaignId, userKey, issueKey, now),
+          session,
         );
         if (!outcome?.code) return { issued: false as const, reason: outcome?.reason ?? 'code_conflict' };
         const coupon = await codeByIssueKey(store, workspaceId, issueKey, now);
@@ -84,7 +88,7 @@ export async function issueToPerson(
  * a coupon, where the spend and the code must commit together). Returns the code, or why none.
  */
 export async function issueInTransaction(
-  tx: SqlExecutor,
+  tx: EventsTx,
   dialect: Dialect,
   workspaceId: number,
   campaignId: number,

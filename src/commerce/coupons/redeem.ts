@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../core/errors.ts';
 import { type IdentityType, normalizeIdentity } from '../../core/identities.ts';
-import type { SqlExecutor, Store } from '../../store/index.ts';
+import { type SqlExecutor, type Store, writingEvents } from '../../store/index.ts';
 import { insertCouponEvents } from './events.ts';
 import { isMemberSql } from './membership.ts';
 import type { CouponScope, RedeemRequest, RefusalReason, VerifyRequest } from './schema.ts';
@@ -126,7 +126,7 @@ export async function verifyCoupon(store: Store, workspaceId: number, input: Ver
  */
 export async function redeemCoupon(store: Store, workspaceId: number, input: RedeemRequest, now: number): Promise<Redemption> {
   return couponWrites(store, () =>
-    store.transaction(async (tx) => {
+    writingEvents(store, workspaceId, now, async (tx) => {
       const basket = input.orderTotal ?? round2((input.lines ?? []).reduce((s, l) => s + l.price * l.quantity, 0));
       const earlier = await codeRow(tx, workspaceId, input.code, now);
       if (earlier?.state === 'redeemed' && input.idempotencyKey !== undefined && earlier.redemption_key === input.idempotencyKey) {

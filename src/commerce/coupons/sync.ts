@@ -1,5 +1,5 @@
 import { SqlBuilder } from '../../segments/index.ts';
-import { advisoryLock, eventsSettledAt, type SqlExecutor, type Store } from '../../store/index.ts';
+import { advisoryLock, eventsSettledAt, type SqlExecutor, type Store, writingEvents } from '../../store/index.ts';
 import { normalizeCodeSql } from './codes.ts';
 import { insertCouponEvents } from './events.ts';
 import { followCouponMerges } from './merges.ts';
@@ -40,35 +40,41 @@ export function syncCoupons(store: Store, workspaceId: number, now: number): Pro
     // this first and must not wait for it), and the next sync takes them.
     const settled = store.dialect === 'postgres' ? await eventsSettledAt(store, workspaceId, () => now, SETTLE_WAIT_MS) : now;
     return store.session((session) =>
-      session.transaction(async (tx) => {
-        if (store.dialect === 'postgres') {
-          const [lock] = await tx.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${advisoryLock.couponSync}, $1) AS ok`, [
-            workspaceId,
-          ]);
-          if (!lock?.ok) return null;
-        }
-        const [state] = await tx.query<{ watermark: number | null }>(
-          'SELECT watermark FROM job_state WHERE workspace_id = $1 AND job = $2',
-          [workspaceId, JOB],
-        );
-        const watermark = state?.watermark === null || state?.watermark === undefined ? null : Number(state.watermark);
-        const since = watermark === null ? 0 : watermark - OVERLAP_MS;
-        const upTo = settled ?? watermark ?? 0;
-        const ctx = { dialect: store.dialect, workspaceId, now };
-        const merged = await followCouponMerges(tx, workspaceId, since);
-        const redeemed = await detectRedemptions(tx, store, workspaceId, since, upTo);
-        if (redeemed > 0) await insertCouponEvents(tx, ctx, 'Coupon Redeemed', 'SELECT code FROM coupon_used_now', []);
-        const attributed = await attributeRevenue(tx, workspaceId);
-        const reminded = await markReminded(tx, workspaceId, now);
-        const expired = await markExpired(tx, workspaceId, now);
-        if (expired > 0) await insertCouponEvents(tx, ctx, 'Coupon Expired', 'SELECT code FROM coupon_expiring', []);
-        await tx.query(
-          `INSERT INTO job_state (workspace_id, job, watermark, ran_at) VALUES ($1, $2, $3, $4)
+      writingEvents(
+        store,
+        workspaceId,
+        now,
+        async (tx) => {
+          if (store.dialect === 'postgres') {
+            const [lock] = await tx.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${advisoryLock.couponSync}, $1) AS ok`, [
+              workspaceId,
+            ]);
+            if (!lock?.ok) return null;
+          }
+          const [state] = await tx.query<{ watermark: number | null }>(
+            'SELECT watermark FROM job_state WHERE workspace_id = $1 AND job = $2',
+            [workspaceId, JOB],
+          );
+          const watermark = state?.watermark === null || state?.watermark === undefined ? null : Number(state.watermark);
+          const since = watermark === null ? 0 : watermark - OVERLAP_MS;
+          const upTo = settled ?? watermark ?? 0;
+          const ctx = { dialect: store.dialect, workspaceId, now };
+          const merged = await followCouponMerges(tx, workspaceId, since);
+          const redeemed = await detectRedemptions(tx, store, workspaceId, since, upTo);
+          if (redeemed > 0) await insertCouponEvents(tx, ctx, 'Coupon Redeemed', 'SELECT code FROM coupon_used_now', []);
+          const attributed = await attributeRevenue(tx, workspaceId);
+          const reminded = await markReminded(tx, workspaceId, now);
+          const expired = await markExpired(tx, workspaceId, now);
+          if (expired > 0) await insertCouponEvents(tx, ctx, 'Coupon Expired', 'SELECT code FROM coupon_expiring', []);
+          await tx.query(
+            `INSERT INTO job_state (workspace_id, job, watermark, ran_at) VALUES ($1, $2, $3, $4)
            ON CONFLICT (workspace_id, job) DO UPDATE SET watermark = excluded.watermark, ran_at = excluded.ran_at`,
-          [workspaceId, JOB, upTo, now],
-        );
-        return { merged, redeemed, attributed, reminded, expired };
-      }),
+            [workspaceId, JOB, upTo, now],
+          );
+          return { merged, redeemed, attributed, reminded, expired };
+        },
+        session,
+      ),
     );
   });
 }

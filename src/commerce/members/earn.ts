@@ -55,7 +55,7 @@ export async function earnFromOrders(
   const expiresAt = settings.expiryDays ? String(Math.trunc(now + settings.expiryDays * DAY)) : 'CAST(NULL AS BIGINT)';
   const text = store.dialect === 'postgres' ? 'TEXT' : 'VARCHAR';
 
-  return ledgerTransaction(store, async (tx) => {
+  return ledgerTransaction(store, workspaceId, now, async (tx) => {
     const keys = await tx.query<{ user_key: number }>(
       `SELECT DISTINCT c.user_key FROM (${candidates}) c
        JOIN members m ON m.workspace_id = $1 AND m.user_key = c.user_key AND m.status = 'active'`,

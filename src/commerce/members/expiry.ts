@@ -1,4 +1,4 @@
-import type { Dialect, SqlExecutor, Store } from '../../store/index.ts';
+import type { Dialect, EventsTx, SqlExecutor, Store } from '../../store/index.ts';
 import { addToBalances, ledgerTransaction, lockMembers } from './ledger-tx.ts';
 import { recordLedgerEvents } from './member-events.ts';
 
@@ -40,7 +40,7 @@ export interface ExpiryResult {
  */
 export async function expireDue(
   dialect: Dialect,
-  tx: SqlExecutor,
+  tx: EventsTx,
   workspaceId: number,
   now: number,
   userKeys: readonly number[],
@@ -79,7 +79,7 @@ export async function expireDue(
  * Lots that fell due earlier were expired by an earlier run (or by a debit of their owner).
  */
 export async function expireFallenDue(store: Store, workspaceId: number, since: number | null, now: number): Promise<ExpiryResult> {
-  return ledgerTransaction(store, async (tx) => {
+  return ledgerTransaction(store, workspaceId, now, async (tx) => {
     const rows = await tx.query<{ user_key: number }>(
       `SELECT DISTINCT user_key FROM points_ledger WHERE workspace_id = $1 AND points > 0 AND expires_at > $2 AND expires_at <= $3`,
       [workspaceId, since ?? -1, now],

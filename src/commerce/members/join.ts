@@ -12,7 +12,7 @@ const memberColumns = `workspace_id, user_key, member_no, status, tier, assigned
  */
 export async function joinFromEvents(store: Store, workspaceId: number, since: number | null, now: number): Promise<number[]> {
   const props = (key: string) => jsonText('e.properties', key);
-  return ledgerTransaction(store, async (tx) => {
+  return ledgerTransaction(store, workspaceId, now, async (tx) => {
     const rows = await tx.query<{ user_key: number }>(
       `INSERT INTO members (${memberColumns})
        SELECT $1, j.user_key, j.member_no, 'active', NULL, j.tier, 'event', j.store_id, j.ts, 0, NULL, ${Math.trunc(now)}, ${Math.trunc(now)}, NULL
@@ -52,7 +52,7 @@ export interface JoinRequest {
 
 /** One person joins now (the API); true if they were not a member before (or had left). */
 export async function joinMember(store: Store, workspaceId: number, req: JoinRequest, now: number): Promise<boolean> {
-  return ledgerTransaction(store, async (tx) => {
+  return ledgerTransaction(store, workspaceId, now, async (tx) => {
     const rows = await tx.query<{ user_key: number }>(
       `INSERT INTO members (${memberColumns})
        VALUES ($1, $2, $3, 'active', NULL, $4, $5, $6, $7, 0, NULL, $7, $7, NULL)

@@ -1,5 +1,5 @@
 import { AppError } from '../../core/errors.ts';
-import { jsonText, type SqlExecutor, type Store } from '../../store/index.ts';
+import { type EventsTx, jsonText, type Store } from '../../store/index.ts';
 import { addToBalances, ledgerTransaction, lockMembers } from './ledger-tx.ts';
 import { recordLedgerEvents, recordLeftEvents } from './member-events.ts';
 
@@ -14,13 +14,7 @@ interface Leaving {
  * `forfeit` ledger entry (the ledger stays append-only and the balance = the sum of the ledger).
  * A later join starts again from zero (join.ts). Callers hold the ledger transaction.
  */
-async function applyLeaves(
-  store: Store,
-  tx: SqlExecutor,
-  workspaceId: number,
-  leaving: readonly Leaving[],
-  now: number,
-): Promise<number[]> {
+async function applyLeaves(store: Store, tx: EventsTx, workspaceId: number, leaving: readonly Leaving[], now: number): Promise<number[]> {
   if (leaving.length === 0) return [];
   const keys = leaving.map((l) => l.userKey);
   await lockMembers(store, tx, workspaceId, keys);
@@ -64,7 +58,7 @@ async function applyLeaves(
 
 /** Everyone with a `Member Left` event received after `since` (after they last joined) leaves. */
 export async function leaveFromEvents(store: Store, workspaceId: number, since: number | null, now: number): Promise<number[]> {
-  return ledgerTransaction(store, async (tx) => {
+  return ledgerTransaction(store, workspaceId, now, async (tx) => {
     const rows = await tx.query<{ user_key: number; ts: number; reason: string | null }>(
       `SELECT e.user_key, MAX(e.ts) AS ts, MAX(${jsonText('e.properties', 'reason')}) AS reason
        FROM events e JOIN members m ON m.workspace_id = e.workspace_id AND m.user_key = e.user_key AND m.status = 'active'
@@ -84,7 +78,7 @@ export async function leaveMember(
   now: number,
 ): Promise<void> {
   const reason = req.reason ?? 'api';
-  await ledgerTransaction(store, async (tx) => {
+  await ledgerTransaction(store, workspaceId, now, async (tx) => {
     const left = await applyLeaves(store, tx, workspaceId, [{ userKey: req.userKey, at: now, reason }], now);
     if (left.length === 0) throw new AppError('not_found', 'this person is not a member', 'id');
     await recordLeftEvents(tx, { dialect: store.dialect, workspaceId, now }, [{ userKey: req.userKey, reason }]);

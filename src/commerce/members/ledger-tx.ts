@@ -1,5 +1,5 @@
 import { serialQueue } from '../../core/serial-queue.ts';
-import type { SqlExecutor, Store } from '../../store/index.ts';
+import { type EventsTx, type SqlExecutor, type Store, writingEvents } from '../../store/index.ts';
 
 /**
  * Everything that moves points or changes member rows runs through here.
@@ -7,12 +7,14 @@ import type { SqlExecutor, Store } from '../../store/index.ts';
  *   each other on the same row; so these transactions run one at a time in this process.
  * - PostgreSQL: many processes; each transaction locks the member rows it changes with
  *   `lockMembers` (in user_key order, so two batches never deadlock) before reading balances.
+ * Membership moves write events (`Points Earned`, `Tier Changed`…), so each transaction is one
+ * that writes events outside ingest (writingEvents), stamped at `tx.receivedAt`.
  */
 const ledgerWrites = serialQueue();
 
-export function ledgerTransaction<T>(store: Store, fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-  if (store.dialect === 'duckdb') return ledgerWrites(store, () => store.transaction(fn));
-  return store.transaction(fn);
+export function ledgerTransaction<T>(store: Store, workspaceId: number, now: number, fn: (tx: EventsTx) => Promise<T>): Promise<T> {
+  const transaction = () => writingEvents(store, workspaceId, now, fn);
+  return store.dialect === 'duckdb' ? ledgerWrites(store, transaction) : transaction();
 }
 
 /**

@@ -1,6 +1,6 @@
 import { DAY } from '../../core/clock.ts';
 import { AppError } from '../../core/errors.ts';
-import type { SqlExecutor, Store } from '../../store/index.ts';
+import type { EventsTx, SqlExecutor, Store } from '../../store/index.ts';
 import { expireDue } from './expiry.ts';
 import { addToBalances, ledgerTransaction, lockMembers } from './ledger-tx.ts';
 import { recordLedgerEvents } from './member-events.ts';
@@ -74,7 +74,7 @@ export interface PointsMoveResult {
  * what they bought never disagree. It must use `tx`, not the store (on DuckDB this transaction
  * holds the ledger's turn; another transaction on the same rows would wait for it or conflict).
  */
-export type OnSpent = (tx: SqlExecutor, entry: LedgerEntry) => Promise<void>;
+export type OnSpent = (tx: EventsTx, entry: LedgerEntry) => Promise<void>;
 
 /**
  * Moves points for one member in one transaction: lock the balance row (PostgreSQL) or take the
@@ -89,7 +89,7 @@ export async function movePoints(
   onSpent?: OnSpent,
 ): Promise<PointsMoveResult> {
   const settings = move.points > 0 ? await getMembershipSettings(store, workspaceId) : null;
-  return ledgerTransaction(store, async (tx) => {
+  return ledgerTransaction(store, workspaceId, now, async (tx) => {
     await lockMembers(store, tx, workspaceId, [move.userKey]);
     const [member] = await tx.query<{ status: string }>('SELECT status FROM members WHERE workspace_id = $1 AND user_key = $2', [
       workspaceId,

@@ -111,7 +111,8 @@ export class MemberJobs {
     // Where the cursor moves: before what this process's buffer has not written (DuckDB), or as far
     // as writes are known committed (PostgreSQL, SettledEvents).
     const pending = this.options.pendingSince?.() ?? null;
-    const nextWatermark = pending !== null ? Math.min(now, pending) : await this.settled.at(workspaceId, now);
+    const nextWatermark =
+      pending !== null ? this.store.eventsInFlight.horizon(workspaceId, Math.min(now, pending)) : await this.settled.at(workspaceId, now);
     const lastFull = state.get(jobs.tiers)?.ranAt;
     const fullTiers = lastFull === undefined || lastFull + this.options.tiersEveryMs <= now;
     const expirySince = state.get(jobs.expiry)?.watermark ?? null;

@@ -42,7 +42,7 @@ export async function followMerges(store: Store, workspaceId: number, since: num
 
 async function moveMembership(store: Store, workspaceId: number, from: number[], into: number[], now: number): Promise<number[]> {
   const mapping = 'SELECT unnest($2::BIGINT[]) AS from_key, unnest($3::BIGINT[]) AS into_key';
-  return ledgerTransaction(store, async (tx) => {
+  return ledgerTransaction(store, workspaceId, now, async (tx) => {
     await lockMembers(store, tx, workspaceId, [...from, ...into]);
     await tx.query(
       `UPDATE points_ledger SET user_key = mp.into_key FROM (${mapping}) mp

@@ -34,7 +34,7 @@ type Candidate = {
  */
 export async function clawBackRefunds(store: Store, workspaceId: number, since: number | null, now: number): Promise<RefundResult> {
   const text = store.dialect === 'postgres' ? 'TEXT' : 'VARCHAR';
-  return ledgerTransaction(store, async (tx) => {
+  return ledgerTransaction(store, workspaceId, now, async (tx) => {
     const candidates = await tx.query<Candidate>(
       `SELECT r.message_id, e.user_key, r.order_id, r.total AS refunded, r.ts, e.points AS earned, e.order_total,
          COALESCE((SELECT -SUM(p.points) FROM points_ledger p

@@ -73,7 +73,7 @@ export async function evaluateTiers(
     .join('\n        ');
   const memberWho = userKeys === null ? '' : `AND m.${who}`;
 
-  return ledgerTransaction(store, async (tx) => {
+  return ledgerTransaction(store, workspaceId, now, async (tx) => {
     const changes = await tx.query<{ user_key: number; from_tier: string | null; to_tier: string | null }>(
       `INSERT INTO member_tier_changes (workspace_id, user_key, from_tier, to_tier, changed_at)
        SELECT $1, t.user_key, t.old_tier, t.new_tier, ${Math.trunc(now)} FROM (

@@ -1,7 +1,7 @@
 import type { Clock } from '../../core/clock.ts';
 import { OutboundClient, type OutboundOptions } from '../../core/outbound-http.ts';
 import { startTicker, type Ticker } from '../../core/ticker.ts';
-import type { Store } from '../../store/index.ts';
+import { type Store, writingEvents } from '../../store/index.ts';
 import type { OutgoingMessage, SendOutcome } from '../channels/channel.ts';
 import { dedupingProviders } from '../channels/registry.ts';
 import { recoverStale, workspacesWithDue } from './claim.ts';
@@ -267,7 +267,7 @@ export class Dispatcher {
       updates.push(result.update);
       outcomeEvents.push(...result.events);
     }
-    await this.store.transaction(async (tx) => {
+    await writingEvents(this.store, workspaceId, done, async (tx) => {
       await updateRows(tx, this.store.dialect, workspaceId, done, updates);
       await insertMessageEvents(tx, this.store.dialect, workspaceId, done, outcomeEvents);
     });

@@ -1,6 +1,6 @@
 import { setImmediate } from 'node:timers/promises';
 import { type IdentityType, identityTypes } from '../../core/identities.ts';
-import type { Store } from '../../store/index.ts';
+import { type Store, writingEvents } from '../../store/index.ts';
 import { getMessagingSettings, type MessagingSettings } from '../governance/settings.ts';
 import { readsComputed } from '../templates/context.ts';
 import { liquidOf, loadRenderBatch, storedTemplates, type TemplateSources } from '../templates/render.ts';
@@ -147,7 +147,7 @@ export async function planBatch(d: PlanDeps, workspaceId: number): Promise<Plann
   await d.beforeAttempts(sending);
   // The attempt is on record before any provider hears of it.
   const recordedAt = performance.now();
-  await store.transaction(async (tx) => {
+  await writingEvents(store, workspaceId, now, async (tx) => {
     const moved = await updateRows(tx, store.dialect, workspaceId, now, planned, claimedStatus(store.dialect));
     // A planner that raced this one took some of the rows (DuckDB marks no claim; on PostgreSQL a
     // claim whose lease ran out was recovered): nothing of this batch goes out, and the next tick

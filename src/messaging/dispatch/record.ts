@@ -1,4 +1,4 @@
-import { type Dialect, jsonRecords, type SqlExecutor } from '../../store/index.ts';
+import { type Dialect, type EventsTx, jsonRecords, type SqlExecutor } from '../../store/index.ts';
 import type { ChannelOption, ClaimedMessage } from './types.ts';
 
 /**
@@ -92,7 +92,7 @@ export function messageProperties(
 }
 
 export async function insertMessageEvents(
-  db: SqlExecutor,
+  db: EventsTx,
   dialect: Dialect,
   workspaceId: number,
   now: number,
@@ -116,8 +116,8 @@ export async function insertMessageEvents(
   );
   await db.query(
     `INSERT INTO events (workspace_id, message_id, user_key, type, event, ts, received_at, source, properties)
-     SELECT $1, e.message_id, e.user_key, 'track', e.event, $2, $2, 'messaging', e.properties FROM ${fields}
+     SELECT $1, e.message_id, e.user_key, 'track', e.event, $2, $4, 'messaging', e.properties FROM ${fields}
      ${dialect === 'postgres' ? 'ON CONFLICT DO NOTHING' : ''}`,
-    [workspaceId, now, JSON.stringify(rows)],
+    [workspaceId, now, JSON.stringify(rows), db.receivedAt],
   );
 }

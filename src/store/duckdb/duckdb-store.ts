@@ -10,6 +10,7 @@ import {
 import { AppError } from '../../core/errors.ts';
 import { ConnectionSetup } from '../connection-setup.ts';
 import { jsonRecords } from '../dialect.ts';
+import { EventsInFlight } from '../events-in-flight.ts';
 import { IdentityCache } from '../identity-cache.ts';
 import type { ColumnSpec, Row, Session, SqlExecutor, SqlParam, Store } from '../port.ts';
 import { bindParams } from './bind.ts';
@@ -258,6 +259,7 @@ export async function openDuckDbStore(options: DuckDbOptions): Promise<Store> {
     dialect: 'duckdb',
     location: file,
     messageIds,
+    eventsInFlight: new EventsInFlight(),
     identityCache: new IdentityCache(options.identityCacheEntries ?? 5_000_000),
     query: (sql, params) => pool.use((c) => runQuery(c, sql, params)),
     execute: (sql, params) => pool.use((c) => runExecute(c, sql, params)),

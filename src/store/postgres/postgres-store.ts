@@ -2,6 +2,7 @@ import pg from 'pg';
 import { AppError } from '../../core/errors.ts';
 import { ConnectionSetup } from '../connection-setup.ts';
 import { arrayCast } from '../dialect.ts';
+import { EventsInFlight } from '../events-in-flight.ts';
 import type { ColumnSpec, MessageIdIndex, Row, Session, SqlExecutor, SqlParam, Store } from '../port.ts';
 import { copyRows } from './copy-rows.ts';
 import { PostgresNotices } from './notices.ts';
@@ -132,6 +133,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
     dialect: 'postgres',
     location: `postgres://${url.host}${url.pathname}`,
     messageIds: indexedMessageIds,
+    eventsInFlight: new EventsInFlight(),
     identityCache: null,
     query: (sql, params) => runQuery(pool, sql, params),
     execute: (sql, params) => runExecute(pool, sql, params),
