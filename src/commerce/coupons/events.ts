@@ -19,10 +19,14 @@ export async function insertCouponEvents(
   codesSql: string,
   params: readonly SqlParam[],
 ): Promise<void> {
-  const n = params.length;
-  const ws = `$${n + 1}`;
-  const now = `$${n + 2}`;
-  const received = `$${n + 3}`;
+  const args: SqlParam[] = [...params, ctx.workspaceId, tx.receivedAt];
+  const ws = `$${params.length + 1}`;
+  const received = `$${params.length + 2}`;
+  // Only where used: PostgreSQL cannot type a parameter no expression mentions.
+  const now = () => {
+    args.push(ctx.now);
+    return `$${args.length}`;
+  };
   const properties = jsonObject(ctx.dialect, [
     ['code', 'c.code'],
     ['campaign', 'k.name'],
@@ -41,12 +45,12 @@ export async function insertCouponEvents(
       : []),
   ]);
   // When it happened: redeemed at the till or in the order; expired at its end.
-  const ts = event === 'Coupon Redeemed' ? `COALESCE(c.redeemed_at, ${now})` : event === 'Coupon Expired' ? 'c.expires_at' : now;
+  const ts = event === 'Coupon Redeemed' ? `COALESCE(c.redeemed_at, ${now()})` : event === 'Coupon Expired' ? 'c.expires_at' : now();
   await tx.query(
     `INSERT INTO events (workspace_id, message_id, user_key, type, event, ts, received_at, source, properties)
      SELECT ${ws}, 'coupon.' || c.code || '.${suffix[event]}', c.user_key, 'track', '${event}', ${ts}, ${received}, 'coupons', ${properties}
      FROM coupon_codes c JOIN coupon_campaigns k ON k.workspace_id = c.workspace_id AND k.campaign_id = c.campaign_id
      WHERE c.workspace_id = ${ws} AND c.code IN (${codesSql})${ctx.dialect === 'postgres' ? ' ON CONFLICT DO NOTHING' : ''}`,
-    [...params, ctx.workspaceId, ctx.now, tx.receivedAt],
+    args,
   );
 }
