@@ -5,6 +5,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentProgress } from '../src/cli/progress.ts';
 import { couponCampaignInputSchema, createCampaign, issueToPerson, syncCoupons } from '../src/commerce/coupons/index.ts';
+import { joinMember, MemberJobs, membershipSettingsSchema, saveMembershipSettings } from '../src/commerce/members/index.ts';
 import { type Clock, DAY, MINUTE, systemClock, VirtualClock } from '../src/core/clock.ts';
 import { importFile } from '../src/ingest/bulk/index.ts';
 import { IngestBuffer, normalizeEvent, writeBatch } from '../src/ingest/index.ts';
@@ -163,7 +164,7 @@ function gatedStore(store: Store) {
 }
 
 describe('readers of new events on PostgreSQL, while another process writes for long', () => {
-  it('see an event that commits after they moved on: the refresher a segment entry, the coupon sync a redemption, computed traits an order, the engine a goal', async () => {
+  it('see an event that commits after they moved on: the refresher a segment entry, the coupon sync a redemption, computed traits and the membership job an order, the engine a goal', async () => {
     const clock = new VirtualClock(Date.UTC(2026, 10, 1));
     const { store, url, ws } = await shop('postgres', clock);
     const other = await openStore({ url, dataDir: '.', dedupeDays: 8 }, clock);
@@ -199,6 +200,8 @@ describe('readers of new events on PostgreSQL, while another process writes for 
     );
     const refresher = new SegmentRefresher(store, clock, { ...defaultRefresherOptions, overlapMs: 300, settleWaitMs: 100 });
     const traits = new ProfileJobs(store, clock, { ...defaultProfileJobOptions, overlapMs: 300, settleWaitMs: 100 });
+    // No reconcile during the test: it re-reads a week of orders and would hide a missed one.
+    const memberJobs = new MemberJobs(store, clock, { overlapMs: 300, settleWaitMs: 100, reconcileEveryMs: 30 * DAY });
     const track = (userId: string, event: string, messageId: string, properties: Record<string, unknown> = {}) => {
       const r = normalizeEvent({ type: 'track', userId, event, messageId, properties }, [], {
         workspaceId: ws,
@@ -225,6 +228,9 @@ describe('readers of new events on PostgreSQL, while another process writes for 
     const issued = await issueToPerson(store, ws, campaign.campaignId, Number(cat!.user_key), 'cat-1', clock.now());
     if (!issued.issued) throw new Error('no code');
     await syncCoupons(store, ws, clock.now());
+    await saveMembershipSettings(store, ws, membershipSettingsSchema.parse({}), clock.now());
+    await joinMember(store, ws, { userKey: Number(cat!.user_key), source: 'test' }, clock.now());
+    await memberJobs.tick();
 
     // Ann's order, Dan's (who is in no journey) and Cat's second, with her code, are written by
     // another process, which takes the turn, stamps them, and then is slow.
@@ -245,6 +251,7 @@ describe('readers of new events on PostgreSQL, while another process writes for 
     await refresher.tick();
     await syncCoupons(store, ws, clock.now());
     await traits.tick();
+    await memberJobs.tick();
     slow.open();
     expect(await order).toMatchObject({ stored: 3 });
     // The refresher first: the engine's conversion would write an event of Ann's that it reads anyway.
@@ -268,6 +275,16 @@ describe('readers of new events on PostgreSQL, while another process writes for 
       [ws],
     );
     expect(code).toEqual({ state: 'redeemed', order_id: 'o3' });
+    // Cat is a member: her order earns its points (25 at one point per unit), as her first did.
+    await memberJobs.tick();
+    const earned = await store.query<{ order_id: string; points: number }>(
+      "SELECT order_id, points FROM points_ledger WHERE workspace_id = $1 AND kind = 'earn' ORDER BY order_id",
+      [ws],
+    );
+    expect(earned.map((e) => [e.order_id, Number(e.points)])).toEqual([
+      ['o0', 10],
+      ['o3', 25],
+    ]);
     await engine.tick();
     const rows = await store.query<{ user_id: string; status: string }>(
       `SELECT d.value AS user_id, i.status FROM journey_instances i

@@ -33,6 +33,8 @@ export interface MemberJobOptions {
    * not yet committed (`IngestBuffer.oldestPending`); the watermark never passes it.
    */
   pendingSince?: () => number | null;
+  /** PostgreSQL: how long a tick waits for an event write in progress to learn what is committed (SettledEvents; default 5 s). */
+  settleWaitMs?: number;
 }
 
 export const defaultMemberJobOptions: MemberJobOptions = {
@@ -85,7 +87,7 @@ export class MemberJobs {
     options: Partial<MemberJobOptions> = {},
   ) {
     this.options = { ...defaultMemberJobOptions, ...options };
-    this.settled = new SettledEvents(store, clock, this.options.overlapMs);
+    this.settled = new SettledEvents(store, clock, this.options.overlapMs, this.options.settleWaitMs);
   }
 
   async tick(): Promise<MemberTick[]> {
