@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.ts';
 import { startTicker, type Ticker } from '../core/ticker.ts';
-import { advisoryLock, type Session, SettledEvents, type Store, writingEvents } from '../store/index.ts';
+import { advisoryLock, type EventsTx, type Session, SettledEvents, type Store, writingEvents } from '../store/index.ts';
 import { stepThrough } from './advance.ts';
 import type { NodeType, Trigger } from './definition.ts';
 import { enroll, entryNode, triggerKey } from './enroll.ts';
@@ -155,91 +155,86 @@ export class JourneyEngine {
     const carried: JourneyEvents[] = [];
     const contexts = new Map<number, StepContext>();
     await prepareScratchTables(session, this.store.dialect);
-    return writingEvents(
-      this.store,
-      workspaceId,
-      now,
-      async (tx) => {
-        // Every version's steps share the carried events: whichever writes journey events first writes them.
-        const contextOf = async (version: number): Promise<StepContext> => {
-          let ctx = contexts.get(version);
-          if (!ctx) {
-            const definition = await versionDefinition(this.store, workspaceId, journeyId, version);
-            ctx = {
-              tx,
-              dialect: this.store.dialect,
-              workspaceId,
-              journeyId,
-              version,
-              definition,
-              now,
-              newEventsSince,
-              keyProperty: triggerKey(definition),
-              carried,
-            };
-            contexts.set(version, ctx);
-          }
-          return ctx;
-        };
-        const entered = !todo.enroll
-          ? 0
-          : await enroll(
-              tx,
-              {
-                store: this.store,
-                workspaceId,
-                journey: {
-                  journeyId,
-                  version: Number(j.version),
-                  publishedAt: Number(j.published_at),
-                  entryCursor: j.entry_cursor === null ? null : Number(j.entry_cursor),
-                  nextFireAt: j.next_fire_at === null ? null : Number(j.next_fire_at),
-                },
-                definition: current,
-                now,
-                overlapMs: horizon.overlap,
-                settled: horizon.settled,
-              },
-              carried,
-            );
-
-        // Goals and awaited events: only when events came since the last look.
-        let converted = 0;
-        if (todo.events) {
-          const versions = await tx.query<{ version: number }>(
-            `SELECT DISTINCT version FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`,
-            [workspaceId, journeyId],
-          );
-          for (const { version } of versions) {
-            const ctx = await contextOf(Number(version));
-            converted += await convertGoals(tx, ctx);
-            for (const node of ctx.definition.nodes) {
-              const wake = (handlers[node.type] as NodeHandler<NodeType>).wake;
-              if (wake) await wake(ctx, node as never);
-            }
-          }
-          await tx.query('UPDATE journeys SET events_watermark = $3 WHERE workspace_id = $1 AND journey_id = $2', [
+    const tick = async (tx: EventsTx): Promise<TickResult> => {
+      // Every version's steps share the carried events: whichever writes journey events first writes them.
+      const contextOf = async (version: number): Promise<StepContext> => {
+        let ctx = contexts.get(version);
+        if (!ctx) {
+          const definition = await versionDefinition(this.store, workspaceId, journeyId, version);
+          ctx = {
+            tx,
+            dialect: this.store.dialect,
             workspaceId,
             journeyId,
-            horizon.settled,
-          ]);
+            version,
+            definition,
+            now,
+            newEventsSince,
+            keyProperty: triggerKey(definition),
+            carried,
+          };
+          contexts.set(version, ctx);
         }
-        // Every node with someone ready (arrived, or due), then the nodes they arrive at.
-        const readyNodes = async () =>
-          (
-            await tx.query<{ version: number; node_id: string }>(
-              `SELECT DISTINCT version, node_id FROM journey_instances
+        return ctx;
+      };
+      const entered = !todo.enroll
+        ? 0
+        : await enroll(
+            tx,
+            {
+              store: this.store,
+              workspaceId,
+              journey: {
+                journeyId,
+                version: Number(j.version),
+                publishedAt: Number(j.published_at),
+                entryCursor: j.entry_cursor === null ? null : Number(j.entry_cursor),
+                nextFireAt: j.next_fire_at === null ? null : Number(j.next_fire_at),
+              },
+              definition: current,
+              now,
+              overlapMs: horizon.overlap,
+              settled: horizon.settled,
+            },
+            carried,
+          );
+
+      // Goals and awaited events: only when events came since the last look.
+      let converted = 0;
+      if (todo.events) {
+        const versions = await tx.query<{ version: number }>(
+          `SELECT DISTINCT version FROM journey_instances WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active'`,
+          [workspaceId, journeyId],
+        );
+        for (const { version } of versions) {
+          const ctx = await contextOf(Number(version));
+          converted += await convertGoals(tx, ctx);
+          for (const node of ctx.definition.nodes) {
+            const wake = (handlers[node.type] as NodeHandler<NodeType>).wake;
+            if (wake) await wake(ctx, node as never);
+          }
+        }
+        await tx.query('UPDATE journeys SET events_watermark = $3 WHERE workspace_id = $1 AND journey_id = $2', [
+          workspaceId,
+          journeyId,
+          horizon.settled,
+        ]);
+      }
+      // Every node with someone ready (arrived, or due), then the nodes they arrive at.
+      const readyNodes = async () =>
+        (
+          await tx.query<{ version: number; node_id: string }>(
+            `SELECT DISTINCT version, node_id FROM journey_instances
              WHERE workspace_id = $1 AND journey_id = $2 AND status = 'active' AND due_at <= $3`,
-              [workspaceId, journeyId, now],
-            )
-          ).map((r) => ({ version: Number(r.version), nodeId: r.node_id }));
-        const moved = await stepThrough(contextOf, await readyNodes(), { readyNodes });
-        // `Journey Entered` of entrants no step moved (all waiting at a fixed wait) and written by no goal.
-        await insertJourneyEvents(tx, { dialect: this.store.dialect, workspaceId, now, carried }, []);
-        return { journeyId, entered, converted, moved };
-      },
-      session,
-    );
+            [workspaceId, journeyId, now],
+          )
+        ).map((r) => ({ version: Number(r.version), nodeId: r.node_id }));
+      const moved = await stepThrough(contextOf, await readyNodes(), { readyNodes });
+      // `Journey Entered` of entrants no step moved (all waiting at a fixed wait) and written by no goal.
+      await insertJourneyEvents(tx, { dialect: this.store.dialect, workspaceId, now, carried }, []);
+      return { journeyId, entered, converted, moved };
+    };
+    return writingEvents(this.store, workspaceId, now, tick, session);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { advisoryLock, type Session, type Store, writingEvents } from '../store/index.ts';
+import { advisoryLock, type EventsTx, type Session, type Store, writingEvents } from '../store/index.ts';
 import { type StepScope, stepThrough } from './advance.ts';
 import type { JourneyDefinition } from './definition.ts';
 import { admitEventBatch, type EventBatch, entryNode, startingPoint, triggerKey } from './enroll.ts';
@@ -113,57 +113,52 @@ export class EventFastPath {
   ): Promise<{ entered: number; moved: number } | null> {
     const { dialect } = this.store;
     await prepareScratchTables(session, dialect);
-    return writingEvents(
-      this.store,
-      j.workspaceId,
-      now,
-      async (tx) => {
-        if (dialect === 'postgres') {
-          // The lock a tick holds while advancing this journey (engine.ts); held here until commit.
-          const [lock] = await tx.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${advisoryLock.journey}, $1) AS ok`, [
-            j.journeyId,
-          ]);
-          if (!lock?.ok) return null;
-        }
-        const carried: JourneyEvents[] = [];
-        const admitted = await admitEventBatch(
-          tx,
-          {
-            store: this.store,
-            workspaceId: j.workspaceId,
-            journey: { journeyId: j.journeyId, version: j.version, publishedAt: j.publishedAt, entryCursor: null, nextFireAt: null },
-            definition: j.definition,
-            now,
-          },
-          batch,
-          carried,
-        );
-        // Paused or republished since the list was read: a tick takes these events under the current state.
-        if (admitted === null) return null;
-        if (admitted.entered === 0) return { entered: 0, moved: 0 };
-        const scope: StepScope = { from: admitted.from, to: admitted.to };
-        const ctx: StepContext = {
-          tx,
-          dialect,
+    const admitAndStep = async (tx: EventsTx): Promise<{ entered: number; moved: number } | null> => {
+      if (dialect === 'postgres') {
+        // The lock a tick holds while advancing this journey (engine.ts); held here until commit.
+        const [lock] = await tx.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${advisoryLock.journey}, $1) AS ok`, [
+          j.journeyId,
+        ]);
+        if (!lock?.ok) return null;
+      }
+      const carried: JourneyEvents[] = [];
+      const admitted = await admitEventBatch(
+        tx,
+        {
+          store: this.store,
           workspaceId: j.workspaceId,
-          journeyId: j.journeyId,
-          version: j.version,
+          journey: { journeyId: j.journeyId, version: j.version, publishedAt: j.publishedAt, entryCursor: null, nextFireAt: null },
           definition: j.definition,
           now,
-          newEventsSince: batch.firstReceivedAt - this.lookbackMs,
-          keyProperty: triggerKey(j.definition),
-          carried,
-        };
-        // As in a tick, goals before steps: an order paid in the batch that placed it ends the instance first.
-        if (j.definition.settings.goal) await convertGoals(tx, ctx, scope);
-        const start = startingPoint(j.definition, now);
-        const moved = start.state === 0 ? await stepThrough(async () => ctx, [{ version: j.version, nodeId: start.nodeId }], { scope }) : 0;
-        // `Journey Entered` of entrants no step moved (all waiting, or converted at once) and written by no goal.
-        await insertJourneyEvents(tx, ctx, []);
-        return { entered: admitted.entered, moved };
-      },
-      session,
-    );
+        },
+        batch,
+        carried,
+      );
+      // Paused or republished since the list was read: a tick takes these events under the current state.
+      if (admitted === null) return null;
+      if (admitted.entered === 0) return { entered: 0, moved: 0 };
+      const scope: StepScope = { from: admitted.from, to: admitted.to };
+      const ctx: StepContext = {
+        tx,
+        dialect,
+        workspaceId: j.workspaceId,
+        journeyId: j.journeyId,
+        version: j.version,
+        definition: j.definition,
+        now,
+        newEventsSince: batch.firstReceivedAt - this.lookbackMs,
+        keyProperty: triggerKey(j.definition),
+        carried,
+      };
+      // As in a tick, goals before steps: an order paid in the batch that placed it ends the instance first.
+      if (j.definition.settings.goal) await convertGoals(tx, ctx, scope);
+      const start = startingPoint(j.definition, now);
+      const moved = start.state === 0 ? await stepThrough(async () => ctx, [{ version: j.version, nodeId: start.nodeId }], { scope }) : 0;
+      // `Journey Entered` of entrants no step moved (all waiting, or converted at once) and written by no goal.
+      await insertJourneyEvents(tx, ctx, []);
+      return { entered: admitted.entered, moved };
+    };
+    return writingEvents(this.store, j.workspaceId, now, admitAndStep, session);
   }
 }
 
