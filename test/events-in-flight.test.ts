@@ -4,7 +4,14 @@ import { MINUTE, VirtualClock } from '../src/core/clock.ts';
 import { normalizeEvent, writeBatch } from '../src/ingest/index.ts';
 import { createJourney, defaultEngineOptions, JourneyEngine, journeyDefinitionSchema, publishJourney } from '../src/journeys/index.ts';
 import { createSegment, defaultRefresherOptions, SegmentRefresher, segmentInputSchema } from '../src/segments/index.ts';
-import { EventsInFlight, openStore, type Store } from '../src/store/index.ts';
+import {
+  EventsInFlight,
+  eventWritesInFlightSince,
+  longEventWriteWarnings,
+  openStore,
+  type Store,
+  writingEvents,
+} from '../src/store/index.ts';
 import { createWorkspace } from '../src/workspaces/index.ts';
 import { freshStore } from './engines.ts';
 
@@ -145,6 +152,36 @@ describe.each(writers)('an event written outside ingest on %s, by %s, that commi
       [ws, redeemers.segmentId],
     );
     expect(members.map((r) => Number(r.user_key))).toEqual(both);
+  });
+});
+
+describe.each(writers)('an event write on %s, by %s, that lasts', (engine, writer) => {
+  it('is reported once, with its workspace and since when, while it holds readers back', async () => {
+    const clock = new VirtualClock(Date.UTC(2026, 10, 1));
+    const fresh = await freshStore(engine, clock);
+    cleanups.push(fresh.dispose);
+    const { store } = fresh;
+    const ws = (await createWorkspace(store, 'shop', clock.now())).workspaceId;
+    let writerStore = store;
+    if (writer === 'another process') {
+      writerStore = await openStore({ url: fresh.url, dataDir: '.', dedupeDays: 8 }, clock);
+      cleanups.push(() => writerStore.close());
+    }
+    const warnings: { workspaceId: number; since: string; seconds: number }[] = [];
+    const check = longEventWriteWarnings(store, clock, (fields) => warnings.push(fields), 60_000);
+    const slow = stalledCommit(writerStore);
+    const began = clock.now();
+    const write = writingEvents(slow.gated, ws, began, (tx) => tx.query('SELECT 1'));
+    await slow.atGate;
+    await check();
+    expect(warnings).toEqual([]);
+    clock.advance(2 * MINUTE);
+    await check();
+    await check();
+    expect(warnings).toEqual([{ workspaceId: ws, since: new Date(began).toISOString(), seconds: 120 }]);
+    slow.open();
+    await write;
+    expect(await eventWritesInFlightSince(store, clock.now())).toEqual([]);
   });
 });
 

@@ -12,7 +12,7 @@ import { type CommittedEvent, defaultEngineOptions, type EngineOptions, JourneyE
 import { Dispatcher, type DispatcherOptions } from '../messaging/index.ts';
 import { type ProfileJobOptions, ProfileJobs } from '../profiles/index.ts';
 import { type RefresherOptions, SegmentRefresher } from '../segments/index.ts';
-import type { Store } from '../store/index.ts';
+import { longEventWriteWarnings, type Store } from '../store/index.ts';
 import { KeyRing } from '../workspaces/index.ts';
 import { registerAnalyticsJsRoutes } from './analytics-js-routes.ts';
 import { registerCatalogRoutes } from './catalog-routes.ts';
@@ -141,6 +141,15 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   const commerceJobs: Ticker | null =
     engine && options.commerce ? startTicker(commerceTick, options.commerce.tickMs, logFailure('commerce jobs failed')) : null;
   if (engine && options.members) members.start(options.members.tickMs, logFailure('membership job failed'));
+  // A write of journey, message, membership or coupon events that lasts holds back every reader of
+  // its workspace's new events (EventsInFlight): the readers run here, so say so here.
+  const longWrites: Ticker | null = engine
+    ? startTicker(
+        longEventWriteWarnings(options.store, options.clock, (fields, message) => app.log.warn(fields, message)),
+        10_000,
+        logFailure('looking for long event writes failed'),
+      )
+    : null;
   const dispatchEvery = options.messaging?.tickMs;
   if (dispatching && dispatchEvery) dispatcher.start(dispatchEvery, logFailure('message dispatch failed'));
   if (engine && options.journeys) await options.store.listen('shopflow_new_events', () => journeys.nudge());
@@ -166,6 +175,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
       await dispatcher.stop();
       await members.stop();
       await commerceJobs?.stop();
+      await longWrites?.stop();
       await segments.stop();
       await profiles.stop();
     },

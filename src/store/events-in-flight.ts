@@ -1,3 +1,4 @@
+import type { Clock } from '../core/clock.ts';
 import type { Session, SqlExecutor, Store } from './port.ts';
 
 /**
@@ -38,6 +39,11 @@ export class EventsInFlight {
       if (stamps.length === 0) this.writing.delete(workspaceId);
     };
     return { at, end };
+  }
+
+  /** The oldest write in flight per workspace, in this process. */
+  oldest(): { workspaceId: number; since: number }[] {
+    return [...this.writing].map(([workspaceId, stamps]) => ({ workspaceId, since: Math.min(...stamps) }));
   }
 
   /** How far a reader may move its cursor, given how far it could otherwise (`upTo`): just before the oldest write in flight. */
@@ -96,4 +102,47 @@ export async function oldestMarkedWrite(db: SqlExecutor, workspaceId: number): P
     [prefix],
   );
   return row?.at === null || row?.at === undefined ? null : Number(row.at);
+}
+
+/**
+ * Event writes in flight since before `before`, oldest per workspace: in any process (PostgreSQL)
+ * or in this one (DuckDB). Each holds back every reader of new events of its workspace until it
+ * ends, so one that lasts (a hung transaction, a connection left idle in one) is worth a warning.
+ */
+export async function eventWritesInFlightSince(store: Store, before: number): Promise<{ workspaceId: number; since: number }[]> {
+  if (store.dialect !== 'postgres') return store.eventsInFlight.oldest().filter((w) => w.since < before);
+  const rows = await store.query<{ workspace_id: number; since: number }>(
+    `SELECT CAST(split_part(application_name, ':', 3) AS INTEGER) AS workspace_id, min(CAST(split_part(application_name, ':', 4) AS BIGINT)) AS since
+     FROM pg_stat_activity WHERE datname = current_database() AND starts_with(application_name, $1)
+     GROUP BY 1 ORDER BY 1`,
+    [`${markPrefix}:`],
+  );
+  return rows.map((r) => ({ workspaceId: Number(r.workspace_id), since: Number(r.since) })).filter((w) => w.since < before);
+}
+
+/**
+ * A check to run every few seconds where readers run: calls `warn` once for each event write in
+ * flight for longer than `afterMs`, with what it holds back.
+ */
+export function longEventWriteWarnings(
+  store: Store,
+  clock: Clock,
+  warn: (fields: { workspaceId: number; since: string; seconds: number }, message: string) => void,
+  afterMs = 60_000,
+): () => Promise<void> {
+  let warned = new Set<string>();
+  return async () => {
+    const now = clock.now();
+    const still = new Set<string>();
+    for (const w of await eventWritesInFlightSince(store, now - afterMs)) {
+      const key = `${w.workspaceId}:${w.since}`;
+      still.add(key);
+      if (warned.has(key)) continue;
+      warn(
+        { workspaceId: w.workspaceId, since: new Date(w.since).toISOString(), seconds: Math.round((now - w.since) / 1000) },
+        'an event write (journey step, message, membership or coupon events) has been in flight for long: until it ends, the journeys, segments and computed traits of its workspace do not read events received after it began',
+      );
+    }
+    warned = still;
+  };
 }

@@ -1,7 +1,7 @@
 export { advisoryLock, whileLocked } from './advisory-locks.ts';
 export { consistentRead } from './consistent-read.ts';
 export { arrayCast, columnTypes, jsonArrayAgg, jsonObject, jsonRecords, jsonText, keysIn, keysParam } from './dialect.ts';
-export { EventsInFlight, type EventsTx, oldestMarkedWrite, writingEvents } from './events-in-flight.ts';
+export { EventsInFlight, type EventsTx, eventWritesInFlightSince, longEventWriteWarnings, writingEvents } from './events-in-flight.ts';
 export { eventsSettledAt, SettledEvents } from './events-settled.ts';
 export { IdentityCache } from './identity-cache.ts';
 export { reserveKeys, takeKeys } from './key-ranges.ts';
