@@ -57,18 +57,21 @@ const writers = [
   ['postgres', 'another process'],
 ] as const;
 
+/** A fresh store with a workspace, and the store the writer uses: the same, or another process's pool on the same database. */
+async function shopWithWriter(engine: (typeof writers)[number][0], writer: (typeof writers)[number][1], clock: VirtualClock) {
+  const fresh = await freshStore(engine, clock);
+  cleanups.push(fresh.dispose);
+  const ws = (await createWorkspace(fresh.store, 'shop', clock.now())).workspaceId;
+  if (writer === 'this process') return { store: fresh.store, ws, writerStore: fresh.store };
+  const writerStore = await openStore({ url: fresh.url, dataDir: '.', dedupeDays: 8 }, clock);
+  cleanups.push(() => writerStore.close());
+  return { store: fresh.store, ws, writerStore };
+}
+
 describe.each(writers)('an event written outside ingest on %s, by %s, that commits late', (engine, writer) => {
   it('still starts the journey it triggers and enters the segment on it', async () => {
     const clock = new VirtualClock(Date.UTC(2026, 10, 1));
-    const fresh = await freshStore(engine, clock);
-    cleanups.push(fresh.dispose);
-    const { store } = fresh;
-    const ws = (await createWorkspace(store, 'shop', clock.now())).workspaceId;
-    let writerStore = store;
-    if (writer === 'another process') {
-      writerStore = await openStore({ url: fresh.url, dataDir: '.', dedupeDays: 8 }, clock);
-      cleanups.push(() => writerStore.close());
-    }
+    const { store, ws, writerStore } = await shopWithWriter(engine, writer, clock);
     const signUps = ['cat', 'bob'].map((userId) => {
       const r = normalizeEvent({ type: 'track', userId, event: 'Signed Up', messageId: `s-${userId}` }, [], {
         workspaceId: ws,
@@ -158,15 +161,7 @@ describe.each(writers)('an event written outside ingest on %s, by %s, that commi
 describe.each(writers)('an event write on %s, by %s, that lasts', (engine, writer) => {
   it('is reported once, with its workspace and since when, while it holds readers back', async () => {
     const clock = new VirtualClock(Date.UTC(2026, 10, 1));
-    const fresh = await freshStore(engine, clock);
-    cleanups.push(fresh.dispose);
-    const { store } = fresh;
-    const ws = (await createWorkspace(store, 'shop', clock.now())).workspaceId;
-    let writerStore = store;
-    if (writer === 'another process') {
-      writerStore = await openStore({ url: fresh.url, dataDir: '.', dedupeDays: 8 }, clock);
-      cleanups.push(() => writerStore.close());
-    }
+    const { store, ws, writerStore } = await shopWithWriter(engine, writer, clock);
     const warnings: { workspaceId: number; since: string; seconds: number }[] = [];
     const check = longEventWriteWarnings(store, clock, (fields) => warnings.push(fields), 60_000);
     const slow = stalledCommit(writerStore);
